@@ -1,1 +1,352 @@
-//! Not written yet.
+//! The page cache: verified SST data pages in memory, weighted by their byte
+//! length, so hot pages cost no object-store request.
+//!
+//! Keys are `(sst id, page number)`. SST ids are never reused within a store
+//! (every SST is a create-if-absent of a fresh number), so a cached page can
+//! never be stale; one cache must therefore serve one store only, since two
+//! stores may both have an SST 7. Pages of deleted SSTs are dropped by
+//! [`PageCache::invalidate_sst`] or simply age out.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use moka::future::Cache;
+
+use crate::error::{Error, Result};
+
+/// Where one page lives: the SST's id and the page's number within it.
+pub type PageKey = (u64, u32);
+
+/// A byte-weighted cache of SST pages, shared by every reader of a store.
+/// Cheap to clone: clones share the same pages and counters.
+#[derive(Clone)]
+pub struct PageCache {
+    pages: Cache<PageKey, Bytes>,
+    /// Counted here rather than by moka, whose own counters would count a
+    /// coalesced waiter as a miss although it issued no request.
+    counters: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// A snapshot of the cache's metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups answered without loading: cached pages, and lookups that
+    /// waited for a concurrent load of the same page.
+    pub hits: u64,
+    /// Lookups that ran their loader (one object-store request each).
+    pub misses: u64,
+    /// Pages held. Approximate: moka applies inserts and evictions in
+    /// batches (see [`PageCache::run_pending_tasks`]).
+    pub entries: u64,
+    /// Bytes held, as approximate as `entries`.
+    pub weighted_bytes: u64,
+}
+
+impl PageCache {
+    /// A cache holding at most `capacity_bytes` bytes of pages (0 caches
+    /// nothing, but concurrent loads of one page are still coalesced).
+    pub fn new(capacity_bytes: u64) -> Self {
+        let pages = Cache::builder()
+            .max_capacity(capacity_bytes)
+            // A page over 4 GiB cannot exist (page lengths are u32), but
+            // saturate rather than wrap in case one ever does.
+            .weigher(|_key: &PageKey, page: &Bytes| u32::try_from(page.len()).unwrap_or(u32::MAX))
+            .support_invalidation_closures()
+            .build();
+        PageCache {
+            pages,
+            counters: Arc::default(),
+        }
+    }
+
+    /// The page at `key`, from memory or from `load`. Concurrent misses of
+    /// one page run a single `load`; the others wait for it and share its
+    /// result or its error. Errors are not cached: the next lookup retries.
+    ///
+    /// `load` must return exactly what belongs at `key`, already verified:
+    /// whatever it returns is served to every later reader.
+    pub async fn get_or_load<F, Fut>(&self, key: PageKey, load: F) -> Result<Bytes>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes>>,
+    {
+        let mut loaded = false;
+        let result = self
+            .pages
+            .try_get_with(key, async {
+                loaded = true;
+                load().await
+            })
+            .await;
+        let counter = if loaded {
+            &self.counters.misses
+        } else {
+            &self.counters.hits
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        result.map_err(unshare_error)
+    }
+
+    /// Drops every cached page of SST `id` (after it was deleted, so its
+    /// pages stop taking room from live ones). Takes effect lazily, as moka
+    /// runs its pending tasks; lookups stop seeing the pages at once.
+    pub fn invalidate_sst(&self, id: u64) {
+        self.pages
+            .invalidate_entries_if(move |key, _| key.0 == id)
+            .expect("the cache is built with support_invalidation_closures");
+    }
+
+    /// Drops every cached page.
+    pub fn clear(&self) {
+        self.pages.invalidate_all();
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.counters.hits.load(Ordering::Relaxed),
+            misses: self.counters.misses.load(Ordering::Relaxed),
+            entries: self.pages.entry_count(),
+            weighted_bytes: self.pages.weighted_size(),
+        }
+    }
+
+    /// Applies moka's pending inserts, evictions and invalidations now, so
+    /// that [`PageCache::stats`] is exact (for tests and metrics scrapes).
+    pub async fn run_pending_tasks(&self) {
+        self.pages.run_pending_tasks().await;
+    }
+}
+
+impl std::fmt::Debug for PageCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageCache")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Turns an error that moka shared between coalesced waiters back into an
+/// owned [`Error`] of the same kind. Every variant but `ObjectStore` is plain
+/// data and is copied; an object-store error (not `Clone`) is carried as the
+/// source of a generic one, which keeps its message and its kind (retry).
+pub(crate) fn unshare_error(shared: Arc<Error>) -> Error {
+    let shared = match Arc::try_unwrap(shared) {
+        Ok(owned) => return owned,
+        Err(shared) => shared,
+    };
+    match &*shared {
+        Error::Fenced { object } => Error::Fenced {
+            object: object.clone(),
+        },
+        Error::Corrupt { object, reason } => Error::Corrupt {
+            object: object.clone(),
+            reason: reason.clone(),
+        },
+        Error::Missing { object } => Error::Missing {
+            object: object.clone(),
+        },
+        Error::InvalidInput(reason) => Error::InvalidInput(reason.clone()),
+        Error::ObjectStore { op, object, .. } => Error::ObjectStore {
+            op: *op,
+            object: object.clone(),
+            source: object_store::Error::Generic {
+                store: "shared load",
+                source: Box::new(SharedStoreError(shared.clone())),
+            },
+        },
+    }
+}
+
+/// An object-store error that several waiters share: displays as, and has
+/// as its source, the original error.
+#[derive(Debug)]
+struct SharedStoreError(Arc<Error>);
+
+impl SharedStoreError {
+    fn inner(&self) -> Option<&object_store::Error> {
+        match &*self.0 {
+            Error::ObjectStore { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SharedStoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.inner() {
+            Some(source) => source.fmt(f),
+            None => self.0.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SharedStoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner().map(|e| e as _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn hit_after_miss_and_byte_weighting() {
+        let cache = PageCache::new(1 << 20);
+        let loads = AtomicUsize::new(0);
+        let load = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(Bytes::from(vec![7u8; 1000]))
+        };
+        let a = cache.get_or_load((1, 0), load).await.unwrap();
+        let b = cache.get_or_load((1, 0), load).await.unwrap();
+        assert_eq!(a, b);
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        cache.run_pending_tasks().await;
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 1,
+                entries: 1,
+                weighted_bytes: 1000
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn capacity_bounds_the_bytes_held() {
+        let cache = PageCache::new(10_000);
+        for page in 0..100u32 {
+            cache
+                .get_or_load((1, page), || async { Ok(Bytes::from(vec![0u8; 1000])) })
+                .await
+                .unwrap();
+        }
+        cache.run_pending_tasks().await;
+        let stats = cache.stats();
+        assert_eq!(stats.misses, 100);
+        assert!(stats.weighted_bytes <= 10_000, "{stats:?}");
+        assert!(stats.entries <= 10, "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_load_once() {
+        let cache = PageCache::new(1 << 20);
+        let loads = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (cache, loads) = (cache.clone(), loads.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get_or_load((3, 9), || async move {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(Bytes::from_static(b"page"))
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(&t.await.unwrap().unwrap()[..], b"page");
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (15, 1));
+    }
+
+    #[tokio::test]
+    async fn errors_keep_their_kind_and_are_not_cached() {
+        let cache = PageCache::new(1 << 20);
+        let err = cache
+            .get_or_load((1, 1), || async {
+                Err(Error::corrupt("sst/x", "bad page"))
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, Error::Corrupt { object, .. } if object == "sst/x"));
+
+        let err = cache
+            .get_or_load((1, 1), || async {
+                Err(Error::store(
+                    "get",
+                    "sst/x",
+                    object_store::Error::Generic {
+                        store: "test",
+                        source: "connection reset".into(),
+                    },
+                ))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Retry);
+        assert!(err.to_string().contains("sst/x"), "{err}");
+
+        let page = cache
+            .get_or_load((1, 1), || async { Ok(Bytes::from_static(b"ok")) })
+            .await
+            .unwrap();
+        assert_eq!(&page[..], b"ok");
+    }
+
+    #[test]
+    fn shared_errors_are_rebuilt_with_their_kind_and_message() {
+        let original = Arc::new(Error::store(
+            "get",
+            "sst/y",
+            object_store::Error::Generic {
+                store: "test",
+                source: "timed out".into(),
+            },
+        ));
+        let _other_waiter = original.clone();
+        let err = unshare_error(original);
+        assert_eq!(err.kind(), ErrorKind::Retry);
+        let source = std::error::Error::source(&err).expect("has a source");
+        assert!(source.to_string().contains("timed out"), "{source}");
+
+        let shared = Arc::new(Error::Missing {
+            object: "sst/z".into(),
+        });
+        let _other_waiter = shared.clone();
+        assert!(matches!(unshare_error(shared), Error::Missing { object } if object == "sst/z"));
+    }
+
+    #[tokio::test]
+    async fn invalidate_sst_drops_only_that_sst() {
+        let cache = PageCache::new(1 << 20);
+        for id in [1u64, 2] {
+            for page in 0..3u32 {
+                cache
+                    .get_or_load((id, page), || async { Ok(Bytes::from_static(b"p")) })
+                    .await
+                    .unwrap();
+            }
+        }
+        cache.invalidate_sst(1);
+        cache.run_pending_tasks().await;
+        assert_eq!(cache.stats().entries, 3);
+        let misses = cache.stats().misses;
+        cache
+            .get_or_load((2, 0), || async { Ok(Bytes::from_static(b"p")) })
+            .await
+            .unwrap();
+        assert_eq!(cache.stats().misses, misses);
+        cache
+            .get_or_load((1, 0), || async { Ok(Bytes::from_static(b"p")) })
+            .await
+            .unwrap();
+        assert_eq!(cache.stats().misses, misses + 1);
+    }
+}

@@ -1,1 +1,527 @@
-//! Not written yet.
+//! The store: WAL, memtables, SSTs and manifests put together. One writer
+//! (the coordinator) appends batches and runs flushes and compactions; any
+//! number of readers read at snapshot LSNs.
+//!
+//! Concurrency: appends serialize on the WAL lock; a flush holds it only to
+//! freeze the active memtable; flushes, compactions and manifest publishes
+//! each have their own lock, so a long compaction never blocks commits.
+//! Readers take an `Arc<State>` (manifest + memtables) and never block.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use object_store::{path::Path, ObjectStore};
+use tokio::sync::Mutex;
+
+use crate::cache::PageCache;
+use crate::compaction;
+use crate::error::{Error, Result};
+use crate::iter::{MergeIter, SnapshotIter, Source};
+use crate::layout::Layout;
+use crate::manifest::{Manifest, ManifestStore};
+use crate::memtable::Memtable;
+use crate::sst::{SstInfo, SstOptions, SstStore, SstWriter};
+use crate::types::{CommittedTxn, Direction, Lsn};
+use crate::wal::{Wal, WalSegment};
+
+/// Tunables of a [`Store`].
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub sst: SstOptions,
+    /// Page cache capacity in bytes.
+    pub cache_bytes: u64,
+    /// Memtable size at which [`Store::needs_flush`] says yes.
+    pub flush_bytes: usize,
+    /// Number of L0 files that makes [`Store::compact`] run.
+    pub l0_compaction_trigger: usize,
+    /// Compaction cuts its output files at about this size.
+    pub target_sst_bytes: usize,
+    /// How long an unreferenced SST or manifest is kept before garbage
+    /// collection deletes it (a reader may still use an older manifest).
+    pub gc_grace: Duration,
+    /// The epoch this writer writes with; a WAL segment of a higher epoch
+    /// fences it.
+    pub epoch: u64,
+    pub timeline: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sst: SstOptions::default(),
+            cache_bytes: 256 << 20,
+            flush_bytes: 64 << 20,
+            l0_compaction_trigger: 4,
+            target_sst_bytes: 64 << 20,
+            gc_grace: Duration::from_secs(300),
+            epoch: 0,
+            timeline: 1,
+        }
+    }
+}
+
+/// What readers see: one manifest and the memtables holding everything
+/// above its `flushed_lsn`, the active one first, then frozen ones newest
+/// first. Memtables hold disjoint, descending LSN ranges in that order.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) manifest: Arc<Manifest>,
+    pub(crate) memtables: Vec<Arc<Memtable>>,
+}
+
+/// The writer's position in the WAL.
+struct WalCursor {
+    /// The number the next segment gets.
+    next_segment: u64,
+    /// Sequence high-water marks including every appended segment.
+    sequences: BTreeMap<u64, u64>,
+}
+
+/// A versioned key-value store on an object store. See the module docs.
+pub struct Store {
+    pub(crate) layout: Layout,
+    pub(crate) opts: StoreOptions,
+    pub(crate) objects: Arc<dyn ObjectStore>,
+    pub(crate) wal: Wal,
+    pub(crate) manifests: ManifestStore,
+    pub(crate) ssts: SstStore,
+    state: RwLock<Arc<State>>,
+    /// The highest LSN appended or applied.
+    last_lsn: AtomicU64,
+    /// Set once any write lost a create-if-absent race: this writer must
+    /// stop, another one owns the store.
+    fenced: AtomicBool,
+    cursor: Mutex<WalCursor>,
+    flush_lock: Mutex<()>,
+    pub(crate) compaction_lock: Mutex<()>,
+    publish_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("root", self.layout.root())
+            .field("last_lsn", &self.last_lsn())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens the store under `root` of `objects`: reads the current manifest,
+    /// then replays the WAL above its `flushed_lsn` into a memtable.
+    pub async fn open(
+        objects: Arc<dyn ObjectStore>,
+        root: Path,
+        opts: StoreOptions,
+    ) -> Result<Store> {
+        let layout = Layout::new(root);
+        let wal = Wal::new(objects.clone(), layout.clone());
+        let manifests = ManifestStore::new(objects.clone(), layout.clone());
+        let ssts = SstStore::new(
+            objects.clone(),
+            layout.clone(),
+            PageCache::new(opts.cache_bytes),
+        );
+        let manifest = manifests.load_current().await?;
+        // A newer epoch has written: this store may be read, never written.
+        let mut fenced = manifest.epoch > opts.epoch;
+        let mem = Memtable::new();
+        let mut last_lsn = manifest.flushed_lsn;
+        let mut sequences = manifest.sequences.clone();
+        let mut next_segment = manifest.wal_segment.max(1);
+        loop {
+            let segs = wal.read_from(next_segment, 64).await?;
+            let Some((last, _)) = segs.last() else { break };
+            let end = *last + 1;
+            for (_, seg) in segs {
+                fenced |= seg.epoch > opts.epoch;
+                let txns: Vec<CommittedTxn> = seg
+                    .txns
+                    .into_iter()
+                    .filter(|t| t.lsn > manifest.flushed_lsn)
+                    .collect();
+                mem.insert_batch(&txns);
+                last_lsn = last_lsn.max(seg.last_lsn);
+                for (s, hwm) in seg.sequences {
+                    raise(&mut sequences, s, hwm);
+                }
+            }
+            next_segment = end;
+        }
+        tracing::info!(
+            root = %layout.root(),
+            manifest = manifest.version,
+            flushed_lsn = manifest.flushed_lsn,
+            last_lsn,
+            next_segment,
+            fenced,
+            "opened store"
+        );
+        Ok(Store {
+            layout,
+            wal,
+            manifests,
+            ssts,
+            objects,
+            state: RwLock::new(Arc::new(State {
+                manifest: Arc::new(manifest),
+                memtables: vec![Arc::new(mem)],
+            })),
+            last_lsn: AtomicU64::new(last_lsn),
+            fenced: AtomicBool::new(fenced),
+            cursor: Mutex::new(WalCursor {
+                next_segment,
+                sequences,
+            }),
+            flush_lock: Mutex::new(()),
+            compaction_lock: Mutex::new(()),
+            publish_lock: Mutex::new(()),
+            opts,
+        })
+    }
+
+    /// Opens the store named by a URL (`file://`, `memory://`, `s3://`).
+    pub async fn open_url(url: &str, opts: StoreOptions) -> Result<Store> {
+        let (objects, root) = crate::object::open_url(url)?;
+        Store::open(objects, root, opts).await
+    }
+
+    /// Durably appends one group-commit batch as the next WAL segment, then
+    /// makes it readable (at its LSNs) in the memtable. Returns the segment
+    /// number. LSNs must be strictly increasing and above [`Store::last_lsn`].
+    pub async fn append(&self, txns: Vec<CommittedTxn>, sequences: Vec<(u64, u64)>) -> Result<u64> {
+        let mut cursor = self.cursor.lock().await;
+        self.check_fenced()?;
+        let seg = WalSegment::new(
+            self.opts.epoch,
+            self.opts.timeline,
+            self.last_lsn(),
+            txns,
+            sequences,
+        )?;
+        let n = cursor.next_segment;
+        match self.wal.append(n, &seg).await {
+            Ok(()) => {}
+            Err(e @ Error::Fenced { .. }) => {
+                self.fenced.store(true, Ordering::Release);
+                return Err(e);
+            }
+            Err(e) => {
+                // The PUT may have landed before the error: look, so the
+                // next append neither reuses a taken number nor skips one.
+                match self.wal.read(n).await {
+                    Ok(Some(found)) if found == seg => {}
+                    Ok(Some(_)) => {
+                        self.fenced.store(true, Ordering::Release);
+                        return Err(Error::Fenced {
+                            object: self.wal.path(n).to_string(),
+                        });
+                    }
+                    Ok(None) => return Err(e),
+                    Err(_) => {
+                        // Unknown whether segment n exists: writing on could
+                        // fork the log. Stop; reopening resolves it.
+                        self.fenced.store(true, Ordering::Release);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        cursor.next_segment = n + 1;
+        for &(s, hwm) in &seg.sequences {
+            raise(&mut cursor.sequences, s, hwm);
+        }
+        self.apply(&seg.txns);
+        Ok(n)
+    }
+
+    /// Applies committed transactions to the memtable only: for holders of
+    /// the store that do not write the WAL (frontends fed by the coordinator).
+    pub fn apply(&self, txns: &[CommittedTxn]) {
+        let Some(last) = txns.last() else { return };
+        let state = self.state();
+        state.memtables[0].insert_batch(txns);
+        self.last_lsn.fetch_max(last.lsn, Ordering::AcqRel);
+    }
+
+    /// The highest LSN appended or applied.
+    pub fn last_lsn(&self) -> Lsn {
+        self.last_lsn.load(Ordering::Acquire)
+    }
+
+    /// The current manifest.
+    pub fn manifest(&self) -> Arc<Manifest> {
+        self.state().manifest.clone()
+    }
+
+    /// Sequence high-water marks, including every appended segment.
+    pub async fn sequences(&self) -> BTreeMap<u64, u64> {
+        self.cursor.lock().await.sequences.clone()
+    }
+
+    /// The page cache (for its metrics).
+    pub fn cache(&self) -> &PageCache {
+        self.ssts.cache()
+    }
+
+    /// Bytes held by the memtables.
+    pub fn memtable_bytes(&self) -> usize {
+        self.state().memtables.iter().map(|m| m.size()).sum()
+    }
+
+    /// Whether the memtables have grown past `flush_bytes`.
+    pub fn needs_flush(&self) -> bool {
+        self.memtable_bytes() >= self.opts.flush_bytes
+    }
+
+    pub(crate) fn state(&self) -> Arc<State> {
+        self.state.read().expect("state lock poisoned").clone()
+    }
+
+    fn check_fenced(&self) -> Result<()> {
+        if self.fenced.load(Ordering::Acquire) {
+            return Err(Error::Fenced {
+                object: self.layout.root().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A consistent view at `lsn` (which should not exceed [`Store::last_lsn`]).
+    pub fn snapshot(&self, lsn: Lsn) -> Snapshot {
+        Snapshot {
+            state: self.state(),
+            ssts: self.ssts.clone(),
+            lsn,
+        }
+    }
+
+    /// The newest value of `key` at or below `lsn`.
+    pub async fn get(&self, key: &[u8], lsn: Lsn) -> Result<Option<Bytes>> {
+        self.snapshot(lsn).get(key).await
+    }
+
+    /// Rows within `range` as of `lsn`, in `direction`.
+    pub async fn scan(
+        &self,
+        range: (Bound<Bytes>, Bound<Bytes>),
+        lsn: Lsn,
+        direction: Direction,
+    ) -> Result<SnapshotIter> {
+        self.snapshot(lsn).scan(range, direction).await
+    }
+
+    /// Writes everything in the memtables into one new L0 SST and publishes
+    /// a manifest whose `flushed_lsn` covers it. Returns false when there
+    /// was nothing to flush.
+    pub async fn flush(&self) -> Result<bool> {
+        let _flush = self.flush_lock.lock().await;
+        self.check_fenced()?;
+        // Freeze under the WAL lock, so the frozen memtables hold exactly the
+        // segments before `next_segment` and nothing is appended meanwhile.
+        let (frozen, flushed_lsn, wal_segment, sequences) = {
+            let cursor = self.cursor.lock().await;
+            let mut guard = self.state.write().expect("state lock poisoned");
+            if guard.memtables.iter().all(|m| m.is_empty()) {
+                return Ok(false);
+            }
+            let mut memtables = vec![Arc::new(Memtable::new())];
+            memtables.extend(guard.memtables.iter().cloned());
+            let frozen = memtables[1..].to_vec();
+            *guard = Arc::new(State {
+                manifest: guard.manifest.clone(),
+                memtables,
+            });
+            (
+                frozen,
+                self.last_lsn(),
+                cursor.next_segment,
+                cursor.sequences.clone(),
+            )
+        };
+        let sources = frozen
+            .iter()
+            .map(|m| {
+                Source::Memtable(m.iter((Bound::Unbounded, Bound::Unbounded), Direction::Forward))
+            })
+            .collect();
+        let mut merged = MergeIter::new(Direction::Forward, sources);
+        let mut writer = SstWriter::new(self.opts.sst.clone());
+        while let Some(e) = merged.next().await? {
+            writer.add(&e)?;
+        }
+        let base = self.manifest();
+        let info = self.write_sst(writer, base.next_sst_id).await?;
+        self.publish(
+            |m| {
+                m.next_sst_id = m.next_sst_id.max(info.id + 1);
+                m.levels[0].insert(0, info.clone());
+                m.flushed_lsn = m.flushed_lsn.max(flushed_lsn);
+                m.wal_segment = m.wal_segment.max(wal_segment);
+                m.sequences = sequences.clone();
+                Ok(())
+            },
+            |memtables| memtables.retain(|m| !frozen.iter().any(|f| Arc::ptr_eq(f, m))),
+        )
+        .await?;
+        tracing::debug!(
+            sst = info.id,
+            flushed_lsn,
+            entries = info.entries,
+            "flushed memtable"
+        );
+        Ok(true)
+    }
+
+    /// Uploads an SST under the first free id at or above `first_id` (ids
+    /// of uploads that crashed before their manifest was published are
+    /// taken but unreferenced; garbage collection removes them).
+    pub(crate) async fn write_sst(&self, writer: SstWriter, first_id: u64) -> Result<SstInfo> {
+        let (info, bytes) = writer.finish(first_id)?;
+        let mut id = first_id;
+        for _ in 0..64 {
+            match self.ssts.write_bytes(id, bytes.clone()).await {
+                Ok(()) => return Ok(SstInfo { id, ..info }),
+                Err(Error::Fenced { .. }) => id += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::InvalidInput(format!(
+            "no free SST id in {first_id}..{id}: too many stray SSTs, run garbage collection"
+        )))
+    }
+
+    /// Publishes the next manifest: `edit` turns a copy of the current one
+    /// into the next, then readers get it with `memtables` edited likewise.
+    pub(crate) async fn publish(
+        &self,
+        edit: impl FnOnce(&mut Manifest) -> Result<()>,
+        memtables: impl FnOnce(&mut Vec<Arc<Memtable>>),
+    ) -> Result<Arc<Manifest>> {
+        let _publish = self.publish_lock.lock().await;
+        self.check_fenced()?;
+        let mut next = Manifest::clone(&self.manifest());
+        next.version += 1;
+        next.epoch = self.opts.epoch;
+        next.timeline = self.opts.timeline;
+        edit(&mut next)?;
+        if let Err(e) = self.manifests.publish(&next).await {
+            if matches!(e, Error::Fenced { .. }) {
+                self.fenced.store(true, Ordering::Release);
+            }
+            return Err(e);
+        }
+        let next = Arc::new(next);
+        let mut guard = self.state.write().expect("state lock poisoned");
+        let mut mems = guard.memtables.clone();
+        memtables(&mut mems);
+        *guard = Arc::new(State {
+            manifest: next.clone(),
+            memtables: mems,
+        });
+        Ok(next)
+    }
+
+    /// Merges L0 into L1 when L0 has reached its trigger (or always, with
+    /// `force`, which then also rewrites all of L1), dropping versions that
+    /// no snapshot at or above `gc_lsn` can see. Returns whether it ran.
+    pub async fn compact(&self, gc_lsn: Lsn, force: bool) -> Result<bool> {
+        compaction::compact(self, gc_lsn, force).await
+    }
+
+    /// Deletes SSTs and manifests that no manifest still in use references,
+    /// once they are older than the grace period.
+    pub async fn collect_garbage(&self) -> Result<compaction::GcStats> {
+        compaction::collect_garbage(self).await
+    }
+}
+
+fn raise(map: &mut BTreeMap<u64, u64>, seq: u64, hwm: u64) {
+    let e = map.entry(seq).or_insert(hwm);
+    *e = (*e).max(hwm);
+}
+
+/// A consistent read-only view of the store at one LSN.
+pub struct Snapshot {
+    state: Arc<State>,
+    ssts: SstStore,
+    lsn: Lsn,
+}
+
+fn contains(info: &SstInfo, key: &[u8]) -> bool {
+    info.min_key.as_ref() <= key && key <= info.max_key.as_ref()
+}
+
+fn overlaps(info: &SstInfo, range: &(Bound<Bytes>, Bound<Bytes>)) -> bool {
+    let above_lower = match &range.0 {
+        Bound::Included(k) => info.max_key >= *k,
+        Bound::Excluded(k) => info.max_key > *k,
+        Bound::Unbounded => true,
+    };
+    let below_upper = match &range.1 {
+        Bound::Included(k) => info.min_key <= *k,
+        Bound::Excluded(k) => info.min_key < *k,
+        Bound::Unbounded => true,
+    };
+    above_lower && below_upper
+}
+
+impl Snapshot {
+    pub fn lsn(&self) -> Lsn {
+        self.lsn
+    }
+
+    /// The newest value of `key` at or below the snapshot's LSN. Sources are
+    /// tried newest first (memtables, L0 newest first, then L1), so the
+    /// first version found is the answer.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        for m in &self.state.memtables {
+            if let Some(e) = m.get(key, self.lsn) {
+                return Ok(e.value);
+            }
+        }
+        let m = &self.state.manifest;
+        let l1 = m.level(1);
+        let l1_hit = l1.partition_point(|s| s.max_key.as_ref() < key);
+        let candidates = m.level(0).iter().chain(l1.get(l1_hit));
+        for info in candidates {
+            if info.min_lsn > self.lsn || !contains(info, key) {
+                continue;
+            }
+            let sst = self.ssts.open(info).await?;
+            if let Some(e) = sst.get(key, self.lsn).await? {
+                return Ok(e.value);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Rows within `range`, in `direction`.
+    pub async fn scan(
+        &self,
+        range: (Bound<Bytes>, Bound<Bytes>),
+        direction: Direction,
+    ) -> Result<SnapshotIter> {
+        let mut sources: Vec<Source> = self
+            .state
+            .memtables
+            .iter()
+            .map(|m| Source::Memtable(m.iter(range.clone(), direction)))
+            .collect();
+        for info in self.state.manifest.ssts() {
+            if info.min_lsn > self.lsn || !overlaps(info, &range) {
+                continue;
+            }
+            let sst = self.ssts.open(info).await?;
+            sources.push(Source::Sst(Box::new(sst.iter(range.clone(), direction))));
+        }
+        Ok(SnapshotIter::new(
+            MergeIter::new(direction, sources),
+            self.lsn,
+        ))
+    }
+}

@@ -48,12 +48,12 @@ impl Layout {
 
     /// The directory holding objects of `kind`.
     pub fn dir(&self, kind: ObjectKind) -> Path {
-        self.root.child(kind.dir())
+        self.root.clone().join(kind.dir())
     }
 
     /// The object of `kind` numbered `n`.
     pub fn object(&self, kind: ObjectKind, n: u64) -> Path {
-        self.dir(kind).child(format!("{n:020}{}", kind.suffix()))
+        self.dir(kind).join(format!("{n:020}{}", kind.suffix()))
     }
 
     pub fn wal(&self, segment: u64) -> Path {

@@ -1,0 +1,265 @@
+//! Opens an SST (footer, index, bloom filter) and answers point lookups,
+//! fetching data pages one ranged GET at a time through the page cache.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+
+use super::bloom::Bloom;
+use super::format::{entry_order, Footer, Index, Page, PageHandle, FOOTER_LEN};
+use super::iter::SstIter;
+use super::SstInfo;
+use crate::cache::PageCache;
+use crate::codec::Decoder;
+use crate::error::{Error, Result};
+use crate::types::{Direction, Entry, Lsn};
+
+/// How much of an SST's end [`SstReader::open`] fetches in its first GET:
+/// enough for the footer, index and filter of a typical SST, so that one
+/// request usually opens it.
+pub(super) const OPEN_READ_LEN: u64 = 64 * 1024;
+
+/// An open SST: its index and filter in memory, its pages fetched on demand.
+pub struct SstReader {
+    info: SstInfo,
+    /// The object's name, for errors.
+    object: String,
+    path: Path,
+    store: Arc<dyn ObjectStore>,
+    cache: PageCache,
+    pages: Vec<PageHandle>,
+    bloom: Bloom,
+}
+
+impl SstReader {
+    /// Opens the SST that `info` describes, with one suffix GET (two if its
+    /// index and filter are larger than [`OPEN_READ_LEN`]). The object must
+    /// match `info` exactly, or the manifest and the store disagree.
+    pub(super) async fn open(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        cache: PageCache,
+        info: &SstInfo,
+    ) -> Result<SstReader> {
+        let object = path.to_string();
+        let options = GetOptions {
+            range: Some(GetRange::Suffix(OPEN_READ_LEN)),
+            ..GetOptions::default()
+        };
+        let got = store
+            .get_opts(&path, options)
+            .await
+            .map_err(|e| Error::store("get", &object, e))?;
+        let (size, range) = (got.meta.size, got.range.clone());
+        let tail = got
+            .bytes()
+            .await
+            .map_err(|e| Error::store("get", &object, e))?;
+        if size != info.size {
+            return Err(Error::corrupt(
+                &object,
+                format!("object has {size} bytes, the manifest says {}", info.size),
+            ));
+        }
+        if range.end != size || tail.len() as u64 != range.end - range.start {
+            return Err(Error::corrupt(&object, "short read of the SST's tail"));
+        }
+        if tail.len() < FOOTER_LEN {
+            return Err(Error::corrupt(&object, "too small to be an SST"));
+        }
+        let footer_at = tail.len() - FOOTER_LEN;
+        let footer = Footer::decode(&object, tail.slice(footer_at..), size)?;
+        let meta = match footer.index_offset.checked_sub(range.start) {
+            Some(skip) => tail.slice(skip as usize..footer_at),
+            None => {
+                // The index and filter start before the tail we have.
+                let head = store
+                    .get_range(&path, footer.index_offset..range.start)
+                    .await
+                    .map_err(|e| Error::store("get", &object, e))?;
+                if head.len() as u64 != range.start - footer.index_offset {
+                    return Err(Error::corrupt(&object, "short read of the SST's index"));
+                }
+                let mut meta = BytesMut::with_capacity(head.len() + footer_at);
+                meta.extend_from_slice(&head);
+                meta.extend_from_slice(&tail[..footer_at]);
+                meta.freeze()
+            }
+        };
+        let reader = Self::from_parts(store, path, cache, info.id, footer, meta)?;
+        if &reader.info != info {
+            return Err(Error::corrupt(
+                &reader.object,
+                format!(
+                    "object does not match the manifest: found {:?}, expected {info:?}",
+                    reader.info
+                ),
+            ));
+        }
+        Ok(reader)
+    }
+
+    /// Opens SST `id` from its complete bytes (about to be uploaded: this
+    /// checks them, and reading the new SST back then costs no request).
+    /// The info is taken from the bytes.
+    pub(super) fn from_bytes(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        cache: PageCache,
+        id: u64,
+        bytes: &Bytes,
+    ) -> Result<SstReader> {
+        let object = path.to_string();
+        let Some(footer_at) = bytes.len().checked_sub(FOOTER_LEN) else {
+            return Err(Error::corrupt(&object, "too small to be an SST"));
+        };
+        let size = bytes.len() as u64;
+        let footer = Footer::decode(&object, bytes.slice(footer_at..), size)?;
+        let meta = bytes.slice(footer.index_offset as usize..footer_at);
+        Self::from_parts(store, path, cache, id, footer, meta)
+    }
+
+    /// Decodes the index and filter (`meta`, the bytes between the data
+    /// pages and the footer, which [`Footer::decode`] checked against the
+    /// object's size).
+    fn from_parts(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        cache: PageCache,
+        id: u64,
+        footer: Footer,
+        meta: Bytes,
+    ) -> Result<SstReader> {
+        let object = path.to_string();
+        // Footer::decode checked that index and filter tile `meta` exactly.
+        let index_len = footer.index_len as usize;
+        let index = Index::decode(&object, meta.slice(..index_len), footer.index_offset)?;
+        let bloom = Bloom::decode(&object, meta.slice(index_len..))?;
+        let info = SstInfo {
+            id,
+            size: footer.bloom_offset + footer.bloom_len + FOOTER_LEN as u64,
+            entries: footer.entries,
+            min_key: index.pages[0].first_key.clone(),
+            max_key: index.max_key,
+            min_lsn: footer.min_lsn,
+            max_lsn: footer.max_lsn,
+        };
+        Ok(SstReader {
+            info,
+            object,
+            path,
+            store,
+            cache,
+            pages: index.pages,
+            bloom,
+        })
+    }
+
+    pub fn info(&self) -> &SstInfo {
+        &self.info
+    }
+
+    /// The newest version of `key` with `lsn <= snapshot` (a tombstone is
+    /// returned as an entry with no value), or `None` if there is none.
+    /// Checks the bloom filter first, so an absent key usually costs no
+    /// page read.
+    pub async fn get(&self, key: &[u8], snapshot: Lsn) -> Result<Option<Entry>> {
+        if key < &self.info.min_key[..] || key > &self.info.max_key[..] {
+            return Ok(None);
+        }
+        if !self.bloom.may_contain(key) {
+            return Ok(None);
+        }
+        // The answer is the first entry at or after (key, snapshot) in SST
+        // order, if it has this key: it is in the last page starting at or
+        // before that point, or else it starts the next page.
+        let p = self
+            .pages
+            .partition_point(|h| {
+                entry_order(&h.first_key, h.first_lsn, key, snapshot) != Ordering::Greater
+            })
+            .saturating_sub(1);
+        let page = self.page(p).await?;
+        let i = page.search(&self.object, |e| {
+            entry_order(&e.key, e.lsn, key, snapshot) != Ordering::Less
+        })?;
+        let found = if i < page.len() {
+            page.entry(&self.object, i)?
+        } else {
+            match self.pages.get(p + 1) {
+                Some(next) if &next.first_key[..] == key => {
+                    self.page(p + 1).await?.entry(&self.object, 0)?
+                }
+                _ => return Ok(None),
+            }
+        };
+        Ok((&found.key[..] == key && found.lsn <= snapshot).then_some(found))
+    }
+
+    /// Every version of the keys within `range`, loading pages as the scan
+    /// reaches them. Forward: key ascending, LSN descending. Reverse: key
+    /// descending, and within one key still LSN descending (newest first).
+    pub fn iter(
+        self: &Arc<Self>,
+        range: (Bound<Bytes>, Bound<Bytes>),
+        direction: Direction,
+    ) -> SstIter {
+        SstIter::new(self.clone(), range, direction)
+    }
+
+    /// Bytes of memory the open reader holds (for weighing cached handles).
+    pub(super) fn memory_size(&self) -> usize {
+        let index: usize = self.pages.iter().map(|p| p.first_key.len() + 48).sum();
+        std::mem::size_of::<Self>() + index + self.bloom.size() + self.info.max_key.len()
+    }
+
+    pub(super) fn object(&self) -> &str {
+        &self.object
+    }
+
+    pub(super) fn page_handles(&self) -> &[PageHandle] {
+        &self.pages
+    }
+
+    /// Data page `no` (which must be `< page_handles().len()`), from the
+    /// cache or with one ranged GET. Its CRC is checked before it is cached,
+    /// so cached pages are trusted.
+    pub(super) async fn page(&self, no: usize) -> Result<Page> {
+        let handle = &self.pages[no];
+        let page_no = u32::try_from(no).expect("page count is a u32 in the index");
+        let raw = self
+            .cache
+            .get_or_load((self.info.id, page_no), || async {
+                let range = handle.offset..handle.offset + u64::from(handle.len);
+                let raw = self
+                    .store
+                    .get_range(&self.path, range)
+                    .await
+                    .map_err(|e| Error::store("get", &self.object, e))?;
+                if raw.len() != handle.len as usize {
+                    return Err(Error::corrupt(
+                        &self.object,
+                        format!("page {no}: short read"),
+                    ));
+                }
+                Decoder::checked(&self.object, &format!("page {no}"), raw.clone())?;
+                Ok(raw)
+            })
+            .await?;
+        Page::parse(&self.object, no, raw)
+    }
+}
+
+impl std::fmt::Debug for SstReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SstReader")
+            .field("object", &self.object)
+            .field("info", &self.info)
+            .field("pages", &self.pages.len())
+            .finish()
+    }
+}

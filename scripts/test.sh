@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The project's test command: every test of the workspace, with the S3
+# variants of the storage tests run against a local moto server.
+# Exits non-zero if any test failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/moto.sh
+source scripts/moto.sh
+moto_start
+
+status=0
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --all-targets --no-fail-fast || status=$?
+else
+    echo "cargo-nextest not found; using cargo test" >&2
+    cargo test --workspace --all-targets --no-fail-fast || status=$?
+fi
+# nextest does not run doctests.
+cargo test --workspace --doc || status=$?
+exit "$status"

@@ -155,7 +155,7 @@ pub(crate) fn unshare_error(shared: Arc<Error>) -> Error {
         },
         Error::InvalidInput(reason) => Error::InvalidInput(reason.clone()),
         Error::ObjectStore { op, object, .. } => Error::ObjectStore {
-            op: *op,
+            op,
             object: object.clone(),
             source: object_store::Error::Generic {
                 store: "shared load",

@@ -354,8 +354,8 @@ mod tests {
         for (i, e) in entries.iter().enumerate() {
             assert_eq!(&page.entry("obj", i).unwrap(), e);
         }
-        assert_eq!(page.search("obj", |e| &e.key[..] >= &b"b"[..]).unwrap(), 2);
-        assert_eq!(page.search("obj", |e| &e.key[..] > &b"c"[..]).unwrap(), 4);
+        assert_eq!(page.search("obj", |e| e.key[..] >= b"b"[..]).unwrap(), 2);
+        assert_eq!(page.search("obj", |e| e.key[..] > b"c"[..]).unwrap(), 4);
         assert_eq!(page.search("obj", |_| true).unwrap(), 0);
     }
 

@@ -1,20 +1,21 @@
 //! SSTs (`sst/<id:020>.sst`): sorted, immutable tables of versioned rows,
 //! written once with create-if-absent and read page by page.
 //!
-//! An SST holds [`Entry`](crate::types::Entry)s sorted by key ascending, then LSN descending.
-//! Its layout, every block ending in a CRC32C of the block:
+//! An SST holds [`Entry`](crate::types::Entry)s sorted by key ascending,
+//! then LSN descending. Its layout, every block ending in a CRC32C of the
+//! block:
 //!
 //! ```text
 //! data page 0 | data page 1 | ... | index block | bloom block | footer (72 bytes)
 //! ```
 //!
-//! * data pages ([`format::PageBuilder`]): whole entries up to a target size
+//! * data pages (`format::PageBuilder`): whole entries up to a target size
 //!   (an entry bigger than that gets a page of its own), then an offset per
 //!   entry and the count, so a page can be binary-searched;
-//! * the index block ([`format::Index`]): each page's offset, length, first
+//! * the index block (`format::Index`): each page's offset, length, first
 //!   key and first LSN, then the SST's max key (its min key is page 0's);
-//! * the bloom block ([`bloom`]): a filter over user keys;
-//! * the footer ([`format::Footer`]): magic, format version, where the index
+//! * the bloom block (`bloom`): a filter over user keys;
+//! * the footer (`format::Footer`): magic, format version, where the index
 //!   and filter are, entry count and LSN range.
 //!
 //! [`SstWriter`] builds an object in memory; [`SstStore`] uploads it and

@@ -11,10 +11,10 @@ moto_start
 
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --all-targets --no-fail-fast || status=$?
+    cargo nextest run --workspace --no-fail-fast || status=$?
 else
     echo "cargo-nextest not found; using cargo test" >&2
-    cargo test --workspace --all-targets --no-fail-fast || status=$?
+    cargo test --workspace --no-fail-fast || status=$?
 fi
 # nextest does not run doctests.
 cargo test --workspace --doc || status=$?

@@ -11,12 +11,12 @@
 //!
 //! 1. The frontend sends the statement's whole batch of [`LockRequest`]s in
 //!    one round trip, with a [`WaitPolicy`].
-//! 2. [`LockTable::acquire`] takes the locks in order ([`table`]). A lock the
+//! 2. [`LockTable::acquire`] takes the locks in order (`table.rs`). A lock the
 //!    transaction already holds as strongly is granted at once; a stronger
-//!    one is an upgrade to the supremum of the two modes ([`mode`]).
+//!    one is an upgrade to the supremum of the two modes (`mode.rs`).
 //! 3. If a lock must wait, the request parks in that resource's FIFO wait
 //!    queue (upgraders at the front) and the wait-for graph is searched for
-//!    a cycle through it ([`deadlock`]); a cycle fails the youngest member's
+//!    a cycle through it (`deadlock.rs`); a cycle fails the youngest member's
 //!    request with [`LockError::Deadlock`].
 //! 4. When holders leave ([`LockTable::release_all`] at commit or abort,
 //!    [`LockTable::release_frontend`] at eviction) or waiters give up

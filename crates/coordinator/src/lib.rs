@@ -19,3 +19,5 @@
 //! exists nothing calls the lock table outside tests and benchmarks.
 
 pub mod locks;
+pub mod membership;
+pub mod visibility;

@@ -204,33 +204,9 @@ impl Store {
             sequences,
         )?;
         let n = cursor.next_segment;
-        match self.wal.append(n, &seg).await {
-            Ok(()) => {}
-            Err(e @ Error::Fenced { .. }) => {
-                self.fenced.store(true, Ordering::Release);
-                return Err(e);
-            }
-            Err(e) => {
-                // The PUT may have landed before the error: look, so the
-                // next append neither reuses a taken number nor skips one.
-                match self.wal.read(n).await {
-                    Ok(Some(found)) if found == seg => {}
-                    Ok(Some(_)) => {
-                        self.fenced.store(true, Ordering::Release);
-                        return Err(Error::Fenced {
-                            object: self.wal.path(n).to_string(),
-                        });
-                    }
-                    Ok(None) => return Err(e),
-                    Err(_) => {
-                        // Unknown whether segment n exists: writing on could
-                        // fork the log. Stop; reopening resolves it.
-                        self.fenced.store(true, Ordering::Release);
-                        return Err(e);
-                    }
-                }
-            }
-        }
+        let written = self.wal.append(n, &seg).await;
+        self.settle_create(written, &seg, self.wal.read(n), &self.wal.path(n))
+            .await?;
         cursor.next_segment = n + 1;
         for &(s, hwm) in &seg.sequences {
             raise(&mut cursor.sequences, s, hwm);
@@ -395,6 +371,43 @@ impl Store {
         )))
     }
 
+    /// Settles the outcome of a create-if-absent write of `ours`. A lost race
+    /// fences this writer. Any other error may have come after the object
+    /// landed, so `read_back` looks: our own object means success; somebody
+    /// else's means we are fenced; none means the write failed (and the same
+    /// number may be tried again). If even that cannot be told, writing on
+    /// could fork the log, so the writer stops; re-opening resolves it.
+    async fn settle_create<T: PartialEq>(
+        &self,
+        written: Result<()>,
+        ours: &T,
+        read_back: impl std::future::Future<Output = Result<Option<T>>>,
+        object: &Path,
+    ) -> Result<()> {
+        let e = match written {
+            Ok(()) => return Ok(()),
+            Err(e @ Error::Fenced { .. }) => {
+                self.fenced.store(true, Ordering::Release);
+                return Err(e);
+            }
+            Err(e) => e,
+        };
+        match read_back.await {
+            Ok(Some(found)) if found == *ours => Ok(()),
+            Ok(None) => Err(e),
+            Ok(Some(_)) => {
+                self.fenced.store(true, Ordering::Release);
+                Err(Error::Fenced {
+                    object: object.to_string(),
+                })
+            }
+            Err(_) => {
+                self.fenced.store(true, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
     /// Publishes the next manifest: `edit` turns a copy of the current one
     /// into the next, then readers get it with `memtables` edited likewise.
     pub(crate) async fn publish(
@@ -409,12 +422,14 @@ impl Store {
         next.epoch = self.opts.epoch;
         next.timeline = self.opts.timeline;
         edit(&mut next)?;
-        if let Err(e) = self.manifests.publish(&next).await {
-            if matches!(e, Error::Fenced { .. }) {
-                self.fenced.store(true, Ordering::Release);
-            }
-            return Err(e);
-        }
+        let published = self.manifests.publish(&next).await;
+        self.settle_create(
+            published,
+            &next,
+            self.manifests.read(next.version),
+            &self.layout.manifest(next.version),
+        )
+        .await?;
         let next = Arc::new(next);
         let mut guard = self.state.write().expect("state lock poisoned");
         let mut mems = guard.memtables.clone();

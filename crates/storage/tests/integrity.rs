@@ -235,3 +235,48 @@ async fn flipped_bytes_are_errors_naming_the_object() {
 async fn put(store: &Arc<dyn ObjectStore>, path: &Path, bytes: Bytes) {
     store.put(path, PutPayload::from(bytes)).await.expect("put");
 }
+
+/// A write that landed although its PUT reported an error is our own, not
+/// a lost race: the store reads it back and goes on without being fenced.
+#[tokio::test]
+async fn a_landed_write_reported_as_failed_is_settled() {
+    use shoal_storage::object::{FailFilter, FaultConfig, FaultyStore};
+    for ts in common::test_stores() {
+        let faults = FaultConfig::new();
+        let faulty: Arc<dyn ObjectStore> =
+            Arc::new(FaultyStore::with_config(ts.store.clone(), faults.clone()));
+        let store = Store::open(faulty, Path::from("settle"), options(0))
+            .await
+            .expect("open");
+        faults.fail_after_nth(1, FailFilter::Put);
+        store
+            .append(vec![txn(1)], vec![])
+            .await
+            .expect("the segment landed");
+        store
+            .append(vec![txn(2)], vec![])
+            .await
+            .expect("not fenced");
+        // The second PUT of a flush is its manifest.
+        faults.fail_after_nth(2, FailFilter::Put);
+        assert!(store.flush().await.expect("the manifest landed"));
+        assert_eq!(faults.injected(), 2, "{}", ts.name);
+        store
+            .append(vec![txn(3)], vec![])
+            .await
+            .expect("not fenced");
+        assert_eq!(store.manifest().flushed_lsn, 2);
+        // A PUT that fails before landing fails the append; the number is reused.
+        faults.fail_nth(1, FailFilter::Put);
+        assert!(store.append(vec![txn(4)], vec![]).await.is_err());
+        store
+            .append(vec![txn(4)], vec![])
+            .await
+            .expect("retry the same LSN");
+        drop(store);
+        let reopened = Store::open(ts.store.clone(), Path::from("settle"), options(0))
+            .await
+            .expect("open");
+        assert_eq!(reopened.last_lsn(), 4, "{}", ts.name);
+    }
+}

@@ -62,11 +62,15 @@ fn memtable(c: &mut Criterion) {
         m.insert_batch(&txns);
     }
     let mut rng = StdRng::seed_from_u64(1);
+    let keys: Vec<Bytes> = (0..4096)
+        .map(|_| key(rng.random_range(0..100_000)))
+        .collect();
+    let mut i = 0;
     g.throughput(Throughput::Elements(1));
     g.bench_function("get_100k_rows", |b| {
         b.iter(|| {
-            let k = key(rng.random_range(0..100_000));
-            black_box(m.get(&k, u64::MAX))
+            i = (i + 1) % keys.len();
+            black_box(m.get(&keys[i], u64::MAX))
         })
     });
     g.finish();
@@ -113,14 +117,18 @@ fn sst(c: &mut Criterion) {
         let ssts = SstStore::new(objects.clone(), layout.clone(), PageCache::new(cache_bytes));
         let reader = rt.block_on(ssts.open(&info)).expect("open");
         let mut rng = StdRng::seed_from_u64(2);
+        let keys: Vec<Bytes> = (0..4096)
+            .map(|_| key(rng.random_range(0..100_000)))
+            .collect();
         // Warm the cache with every page once.
         for i in (0..100_000).step_by(50) {
             rt.block_on(reader.get(&key(i), u64::MAX)).expect("get");
         }
+        let mut i = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
-                let k = key(rng.random_range(0..100_000));
-                black_box(rt.block_on(reader.get(&k, u64::MAX)).expect("get"))
+                i = (i + 1) % keys.len();
+                black_box(rt.block_on(reader.get(&keys[i], u64::MAX)).expect("get"))
             })
         });
     }

@@ -14,11 +14,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::codec::{Decoder, Encoder};
 use crate::error::{Error, Result};
 use crate::layout::{Layout, ObjectKind};
+use crate::object;
 use crate::sst::SstInfo;
 use crate::types::Lsn;
 
@@ -51,6 +52,7 @@ impl Manifest {
     /// The manifest of a store nobody has written to.
     pub fn empty() -> Self {
         Manifest {
+            timeline: 1,
             wal_segment: 1,
             next_sst_id: 1,
             levels: vec![vec![], vec![]],
@@ -167,25 +169,15 @@ impl ManifestStore {
     /// version already exists (another writer published first).
     pub async fn publish(&self, m: &Manifest) -> Result<()> {
         let path = self.layout.manifest(m.version);
-        self.store
-            .put_opts(&path, PutPayload::from(m.encode()), PutMode::Create.into())
-            .await
-            .map_err(|e| Error::store("put", &path, e))?;
-        Ok(())
+        object::create(self.store.as_ref(), &path, m.encode()).await
     }
 
     /// Reads version `version`; `None` if it does not exist.
     pub async fn read(&self, version: u64) -> Result<Option<Manifest>> {
         let path = self.layout.manifest(version);
-        let got = match self.store.get(&path).await {
-            Ok(got) => got,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(Error::store("get", &path, e)),
+        let Some(bytes) = object::read_if_exists(self.store.as_ref(), &path).await? else {
+            return Ok(None);
         };
-        let bytes = got
-            .bytes()
-            .await
-            .map_err(|e| Error::store("get", &path, e))?;
         let m = Manifest::decode(path.as_ref(), bytes)?;
         if m.version != version {
             return Err(Error::corrupt(

@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::join_all;
-use object_store::{path::Path, ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use object_store::{path::Path, ObjectStore};
 
 use crate::codec::{Decoder, Encoder};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::object;
 use crate::types::{CommittedTxn, Lsn, Write};
 
 const MAGIC: u32 = 0x5348_574c; // "SHWL"
@@ -172,31 +173,16 @@ impl Wal {
     /// Writes segment number `segment` if nobody has; [`Error::Fenced`] if
     /// somebody already did.
     pub async fn append(&self, segment: u64, seg: &WalSegment) -> Result<()> {
-        let path = self.path(segment);
-        self.store
-            .put_opts(
-                &path,
-                PutPayload::from(seg.encode()),
-                PutMode::Create.into(),
-            )
-            .await
-            .map_err(|e| Error::store("put", &path, e))?;
-        Ok(())
+        object::create(self.store.as_ref(), &self.path(segment), seg.encode()).await
     }
 
     /// Reads segment number `segment`; `None` if it does not exist.
     pub async fn read(&self, segment: u64) -> Result<Option<WalSegment>> {
         let path = self.path(segment);
-        let got = match self.store.get(&path).await {
-            Ok(got) => got,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(Error::store("get", &path, e)),
-        };
-        let bytes = got
-            .bytes()
-            .await
-            .map_err(|e| Error::store("get", &path, e))?;
-        WalSegment::decode(path.as_ref(), bytes).map(Some)
+        match object::read_if_exists(self.store.as_ref(), &path).await? {
+            Some(bytes) => WalSegment::decode(path.as_ref(), bytes).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Reads segments `first, first + 1, ...` in order, up to the first one

@@ -33,3 +33,31 @@ pub use url::{check_conditional_put, open, open_url, OpenedStore};
 
 pub use object_store::path::Path;
 pub use object_store::ObjectStore;
+
+use bytes::Bytes;
+use object_store::{ObjectStoreExt, PutMode, PutPayload};
+
+use crate::error::{Error, Result};
+
+/// Writes `bytes` at `path` only if nothing is there: the one way Shoal
+/// mutates a store. An existing object is [`Error::Fenced`].
+pub async fn create(store: &dyn ObjectStore, path: &Path, bytes: Bytes) -> Result<()> {
+    store
+        .put_opts(path, PutPayload::from(bytes), PutMode::Create.into())
+        .await
+        .map_err(|e| Error::store("put", path, e))?;
+    Ok(())
+}
+
+/// Reads the whole object at `path`; `None` if it does not exist.
+pub async fn read_if_exists(store: &dyn ObjectStore, path: &Path) -> Result<Option<Bytes>> {
+    let got = match store.get(path).await {
+        Ok(got) => got,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(Error::store("get", path, e)),
+    };
+    got.bytes()
+        .await
+        .map(Some)
+        .map_err(|e| Error::store("get", path, e))
+}

@@ -34,11 +34,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use moka::future::Cache;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::cache::{unshare_error, PageCache};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::object;
 use crate::types::Lsn;
 
 pub use iter::SstIter;
@@ -141,11 +142,7 @@ impl SstStore {
             id,
             &bytes,
         )?;
-        inner
-            .store
-            .put_opts(&path, PutPayload::from(bytes), PutMode::Create.into())
-            .await
-            .map_err(|e| Error::store("put", &path, e))?;
+        object::create(inner.store.as_ref(), &path, bytes).await?;
         let info = reader.info().clone();
         inner.readers.insert(id, Arc::new(reader)).await;
         Ok(info)
@@ -221,7 +218,7 @@ mod tests {
     use object_store::path::Path;
     use object_store::{
         CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
-        PutMultipartOptions, PutOptions, PutResult,
+        PutMultipartOptions, PutOptions, PutPayload, PutResult,
     };
 
     use super::*;

@@ -301,9 +301,9 @@ impl Membership {
         let member = self.live_member_mut(heartbeat.member)?;
 
         // A frontend lease must not outlive the leader lease backing it: if
-        // this coordinator has been deposed, the new leader waits out at most
-        // what our leader lease allowed, and must find no frontend still
-        // serving on our word.
+        // this coordinator has been deposed, the new leader waits out only
+        // our leader lease (plus clock drift), and must find no frontend
+        // still serving on our word by then.
         let remaining_leader_ms = leader_lease_valid_until_ms.saturating_sub(now_ms);
         let granted_ms = lease_ms.min(remaining_leader_ms);
         if granted_ms == 0 {
@@ -786,5 +786,88 @@ mod tests {
         let grant = m.heartbeat(beat(a, 0, 0), 0, LEADER_FOREVER).unwrap();
         assert_eq!(grant.lease, Duration::from_millis(1_999));
         assert_eq!(m.members()[0].lease_deadline_ms, 1_999 + 1);
+    }
+
+    /// One step of a lease script, in real time (which is the
+    /// coordinator's clock).
+    #[derive(Debug, Clone)]
+    enum LeaseStep {
+        /// A heartbeat sent `delay_ms` ago arrives, while the leader lease
+        /// has `leader_left_ms` to run.
+        Heartbeat {
+            delay_ms: u64,
+            leader_left_ms: u64,
+        },
+        Advance {
+            ms: u64,
+        },
+    }
+
+    fn lease_step() -> impl proptest::strategy::Strategy<Value = LeaseStep> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..1_500u64, 0..3_000u64).prop_map(|(delay_ms, leader_left_ms)| {
+                LeaseStep::Heartbeat {
+                    delay_ms,
+                    leader_left_ms,
+                }
+            }),
+            (0..1_500u64).prop_map(|ms| LeaseStep::Advance { ms }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// With the frontend's clock running anywhere between 20 % slow and
+        /// 20 % fast (a 2 s lease then stretches by at most the 500 ms
+        /// margin), messages delayed and reordered, and the leader lease
+        /// anywhere: no grant exceeds the lease or the leader's remainder,
+        /// and the coordinator never evicts while the frontend may still
+        /// believe it holds a lease.
+        #[test]
+        fn eviction_never_precedes_the_frontends_own_lease_end(
+            rate_per_mille in 800..=1_200u64,
+            steps in proptest::collection::vec(lease_step(), 1..60),
+        ) {
+            let mut m = membership();
+            let a = join(&mut m, 1, 0);
+            let mut now_ms = 0;
+            // When, in real time, the frontend stops serving: the latest
+            // `sent_at + lease` over its grants, read on its own clock.
+            // Before the first grant it does not serve at all.
+            let mut frontend_lease_end: f64 = 0.0;
+            for step in steps {
+                match step {
+                    LeaseStep::Advance { ms } => now_ms += ms,
+                    LeaseStep::Heartbeat { delay_ms, leader_left_ms } => {
+                        let sent_real_ms = now_ms.saturating_sub(delay_ms);
+                        let sent_at = sent_real_ms * rate_per_mille / 1_000;
+                        let hb = beat(a, sent_at, 0);
+                        match m.heartbeat(hb, now_ms, now_ms + leader_left_ms) {
+                            Ok(grant) => {
+                                let granted_ms = grant.lease.as_millis() as u64;
+                                proptest::prop_assert!(granted_ms <= LEASE_MS);
+                                proptest::prop_assert!(granted_ms <= leader_left_ms);
+                                proptest::prop_assert_eq!(grant.sent_at, sent_at);
+                                let end = (sent_at + granted_ms) as f64 * 1_000.0
+                                    / rate_per_mille as f64;
+                                frontend_lease_end = frontend_lease_end.max(end);
+                            }
+                            Err(MembershipError::NoLeaderLease) => {
+                                proptest::prop_assert_eq!(leader_left_ms, 0);
+                            }
+                            Err(MembershipError::Evicted { .. }) => {}
+                            Err(other) => proptest::prop_assert!(false, "{other}"),
+                        }
+                    }
+                }
+                for effect in m.tick(now_ms) {
+                    proptest::prop_assert_eq!(effect, expired(a));
+                    proptest::prop_assert!(
+                        frontend_lease_end <= now_ms as f64,
+                        "evicted at {now_ms} but the frontend serves until {frontend_lease_end}"
+                    );
+                }
+            }
+        }
     }
 }

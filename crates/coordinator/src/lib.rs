@@ -12,11 +12,26 @@
 //!   deterministic state machine (inputs with the time, effects out) with no
 //!   I/O, so it is tested with scripted sequences and property tests.
 //!
-//! Still to come, each as its own state machine beside [`locks`], and the
-//! async gRPC shell that drives them all: membership and leases, commit
-//! sequencing with group commit, the deliver/visible protocol, sequences,
-//! flush and compaction, and leadership with epoch fencing. Until the shell
-//! exists nothing calls the lock table outside tests and benchmarks.
+//! * [`membership`]: frontends joining, heartbeating and being evicted.
+//!   A frontend counts its lease from when it sent the heartbeat; the
+//!   coordinator counts from when it received it, plus a clock-drift
+//!   margin, so it evicts only after the frontend's own belief has expired,
+//!   and it never grants more than what is left of its own leader lease.
+//! * [`visibility`]: deliver, then visible. A sealed batch is delivered to
+//!   every live member while its WAL segment is written; it becomes visible
+//!   (in LSN order) once the write succeeded and every member live at seal
+//!   time acked or was evicted. A new leader holds visibility until the old
+//!   leases have run out. `FrontendView` is the frontend's side: a
+//!   transaction that starts while a received batch is pending waits for it.
+//!
+//! Each is a deterministic state machine (inputs with the time, effects
+//! out) with no I/O, tested with scripted sequences and property tests.
+//!
+//! Still to come: the async gRPC shell (`proto/`) that drives them, commit
+//! sequencing with group commit over `shoal-storage`, catch-up, sequences,
+//! flush and compaction scheduling, and leadership with epoch fencing and
+//! hot spares. Until the shell exists nothing calls these state machines
+//! outside tests and benchmarks.
 
 pub mod locks;
 pub mod membership;

@@ -33,6 +33,11 @@
 //! hot spares. Until the shell exists nothing calls these state machines
 //! outside tests and benchmarks.
 
+pub mod core;
+pub mod error;
+pub mod leader;
 pub mod locks;
 pub mod membership;
+pub mod proto;
+pub mod server;
 pub mod visibility;

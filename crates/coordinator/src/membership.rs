@@ -180,6 +180,8 @@ pub enum MembershipError {
     /// The coordinator's own leader lease has run out (it may no longer be
     /// the leader), so it cannot vouch for any frontend lease. Retry, here
     /// or at the new leader.
+    #[error("{member} lost its event stream; its lease is not renewed; join again")]
+    Revoked { member: MemberId },
     #[error("the coordinator's leader lease has expired; no frontend lease granted")]
     NoLeaderLease,
 }
@@ -223,6 +225,9 @@ struct Member {
     received_lsn: u64,
     visible_lsn: u64,
     oldest_snapshot_lsn: u64,
+    /// Set by [`Membership::revoke`]: no more renewals; the member stays
+    /// until its current lease has surely run out.
+    revoked: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -272,6 +277,7 @@ impl Membership {
                 // (and it is caught up above it before it serves); its first
                 // heartbeat replaces this guess with the truth.
                 oldest_snapshot_lsn: join.highest_lsn_held,
+                revoked: false,
             },
         );
         if let Some(previous) = previous {
@@ -299,6 +305,11 @@ impl Membership {
         let lease_ms = self.lease_ms();
         let margin_ms = self.margin_ms();
         let member = self.live_member_mut(heartbeat.member)?;
+        if member.revoked {
+            return Err(MembershipError::Revoked {
+                member: heartbeat.member,
+            });
+        }
 
         // A frontend lease must not outlive the leader lease backing it: if
         // this coordinator has been deposed, the new leader waits out only
@@ -324,6 +335,28 @@ impl Membership {
             sent_at: heartbeat.sent_at,
             lease: Duration::from_millis(granted_ms),
         })
+    }
+
+    /// Stops renewing `member`'s lease (its event stream broke or fell
+    /// behind): it is evicted by [`Membership::tick`] once the lease it may
+    /// still believe in has run out, not before, since until then it may
+    /// still serve reads. Returns whether `member` was live.
+    pub fn revoke(&mut self, member: MemberId) -> bool {
+        match self.live.get_mut(&member.frontend_id) {
+            Some(live) if live.incarnation == member.incarnation => {
+                live.revoked = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `member` is live and its lease still renewable: only such a
+    /// member may subscribe, lock and commit.
+    pub fn is_serving(&self, member: MemberId) -> bool {
+        self.live
+            .get(&member.frontend_id)
+            .is_some_and(|m| m.incarnation == member.incarnation && !m.revoked)
     }
 
     /// Evicts every member whose lease deadline is before `now_ms`, in

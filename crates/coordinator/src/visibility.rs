@@ -814,14 +814,18 @@ mod tests {
         assert_eq!(f.snapshot_lsn(), SnapshotDecision::WaitFor(20));
         assert_eq!(f.on_visible(20), vec![2]);
         assert_eq!(f.snapshot_lsn(), SnapshotDecision::Ready(20));
-        assert_eq!(f.on_visible(15), vec![], "visible never goes back");
+        assert_eq!(
+            f.on_visible(15),
+            Vec::<u64>::new(),
+            "visible never goes back"
+        );
         assert_eq!(f.visible_lsn(), 20);
     }
 
     #[test]
     fn a_catching_up_frontend_waits_for_the_data_it_was_told_is_visible() {
         let mut f = FrontendView::new(0);
-        assert_eq!(f.on_visible(30), vec![]);
+        assert_eq!(f.on_visible(30), Vec::<u64>::new());
         assert_eq!(f.snapshot_lsn(), SnapshotDecision::WaitFor(30));
         assert_eq!(f.on_deliver(1, 10), Delivered::AlreadyVisible);
         assert_eq!(f.on_deliver(2, 30), Delivered::AlreadyVisible);
@@ -885,7 +889,7 @@ mod tests {
         f.on_visible(10);
         assert_eq!(f.discard_pending_above(20), vec![3]);
         assert_eq!(f.pending_batch_ids(), vec![2]);
-        assert_eq!(f.discard_pending_above(u64::MAX), vec![]);
+        assert_eq!(f.discard_pending_above(u64::MAX), Vec::<u64>::new());
         assert_eq!(f.discard_pending_above(5), vec![2]);
         assert_eq!(f.received_lsn(), 10, "never below what was visible");
         assert_eq!(f.snapshot_lsn(), SnapshotDecision::Ready(10));

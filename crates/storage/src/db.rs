@@ -224,6 +224,16 @@ impl Store {
         self.last_lsn.fetch_max(last.lsn, Ordering::AcqRel);
     }
 
+    /// The object store under this store (for its other objects: epochs).
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.objects
+    }
+
+    /// Where this store's objects live.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     /// The highest LSN appended or applied.
     pub fn last_lsn(&self) -> Lsn {
         self.last_lsn.load(Ordering::Acquire)

@@ -1,0 +1,363 @@
+//! The gRPC shell: translates requests into [`Command`]s for the core and
+//! its answers back, and starts a coordinator (active, or a spare that
+//! takes over when the active one stops answering).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shoal_storage::db::{Store, StoreOptions};
+use shoal_storage::{Lsn, Write};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::{Request, Response, Status};
+
+use crate::core::{member_id, Command, Core, CoreConfig};
+use crate::error::{status, ErrorKind};
+use crate::locks::{LockRequest, RowMode, TableMode, TxnId, WaitPolicy};
+use crate::proto as pb;
+use crate::proto::coordinator_server::{Coordinator, CoordinatorServer};
+
+/// The tonic service: a handle on the core's command queue.
+#[derive(Clone)]
+pub struct CoordinatorService {
+    tx: mpsc::Sender<Command>,
+}
+
+impl CoordinatorService {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Status>>) -> Command,
+    ) -> Result<T, Status> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| status(ErrorKind::Unavailable, "the coordinator is stopping"))?;
+        answer.await.map_err(|_| {
+            status(
+                ErrorKind::Unavailable,
+                "the coordinator stopped before answering",
+            )
+        })?
+    }
+}
+
+fn txn_id(t: Option<&pb::TxnId>) -> Result<TxnId, Status> {
+    let t = t.ok_or_else(|| status(ErrorKind::InvalidArgument, "request names no transaction"))?;
+    Ok(TxnId {
+        frontend: t.frontend,
+        txn: t.txn,
+    })
+}
+
+fn writes(ws: Vec<pb::Write>) -> Vec<Write> {
+    ws.into_iter()
+        .map(|w| Write {
+            key: w.key.into(),
+            value: w.value.map(Into::into),
+        })
+        .collect()
+}
+
+fn lock_request(spec: &pb::LockSpec) -> Result<LockRequest, Status> {
+    use pb::LockMode as M;
+    let mode = M::try_from(spec.mode).map_err(|_| {
+        status(
+            ErrorKind::InvalidArgument,
+            format!("unknown lock mode {}", spec.mode),
+        )
+    })?;
+    let table = |m| Ok(LockRequest::table(spec.table_id, m));
+    let row = |m| match spec.key_hash {
+        Some(h) => Ok(LockRequest::row(spec.table_id, h, m)),
+        None => Err(status(
+            ErrorKind::InvalidArgument,
+            "a row lock needs a key hash",
+        )),
+    };
+    if spec.key_hash.is_some()
+        && matches!(
+            mode,
+            M::TableIs | M::TableIx | M::TableS | M::TableSix | M::TableX
+        )
+    {
+        return Err(status(
+            ErrorKind::InvalidArgument,
+            "a table lock takes no key hash",
+        ));
+    }
+    match mode {
+        M::Unspecified => Err(status(ErrorKind::InvalidArgument, "lock mode unspecified")),
+        M::TableIs => table(TableMode::IntentShare),
+        M::TableIx => table(TableMode::IntentExclusive),
+        M::TableS => table(TableMode::Share),
+        M::TableSix => table(TableMode::ShareIntentExclusive),
+        M::TableX => table(TableMode::Exclusive),
+        M::RowKeyShare => row(RowMode::KeyShare),
+        M::RowShare => row(RowMode::Share),
+        M::RowNoKeyExclusive => row(RowMode::NoKeyExclusive),
+        M::RowExclusive => row(RowMode::Exclusive),
+    }
+}
+
+#[tonic::async_trait]
+impl Coordinator for CoordinatorService {
+    async fn join(
+        &self,
+        req: Request<pb::JoinRequest>,
+    ) -> Result<Response<pb::JoinResponse>, Status> {
+        let req = req.into_inner();
+        self.ask(|r| Command::Join(req, r)).await.map(Response::new)
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let req = req.into_inner();
+        self.ask(|r| Command::Heartbeat(req, r))
+            .await
+            .map(Response::new)
+    }
+
+    type SubscribeStream = ReceiverStream<Result<pb::Event, Status>>;
+
+    async fn subscribe(
+        &self,
+        req: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let req = req.into_inner();
+        let member = member_id(req.member.as_ref())?;
+        let (events, stream) = mpsc::channel(CoreConfig::default().subscriber_queue);
+        self.ask(|r| Command::Subscribe(member, req.from_lsn, events, r))
+            .await?;
+        Ok(Response::new(ReceiverStream::new(stream)))
+    }
+
+    async fn ack(&self, req: Request<pb::AckRequest>) -> Result<Response<pb::AckResponse>, Status> {
+        let req = req.into_inner();
+        let member = member_id(req.member.as_ref())?;
+        self.tx
+            .send(Command::Ack(member, req.batch_ids))
+            .await
+            .map_err(|_| status(ErrorKind::Unavailable, "the coordinator is stopping"))?;
+        Ok(Response::new(pb::AckResponse {}))
+    }
+
+    async fn lock(
+        &self,
+        req: Request<pb::LockRequest>,
+    ) -> Result<Response<pb::LockResponse>, Status> {
+        let req = req.into_inner();
+        let member = member_id(req.member.as_ref())?;
+        let txn = txn_id(req.txn.as_ref())?;
+        let locks = req
+            .locks
+            .iter()
+            .map(lock_request)
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = match pb::WaitPolicy::try_from(req.policy) {
+            Ok(pb::WaitPolicy::Wait) => WaitPolicy::Wait {
+                timeout: (req.timeout_ms > 0).then(|| Duration::from_millis(req.timeout_ms)),
+            },
+            Ok(pb::WaitPolicy::NoWait) => WaitPolicy::NoWait,
+            Ok(pb::WaitPolicy::SkipLocked) => WaitPolicy::SkipLocked,
+            Err(_) => {
+                return Err(status(
+                    ErrorKind::InvalidArgument,
+                    format!("unknown wait policy {}", req.policy),
+                ))
+            }
+        };
+        let request_id = req.request_id;
+        self.ask(|reply| Command::Lock {
+            member,
+            txn,
+            request_id,
+            locks,
+            policy,
+            reply,
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn commit(
+        &self,
+        req: Request<pb::CommitRequest>,
+    ) -> Result<Response<pb::CommitResponse>, Status> {
+        let req = req.into_inner();
+        let member = member_id(req.member.as_ref())?;
+        let txn = txn_id(req.txn.as_ref())?;
+        let writes = writes(req.writes);
+        let lsn: Lsn = self
+            .ask(|r| Command::Commit(member, txn, writes, r))
+            .await?;
+        Ok(Response::new(pb::CommitResponse { lsn }))
+    }
+
+    async fn abort(
+        &self,
+        req: Request<pb::AbortRequest>,
+    ) -> Result<Response<pb::AbortResponse>, Status> {
+        let req = req.into_inner();
+        let member = member_id(req.member.as_ref())?;
+        let txn = txn_id(req.txn.as_ref())?;
+        self.tx
+            .send(Command::Abort(member, txn))
+            .await
+            .map_err(|_| status(ErrorKind::Unavailable, "the coordinator is stopping"))?;
+        Ok(Response::new(pb::AbortResponse {}))
+    }
+
+    async fn next_sequence_block(
+        &self,
+        req: Request<pb::SequenceRequest>,
+    ) -> Result<Response<pb::SequenceResponse>, Status> {
+        let req = req.into_inner();
+        let member = member_id(req.member.as_ref())?;
+        let (first, last) = self
+            .ask(|r| Command::Sequence(member, req.sequence_id, req.block_size, r))
+            .await?;
+        Ok(Response::new(pb::SequenceResponse { first, last }))
+    }
+
+    async fn status(
+        &self,
+        _req: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        self.ask(Command::Status).await.map(Response::new)
+    }
+}
+
+/// How a coordinator process starts.
+#[derive(Clone, Debug)]
+pub struct CoordinatorOptions {
+    pub core: CoreConfig,
+    pub store: StoreOptions,
+    /// The address frontends reach this coordinator at (written into its epoch).
+    pub advertise: String,
+    /// For a spare: the active coordinator to watch; it takes over once that
+    /// one has not answered for `takeover_after`.
+    pub watch: Option<String>,
+    pub takeover_after: Duration,
+}
+
+impl Default for CoordinatorOptions {
+    fn default() -> Self {
+        CoordinatorOptions {
+            core: CoreConfig::default(),
+            store: StoreOptions::default(),
+            advertise: String::new(),
+            watch: None,
+            takeover_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Waits until the coordinator at `peer` has not answered a status request
+/// for `after` (a spare's watch).
+pub async fn wait_for_failure(peer: &str, after: Duration) {
+    let url = if peer.starts_with("http") {
+        peer.to_string()
+    } else {
+        format!("http://{peer}")
+    };
+    let mut last_ok = Instant::now();
+    loop {
+        let ok = async {
+            let mut client =
+                crate::proto::coordinator_client::CoordinatorClient::connect(url.clone())
+                    .await
+                    .ok()?;
+            client.status(pb::StatusRequest {}).await.ok()
+        };
+        if tokio::time::timeout(Duration::from_millis(300), ok)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            last_ok = Instant::now();
+        } else if last_ok.elapsed() >= after {
+            tracing::warn!(
+                peer,
+                "the active coordinator stopped answering: taking over"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs a coordinator on `listener` over the store at `objects`/`root`
+/// until `shutdown` resolves (Ok) or it is deposed (Err). A spare first
+/// watches the active coordinator and serves nothing until it takes over.
+pub async fn run(
+    listener: TcpListener,
+    objects: Arc<dyn object_store::ObjectStore>,
+    root: object_store::path::Path,
+    opts: CoordinatorOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    if let Some(peer) = &opts.watch {
+        wait_for_failure(peer, opts.takeover_after).await;
+    }
+    let layout = shoal_storage::layout::Layout::new(root.clone());
+    let (epoch, had_leader) =
+        crate::leader::claim_epoch(objects.as_ref(), &layout, &opts.advertise)
+            .await
+            .map_err(|e| format!("claim an epoch: {e}"))?;
+    let store_opts = StoreOptions {
+        epoch,
+        ..opts.store.clone()
+    };
+    let store = Store::open(objects, root, store_opts)
+        .await
+        .map_err(|e| format!("open the store: {e}"))?;
+    // The epoch-change record: takes the next WAL segment number, so the
+    // previous leader's next append loses the race and it stops.
+    store
+        .append(vec![], vec![])
+        .await
+        .map_err(|e| format!("write the epoch-change record: {e}"))?;
+    let hold = if had_leader {
+        opts.core.leader_lease + opts.core.membership.max_clock_drift_margin
+    } else {
+        Duration::ZERO
+    };
+    tracing::info!(
+        epoch,
+        last_lsn = store.last_lsn(),
+        hold_ms = hold.as_millis() as u64,
+        "coordinator active"
+    );
+    let (tx, rx) = mpsc::channel(65_536);
+    let core = Core::new(opts.core.clone(), Arc::new(store), epoch, hold, tx.clone()).await;
+    let service = CoordinatorService { tx };
+    let (core_stop, core_stopped) = oneshot::channel::<()>();
+    let core_task = tokio::spawn(core.run(rx, core_stopped));
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = core_stop.send(());
+    });
+    let local: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(?local, "serving gRPC");
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .add_service(CoordinatorServer::new(service))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            let _ = stop_rx.await;
+        });
+    let server_task = tokio::spawn(server);
+    let outcome = match core_task.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(why),
+        Err(e) => Err(format!("coordinator core panicked: {e}")),
+    };
+    let _ = stop_tx.send(());
+    let _ = server_task.await;
+    outcome
+}

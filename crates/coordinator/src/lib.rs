@@ -27,14 +27,18 @@
 //! Each is a deterministic state machine (inputs with the time, effects
 //! out) with no I/O, tested with scripted sequences and property tests.
 //!
+//! * [`group_commit`]: commit sequencing, a tokio task that writes each batch as one WAL segment.
+//!
 //! Still to come: the async gRPC shell (`proto/`) that drives them, commit
 //! sequencing with group commit over `shoal-storage`, catch-up, sequences,
 //! flush and compaction scheduling, and leadership with epoch fencing and
 //! hot spares. Until the shell exists nothing calls these state machines
 //! outside tests and benchmarks.
 
+pub mod client;
 pub mod core;
 pub mod error;
+pub mod group_commit;
 pub mod leader;
 pub mod locks;
 pub mod membership;

@@ -1,0 +1,440 @@
+//! The frontend's side of the coordinator protocol: join, keep the lease
+//! alive, follow the event stream (ack delivered batches, learn visible
+//! LSNs), and take locks, commit, abort and draw sequence blocks.
+//!
+//! [`CoordinatorClient::snapshot`] implements the snapshot rule of DESIGN.md:
+//! a transaction takes the highest visible LSN, but if a delivered batch is
+//! still pending it first waits for that batch's visible notice, so once any
+//! client anywhere has seen a commit, every later snapshot includes it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use shoal_storage::{CommittedTxn, Lsn, Write};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::Status;
+
+use crate::error::ErrorKind;
+use crate::locks::TxnId;
+use crate::membership::MemberId;
+use crate::proto as pb;
+use crate::proto::coordinator_client::CoordinatorClient as Grpc;
+use crate::visibility::{Delivered, FrontendView, SnapshotDecision};
+
+/// A failed coordinator call.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ClientError {
+    /// What kind of failure, when the coordinator said (None: transport).
+    pub kind: Option<ErrorKind>,
+    pub message: String,
+}
+
+impl From<Status> for ClientError {
+    fn from(s: Status) -> Self {
+        ClientError {
+            kind: ErrorKind::of(&s),
+            message: s.message().to_string(),
+        }
+    }
+}
+
+impl ClientError {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ClientError {
+            kind: Some(kind),
+            message: message.into(),
+        }
+    }
+}
+
+/// Applies visible batches to the frontend's own copy of the data (its
+/// memtable); called in LSN order, once per transaction.
+pub type Applier = Arc<dyn Fn(&[CommittedTxn]) + Send + Sync>;
+
+/// What the event and heartbeat tasks share with callers.
+struct Shared {
+    view: Mutex<FrontendView>,
+    /// Delivered batches not yet visible, to apply when they become visible.
+    pending: Mutex<Vec<(u64, Vec<CommittedTxn>)>>,
+    /// The end of the lease as this frontend counts it (from each
+    /// heartbeat's send time); no snapshot is served past it.
+    lease_until: Mutex<Option<Instant>>,
+    /// Set when the stream or lease is lost: the member must join again.
+    lost: Mutex<Option<String>>,
+}
+
+/// A joined frontend's connection to the coordinator.
+pub struct CoordinatorClient {
+    grpc: Grpc<Channel>,
+    member: MemberId,
+    shared: Arc<Shared>,
+    visible: watch::Receiver<Lsn>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for CoordinatorClient {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl CoordinatorClient {
+    /// Joins the coordinator at `endpoint` (`http://host:port`) as frontend
+    /// `frontend_id`, holding everything up to `held_lsn` already, and
+    /// starts following its events. `apply` receives visible batches.
+    pub async fn join(
+        endpoint: &str,
+        frontend_id: u64,
+        address: &str,
+        held_lsn: Lsn,
+        apply: Option<Applier>,
+    ) -> Result<CoordinatorClient, ClientError> {
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
+            .map_err(|e| {
+                ClientError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("bad endpoint {endpoint}: {e}"),
+                )
+            })?
+            .connect_timeout(Duration::from_secs(2))
+            .connect()
+            .await
+            .map_err(|e| ClientError {
+                kind: None,
+                message: format!("connect to {endpoint}: {e}"),
+            })?;
+        let mut grpc = Grpc::new(channel);
+        let joined = grpc
+            .join(pb::JoinRequest {
+                frontend_id,
+                address: address.to_string(),
+                highest_lsn_held: held_lsn,
+            })
+            .await?
+            .into_inner();
+        let member = crate::core::member_id(joined.member.as_ref())?;
+        let lease = Duration::from_millis(joined.lease_ms);
+        let shared = Arc::new(Shared {
+            view: Mutex::new(FrontendView::new(held_lsn)),
+            pending: Mutex::new(Vec::new()),
+            // Until the first heartbeat answers, the lease counts from now,
+            // which is before the coordinator's own count began.
+            lease_until: Mutex::new(None),
+            lost: Mutex::new(None),
+        });
+        let (visible_tx, visible) = watch::channel(held_lsn);
+        let stream = grpc
+            .subscribe(pb::SubscribeRequest {
+                member: Some(crate::core::member_pb(member)),
+                from_lsn: held_lsn,
+            })
+            .await?
+            .into_inner();
+        let events = tokio::spawn(follow(
+            grpc.clone(),
+            member,
+            stream,
+            shared.clone(),
+            visible_tx,
+            apply,
+        ));
+        let heartbeats = tokio::spawn(heartbeat(grpc.clone(), member, lease, shared.clone()));
+        let client = CoordinatorClient {
+            grpc,
+            member,
+            shared,
+            visible,
+            tasks: vec![events, heartbeats],
+        };
+        // Serve nothing before the first lease arrives.
+        let deadline = Instant::now() + lease;
+        while !client.is_serving() {
+            if Instant::now() >= deadline || client.shared.lost.lock().expect("lost lock").is_some()
+            {
+                return Err(ClientError::new(
+                    ErrorKind::Unavailable,
+                    "no lease granted after joining",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(client)
+    }
+
+    pub fn member(&self) -> MemberId {
+        self.member
+    }
+
+    /// Whether this frontend may serve: it holds a lease and its stream is up.
+    pub fn is_serving(&self) -> bool {
+        self.check_serving().is_ok()
+    }
+
+    fn check_serving(&self) -> Result<(), ClientError> {
+        if let Some(why) = self.shared.lost.lock().expect("lost lock").clone() {
+            return Err(ClientError::new(ErrorKind::NotMember, why));
+        }
+        match *self.shared.lease_until.lock().expect("lease lock") {
+            Some(until) if Instant::now() < until => Ok(()),
+            _ => Err(ClientError::new(
+                ErrorKind::NotMember,
+                "this frontend holds no valid lease from the coordinator",
+            )),
+        }
+    }
+
+    /// The highest visible LSN known here.
+    pub fn visible_lsn(&self) -> Lsn {
+        *self.visible.borrow()
+    }
+
+    /// A snapshot LSN for a new transaction (see the module docs). Fails
+    /// when the lease is not valid, so no stale read is ever served.
+    pub async fn snapshot(&self) -> Result<Lsn, ClientError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut visible = self.visible.clone();
+        loop {
+            self.check_serving()?;
+            let decision = self.shared.view.lock().expect("view lock").snapshot_lsn();
+            match decision {
+                SnapshotDecision::Ready(lsn) => return Ok(lsn),
+                SnapshotDecision::WaitFor(lsn) => {
+                    let wait = visible.wait_for(|v| *v >= lsn);
+                    if tokio::time::timeout_at(deadline.into(), wait)
+                        .await
+                        .is_err()
+                    {
+                        return Err(ClientError::new(
+                            ErrorKind::Unavailable,
+                            format!("batch {lsn} did not become visible in time"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes `locks` for `txn` (one statement's batch) under `policy`.
+    pub async fn lock(
+        &self,
+        txn: TxnId,
+        request_id: u64,
+        locks: Vec<pb::LockSpec>,
+        policy: pb::WaitPolicy,
+        timeout: Option<Duration>,
+    ) -> Result<pb::LockResponse, ClientError> {
+        self.check_serving()?;
+        let req = pb::LockRequest {
+            member: Some(crate::core::member_pb(self.member)),
+            txn: Some(txn_pb(txn)),
+            request_id,
+            locks,
+            policy: policy as i32,
+            timeout_ms: timeout.map_or(0, |t| t.as_millis().max(1) as u64),
+        };
+        Ok(self.grpc.clone().lock(req).await?.into_inner())
+    }
+
+    /// Commits `txn`'s writes; returns its LSN once visible everywhere.
+    pub async fn commit(&self, txn: TxnId, writes: Vec<Write>) -> Result<Lsn, ClientError> {
+        self.check_serving()?;
+        let req = pb::CommitRequest {
+            member: Some(crate::core::member_pb(self.member)),
+            txn: Some(txn_pb(txn)),
+            writes: writes
+                .into_iter()
+                .map(|w| pb::Write {
+                    key: w.key.to_vec(),
+                    value: w.value.map(|v| v.to_vec()),
+                })
+                .collect(),
+        };
+        Ok(self.grpc.clone().commit(req).await?.into_inner().lsn)
+    }
+
+    /// Ends `txn` without writing, releasing its locks.
+    pub async fn abort(&self, txn: TxnId) -> Result<(), ClientError> {
+        let req = pb::AbortRequest {
+            member: Some(crate::core::member_pb(self.member)),
+            txn: Some(txn_pb(txn)),
+        };
+        self.grpc.clone().abort(req).await?;
+        Ok(())
+    }
+
+    /// A block of `n` values of sequence `seq` never handed out before.
+    pub async fn sequence_block(&self, seq: u64, n: u64) -> Result<(u64, u64), ClientError> {
+        self.check_serving()?;
+        let req = pb::SequenceRequest {
+            member: Some(crate::core::member_pb(self.member)),
+            sequence_id: seq,
+            block_size: n,
+        };
+        let r = self
+            .grpc
+            .clone()
+            .next_sequence_block(req)
+            .await?
+            .into_inner();
+        Ok((r.first, r.last))
+    }
+
+    /// The coordinator's status.
+    pub async fn status(&self) -> Result<pb::StatusResponse, ClientError> {
+        Ok(self
+            .grpc
+            .clone()
+            .status(pb::StatusRequest {})
+            .await?
+            .into_inner())
+    }
+}
+
+fn txn_pb(t: TxnId) -> pb::TxnId {
+    pb::TxnId {
+        frontend: t.frontend,
+        txn: t.txn,
+    }
+}
+
+fn lose(shared: &Shared, why: String) {
+    tracing::warn!(reason = %why, "lost the coordinator");
+    *shared.lost.lock().expect("lost lock") = Some(why);
+}
+
+/// Follows the event stream: holds delivered batches as pending and acks
+/// them; applies and publishes what becomes visible.
+async fn follow(
+    mut grpc: Grpc<Channel>,
+    member: MemberId,
+    mut stream: tonic::Streaming<pb::Event>,
+    shared: Arc<Shared>,
+    visible: watch::Sender<Lsn>,
+    apply: Option<Applier>,
+) {
+    loop {
+        let event = match stream.message().await {
+            Ok(Some(e)) => e,
+            Ok(None) => return lose(&shared, "the coordinator closed the event stream".into()),
+            Err(s) => return lose(&shared, format!("event stream failed: {}", s.message())),
+        };
+        match event.kind {
+            Some(pb::event::Kind::Batch(batch)) => {
+                let txns: Vec<CommittedTxn> = batch
+                    .txns
+                    .into_iter()
+                    .map(|t| CommittedTxn {
+                        lsn: t.lsn,
+                        writes: t
+                            .writes
+                            .into_iter()
+                            .map(|w| Write {
+                                key: w.key.into(),
+                                value: w.value.map(Into::into),
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                let last = txns.last().map_or(0, |t| t.lsn);
+                let delivered = shared
+                    .view
+                    .lock()
+                    .expect("view lock")
+                    .on_deliver(batch.batch_id, last);
+                if delivered == Delivered::Pending {
+                    shared
+                        .pending
+                        .lock()
+                        .expect("pending lock")
+                        .push((last, txns));
+                }
+                let ack = pb::AckRequest {
+                    member: Some(crate::core::member_pb(member)),
+                    batch_ids: vec![batch.batch_id],
+                };
+                if let Err(s) = grpc.ack(ack).await {
+                    return lose(&shared, format!("ack failed: {}", s.message()));
+                }
+            }
+            Some(pb::event::Kind::Visible(v)) => {
+                shared.view.lock().expect("view lock").on_visible(v.lsn);
+                let ready: Vec<(u64, Vec<CommittedTxn>)> = {
+                    let mut pending = shared.pending.lock().expect("pending lock");
+                    let (ready, later) = pending.drain(..).partition(|(last, _)| *last <= v.lsn);
+                    *pending = later;
+                    ready
+                };
+                if let Some(apply) = &apply {
+                    for (_, txns) in &ready {
+                        apply(txns);
+                    }
+                }
+                visible.send_if_modified(|cur| {
+                    let changed = v.lsn > *cur;
+                    *cur = (*cur).max(v.lsn);
+                    changed
+                });
+            }
+            Some(pb::event::Kind::Failed(f)) => {
+                // Failed batches never become visible: forget them.
+                let mut view = shared.view.lock().expect("view lock");
+                let durable = view.visible_lsn();
+                view.discard_pending_above(durable);
+                shared
+                    .pending
+                    .lock()
+                    .expect("pending lock")
+                    .retain(|(last, _)| *last <= durable);
+                tracing::debug!(batches = ?f.batch_ids, reason = %f.reason, "batches failed");
+            }
+            Some(pb::event::Kind::Manifest(_)) | None => {}
+        }
+    }
+}
+
+/// Renews the lease every quarter lease; the lease counts from each
+/// request's send time, as DESIGN.md asks.
+async fn heartbeat(
+    mut grpc: Grpc<Channel>,
+    member: MemberId,
+    lease: Duration,
+    shared: Arc<Shared>,
+) {
+    let origin = Instant::now();
+    let every = (lease / 4).max(Duration::from_millis(10));
+    loop {
+        let sent = Instant::now();
+        let (received, visible) = {
+            let view = shared.view.lock().expect("view lock");
+            (view.received_lsn(), view.visible_lsn())
+        };
+        let req = pb::HeartbeatRequest {
+            member: Some(crate::core::member_pb(member)),
+            sent_at_ms: sent.duration_since(origin).as_millis() as u64,
+            oldest_snapshot_lsn: visible,
+            received_lsn: received,
+            visible_lsn: visible,
+        };
+        match tokio::time::timeout(lease, grpc.heartbeat(req)).await {
+            Ok(Ok(resp)) => {
+                let granted = Duration::from_millis(resp.into_inner().lease_ms);
+                let mut until = shared.lease_until.lock().expect("lease lock");
+                let new = sent + granted;
+                if until.is_none_or(|u| new > u) {
+                    *until = Some(new);
+                }
+            }
+            Ok(Err(s)) if ErrorKind::of(&s) == Some(ErrorKind::NotMember) => {
+                return lose(&shared, format!("heartbeat refused: {}", s.message()));
+            }
+            Ok(Err(s)) => tracing::warn!(error = %s.message(), "heartbeat failed"),
+            Err(_) => tracing::warn!("heartbeat timed out"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}

@@ -1,11 +1,18 @@
-//! The `shoal` binary. Today it runs the storage layer (`shoal dev`) and
-//! inspects stores (`shoal store inspect`); the coordinator, frontend,
-//! standby and ctl roles arrive with the crates that implement them.
+//! The `shoal` binary: `shoal coordinator` (active or `--spare`), `shoal
+//! ctl status`, `shoal store inspect`, and `shoal dev`, which today runs a
+//! coordinator on a local directory (the SQL frontend and standby roles
+//! arrive with the crates that implement them).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+use shoal_coordinator::core::CoreConfig;
+use shoal_coordinator::proto as pb;
+use shoal_coordinator::proto::coordinator_client::CoordinatorClient;
+use shoal_coordinator::server::CoordinatorOptions;
 use shoal_storage::db::{Store, StoreOptions};
 
 #[derive(Parser)]
@@ -23,8 +30,8 @@ struct Cli {
 enum Command {
     /// Runs an embedded single-process cluster on a local directory.
     ///
-    /// Today this opens (creating or recovering) the store and keeps it open
-    /// until Ctrl-C: the SQL frontend is not built yet.
+    /// Today this runs the coordinator (gRPC on 127.0.0.1:5440) over the
+    /// store until Ctrl-C: the SQL frontend is not built yet.
     Dev {
         /// Directory of the local store.
         #[arg(long, default_value = "./shoal-data", env = "SHOAL_DATA")]
@@ -33,10 +40,51 @@ enum Command {
         #[arg(long, env = "SHOAL_STORE")]
         store: Option<String>,
     },
+    /// Runs a coordinator: the lock and cache-invalidation service.
+    Coordinator {
+        /// The store URL (`file:///path`, `memory://`, `s3://bucket/prefix`).
+        #[arg(long, env = "SHOAL_STORE")]
+        store: String,
+        /// The gRPC address to listen on.
+        #[arg(
+            long,
+            default_value = "127.0.0.1:5440",
+            env = "SHOAL_COORDINATOR_LISTEN"
+        )]
+        listen: String,
+        /// The address frontends reach this coordinator at (default: --listen).
+        #[arg(long, env = "SHOAL_COORDINATOR_ADVERTISE")]
+        advertise: Option<String>,
+        /// Run as a hot spare: watch the active coordinator at --watch and
+        /// take over when it stops answering.
+        #[arg(long, requires = "watch")]
+        spare: bool,
+        /// The active coordinator a spare watches.
+        #[arg(long, env = "SHOAL_COORDINATOR_WATCH")]
+        watch: Option<String>,
+        /// Frontend lease length in milliseconds.
+        #[arg(long, default_value_t = 2000, env = "SHOAL_LEASE_MS")]
+        lease_ms: u64,
+    },
+    /// Asks a running cluster about itself.
+    Ctl {
+        #[command(subcommand)]
+        command: CtlCommand,
+    },
     /// Works on a store directly.
     Store {
         #[command(subcommand)]
         command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CtlCommand {
+    /// Prints the coordinator's epoch, LSNs, members with their leases, and locks.
+    Status {
+        /// The coordinator's gRPC address.
+        #[arg(long, default_value = "127.0.0.1:5440", env = "SHOAL_COORDINATOR")]
+        coordinator: String,
     },
 }
 
@@ -87,6 +135,84 @@ fn print_store(store: &Store) {
     println!("memtable: {} bytes", store.memtable_bytes());
 }
 
+async fn run_coordinator(
+    url: &str,
+    listen: &str,
+    advertise: Option<String>,
+    watch: Option<String>,
+    lease_ms: u64,
+) -> Result<()> {
+    let (objects, root) =
+        shoal_storage::object::open_url(url).with_context(|| format!("open store {url}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listen on {listen}"))?;
+    let lease = Duration::from_millis(lease_ms);
+    let mut core = CoreConfig::default();
+    core.membership.lease = lease;
+    core.leader_lease = lease;
+    let opts = CoordinatorOptions {
+        core,
+        store: StoreOptions::default(),
+        advertise: advertise.unwrap_or_else(|| listen.to_string()),
+        takeover_after: lease / 2,
+        watch,
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    shoal_coordinator::server::run(listener, objects, root, opts, shutdown)
+        .await
+        .map_err(|why| anyhow::anyhow!("coordinator stopped: {why}"))
+}
+
+async fn ctl_status(coordinator: &str) -> Result<()> {
+    let url = if coordinator.starts_with("http") {
+        coordinator.to_string()
+    } else {
+        format!("http://{coordinator}")
+    };
+    let mut client = CoordinatorClient::connect(url.clone())
+        .await
+        .with_context(|| format!("connect to {url}"))?;
+    let s = client
+        .status(pb::StatusRequest {})
+        .await
+        .context("ask for status")?
+        .into_inner();
+    println!(
+        "epoch {}  last LSN {}  visible LSN {}  flushed LSN {}  manifest {}",
+        s.epoch, s.last_lsn, s.visible_lsn, s.flushed_lsn, s.manifest_version
+    );
+    println!("members:");
+    for m in &s.members {
+        let id = m.member.clone().unwrap_or_default();
+        println!(
+            "  frontend {:>4} (incarnation {:>3})  {:<22} lease {:>6} ms  received {:>8}  visible {:>8}  {}",
+            id.frontend_id,
+            id.incarnation,
+            m.address,
+            m.lease_deadline_ms.saturating_sub(s.now_ms) as i64,
+            m.received_lsn,
+            m.visible_lsn,
+            if m.subscribed { "subscribed" } else { "not subscribed" }
+        );
+    }
+    println!("locks:");
+    for l in &s.locks {
+        let t = l.txn.clone().unwrap_or_default();
+        println!(
+            "  {}/{}  {:<40} {:<20} {}",
+            t.frontend,
+            t.txn,
+            l.resource,
+            l.mode,
+            if l.granted { "granted" } else { "waiting" }
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -97,15 +223,26 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Dev { data, store } => {
             let url = store_url(&data, store)?;
-            let store = Store::open_url(&url, StoreOptions::default())
-                .await
-                .with_context(|| format!("open store {url}"))?;
-            println!("Shoal store open at {url}");
-            print_store(&store);
+            let listen = "127.0.0.1:5440";
+            println!("Shoal dev: coordinator on {listen}, store {url}");
             println!("The SQL frontend is not built yet; press Ctrl-C to stop.");
-            tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
+            run_coordinator(&url, listen, None, None, 2000).await?;
             println!("stopped");
         }
+        Command::Coordinator {
+            store,
+            listen,
+            advertise,
+            spare,
+            watch,
+            lease_ms,
+        } => {
+            let watch = if spare { watch } else { None };
+            run_coordinator(&store, &listen, advertise, watch, lease_ms).await?;
+        }
+        Command::Ctl {
+            command: CtlCommand::Status { coordinator },
+        } => ctl_status(&coordinator).await?,
         Command::Store {
             command: StoreCommand::Inspect { store },
         } => {

@@ -186,7 +186,7 @@ async fn ctl_status(coordinator: &str) -> Result<()> {
     );
     println!("members:");
     for m in &s.members {
-        let id = m.member.clone().unwrap_or_default();
+        let id = m.member.unwrap_or_default();
         println!(
             "  frontend {:>4} (incarnation {:>3})  {:<22} lease {:>6} ms  received {:>8}  visible {:>8}  {}",
             id.frontend_id,
@@ -200,7 +200,7 @@ async fn ctl_status(coordinator: &str) -> Result<()> {
     }
     println!("locks:");
     for l in &s.locks {
-        let t = l.txn.clone().unwrap_or_default();
+        let t = l.txn.unwrap_or_default();
         println!(
             "  {}/{}  {:<40} {:<20} {}",
             t.frontend,

@@ -25,12 +25,14 @@ use shoal_storage::db::Store;
 use shoal_storage::{CommittedTxn, Error as StorageError, Lsn, Write};
 use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
+use tracing::Instrument;
 
 use crate::error::{status, ErrorKind};
 use crate::locks::{LockEffect, LockRequest, LockTable, TxnId, WaitPolicy};
 use crate::membership::{
     Heartbeat, Join, MemberId, Membership, MembershipConfig, MembershipEffect,
 };
+use crate::metrics::{inc, secs, CoordinatorMetrics};
 use crate::proto as pb;
 use crate::visibility::{Visibility, VisibilityEffect};
 
@@ -122,6 +124,7 @@ struct OpenBatch {
 /// A sealed batch, until it is visible or failed.
 struct SealedBatch {
     batch: Arc<pb::Batch>,
+    sealed_at: Instant,
     committers: Vec<(TxnId, Lsn, Reply<Lsn>)>,
     sequences: Vec<(u64, u64)>,
     sequence_waiters: Vec<SequenceWaiter>,
@@ -166,6 +169,9 @@ pub struct Core {
     /// Why the core stopped (deposed), once it has.
     stopped: Option<String>,
     tx: mpsc::Sender<Command>,
+    metrics: Arc<CoordinatorMetrics>,
+    /// When the WAL write in flight started.
+    wal_started: Instant,
 }
 
 impl Core {
@@ -177,6 +183,7 @@ impl Core {
         epoch: u64,
         hold_visibility_for: Duration,
         tx: mpsc::Sender<Command>,
+        metrics: Arc<CoordinatorMetrics>,
     ) -> Core {
         let last_lsn = store.last_lsn();
         let sequences = store
@@ -220,6 +227,8 @@ impl Core {
             flushing: false,
             stopped: None,
             tx,
+            metrics,
+            wal_started: Instant::now(),
         }
     }
 
@@ -438,9 +447,13 @@ impl Core {
             return;
         }
         let now = self.now_ms();
+        inc(&self.metrics.lock_requests);
         self.lock_waiters.insert((txn, request_id), reply);
         self.locks.acquire(txn, request_id, locks, policy, now);
         self.drain_lock_effects();
+        if self.lock_waiters.contains_key(&(txn, request_id)) {
+            inc(&self.metrics.lock_waits);
+        }
     }
 
     fn drain_lock_effects(&mut self) {
@@ -463,7 +476,14 @@ impl Core {
                     txn,
                     request_id,
                     error,
-                } => ((txn, request_id), Err(crate::error::lock_status(&error))),
+                } => {
+                    match error {
+                        crate::locks::LockError::Deadlock { .. } => inc(&self.metrics.deadlocks),
+                        crate::locks::LockError::Timeout { .. } => inc(&self.metrics.lock_timeouts),
+                        _ => {}
+                    }
+                    ((txn, request_id), Err(crate::error::lock_status(&error)))
+                }
             };
             if let Some(reply) = self.lock_waiters.remove(&key) {
                 let _ = reply.send(answer);
@@ -613,9 +633,12 @@ impl Core {
                 return;
             }
         };
+        inc(&self.metrics.batches);
+        self.metrics.batch_txns.observe(batch.txns.len() as f64);
         self.sealed.insert(
             batch_id,
             SealedBatch {
+                sealed_at: Instant::now(),
                 batch: batch.clone(),
                 committers,
                 sequences: open.sequences.clone(),
@@ -624,17 +647,25 @@ impl Core {
         );
         self.apply_visibility(effects);
         self.wal_in_flight = true;
+        self.wal_started = Instant::now();
         let store = self.store.clone();
         let tx = self.tx.clone();
         let sequences = open.sequences;
-        tokio::spawn(async move {
-            let result = store.append(txns, sequences).await.map(drop);
-            let _ = tx.send(Command::WalDone(batch_id, result)).await;
-        });
+        let span = tracing::debug_span!("wal_write", batch_id, txns = txns.len());
+        tokio::spawn(
+            async move {
+                let result = store.append(txns, sequences).await.map(drop);
+                let _ = tx.send(Command::WalDone(batch_id, result)).await;
+            }
+            .instrument(span),
+        );
     }
 
     fn wal_done(&mut self, batch_id: u64, result: Result<(), StorageError>) {
         self.wal_in_flight = false;
+        self.metrics
+            .wal_put_seconds
+            .observe(secs(self.wal_started.elapsed()));
         let effects = match result {
             Ok(()) => {
                 if let Some(sealed) = self.sealed.get(&batch_id) {
@@ -705,6 +736,19 @@ impl Core {
             return;
         };
         let now = self.now_ms();
+        self.metrics
+            .visible_seconds
+            .observe(secs(sealed.sealed_at.elapsed()));
+        self.metrics.commits.fetch_add(
+            sealed.committers.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        tracing::debug!(
+            batch_id,
+            last_lsn,
+            txns = sealed.committers.len(),
+            "batch visible"
+        );
         for (txn, lsn, reply) in sealed.committers {
             self.committing.remove(&txn);
             self.locks.release_all(txn, Some(lsn), now);
@@ -725,6 +769,10 @@ impl Core {
             let Some(sealed) = self.sealed.remove(id) else {
                 continue;
             };
+            self.metrics.commit_failures.fetch_add(
+                sealed.committers.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             for (txn, _, reply) in sealed.committers {
                 self.committing.remove(&txn);
                 self.locks.release_all(txn, None, now);
@@ -789,6 +837,7 @@ impl Core {
     /// except those whose commit is sealed, which keep their locks until
     /// their batch is visible (or failed), so nobody reads around them.
     fn evict(&mut self, member: MemberId) {
+        inc(&self.metrics.evictions);
         if let Some(tx) = self.subscribers.remove(&member) {
             let _ = tx.try_send(Err(status(
                 ErrorKind::NotMember,

@@ -42,6 +42,7 @@ pub mod group_commit;
 pub mod leader;
 pub mod locks;
 pub mod membership;
+pub mod metrics;
 pub mod proto;
 pub mod server;
 pub mod visibility;

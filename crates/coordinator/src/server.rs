@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 use crate::core::{member_id, Command, Core, CoreConfig};
 use crate::error::{status, ErrorKind};
 use crate::locks::{LockRequest, RowMode, TableMode, TxnId, WaitPolicy};
+use crate::metrics::CoordinatorMetrics;
 use crate::proto as pb;
 use crate::proto::coordinator_server::{Coordinator, CoordinatorServer};
 
@@ -233,7 +234,7 @@ impl Coordinator for CoordinatorService {
 }
 
 /// How a coordinator process starts.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CoordinatorOptions {
     pub core: CoreConfig,
     pub store: StoreOptions,
@@ -243,6 +244,8 @@ pub struct CoordinatorOptions {
     /// one has not answered for `takeover_after`.
     pub watch: Option<String>,
     pub takeover_after: Duration,
+    /// Where to serve HTTP `/metrics` (Prometheus) and `/health`.
+    pub http: Option<TcpListener>,
 }
 
 impl Default for CoordinatorOptions {
@@ -253,6 +256,7 @@ impl Default for CoordinatorOptions {
             advertise: String::new(),
             watch: None,
             takeover_after: Duration::from_secs(1),
+            http: None,
         }
     }
 }
@@ -299,9 +303,14 @@ pub async fn run(
     listener: TcpListener,
     objects: Arc<dyn object_store::ObjectStore>,
     root: object_store::path::Path,
-    opts: CoordinatorOptions,
+    mut opts: CoordinatorOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    let metrics = Arc::new(CoordinatorMetrics::default());
+    let (tx, rx) = mpsc::channel(65_536);
+    if let Some(http) = opts.http.take() {
+        tokio::spawn(serve_http(http, tx.clone(), metrics.clone()));
+    }
     if let Some(peer) = &opts.watch {
         wait_for_failure(peer, opts.takeover_after).await;
     }
@@ -334,8 +343,15 @@ pub async fn run(
         hold_ms = hold.as_millis() as u64,
         "coordinator active"
     );
-    let (tx, rx) = mpsc::channel(65_536);
-    let core = Core::new(opts.core.clone(), Arc::new(store), epoch, hold, tx.clone()).await;
+    let core = Core::new(
+        opts.core.clone(),
+        Arc::new(store),
+        epoch,
+        hold,
+        tx.clone(),
+        metrics,
+    )
+    .await;
     let service = CoordinatorService { tx };
     let (core_stop, core_stopped) = oneshot::channel::<()>();
     let core_task = tokio::spawn(core.run(rx, core_stopped));
@@ -348,7 +364,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
         .add_service(CoordinatorServer::new(service))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        .serve_with_incoming_shutdown(nodelay(listener), async move {
             let _ = stop_rx.await;
         });
     let server_task = tokio::spawn(server);
@@ -360,4 +376,71 @@ pub async fn run(
     let _ = stop_tx.send(());
     let _ = server_task.await;
     outcome
+}
+
+/// Serves `/metrics` (Prometheus text) and `/health` (200 while this
+/// coordinator is active and answering, 503 otherwise, e.g. a spare).
+async fn serve_http(
+    listener: TcpListener,
+    tx: mpsc::Sender<Command>,
+    metrics: Arc<CoordinatorMetrics>,
+) {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+
+    async fn ask_status(tx: &mpsc::Sender<Command>) -> Option<pb::StatusResponse> {
+        let (reply, answer) = oneshot::channel();
+        tx.send(Command::Status(reply)).await.ok()?;
+        tokio::time::timeout(Duration::from_secs(2), answer)
+            .await
+            .ok()?
+            .ok()?
+            .ok()
+    }
+    let metrics_tx = tx.clone();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let (tx, metrics) = (metrics_tx.clone(), metrics.clone());
+                async move {
+                    match ask_status(&tx).await {
+                        Some(status) => (StatusCode::OK, metrics.render(&status)),
+                        None => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "coordinator not active\n".to_string(),
+                        ),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/health",
+            get(move || {
+                let tx = tx.clone();
+                async move {
+                    match ask_status(&tx).await {
+                        Some(s) => (StatusCode::OK, format!("active, epoch {}\n", s.epoch)),
+                        None => (StatusCode::SERVICE_UNAVAILABLE, "not active\n".to_string()),
+                    }
+                }
+            }),
+        );
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::warn!(error = %e, "HTTP endpoint stopped");
+    }
+}
+
+/// Accepted connections with Nagle's algorithm off: commit, ack and lock
+/// messages are small and latency-bound; batching them in the kernel adds
+/// tens of milliseconds.
+fn nodelay(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    TcpListenerStream::new(listener).map(|conn| {
+        let conn = conn?;
+        conn.set_nodelay(true)?;
+        Ok(conn)
+    })
 }

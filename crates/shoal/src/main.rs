@@ -65,6 +65,9 @@ enum Command {
         /// Frontend lease length in milliseconds.
         #[arg(long, default_value_t = 2000, env = "SHOAL_LEASE_MS")]
         lease_ms: u64,
+        /// Where to serve HTTP /metrics (Prometheus) and /health.
+        #[arg(long, env = "SHOAL_COORDINATOR_HTTP")]
+        http: Option<String>,
     },
     /// Asks a running cluster about itself.
     Ctl {
@@ -141,12 +144,21 @@ async fn run_coordinator(
     advertise: Option<String>,
     watch: Option<String>,
     lease_ms: u64,
+    http: Option<String>,
 ) -> Result<()> {
     let (objects, root) =
         shoal_storage::object::open_url(url).with_context(|| format!("open store {url}"))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listen on {listen}"))?;
+    let http = match http {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("listen for HTTP on {addr}"))?,
+        ),
+        None => None,
+    };
     let lease = Duration::from_millis(lease_ms);
     let mut core = CoreConfig::default();
     core.membership.lease = lease;
@@ -157,6 +169,7 @@ async fn run_coordinator(
         advertise: advertise.unwrap_or_else(|| listen.to_string()),
         takeover_after: lease / 2,
         watch,
+        http,
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -224,9 +237,17 @@ async fn main() -> Result<()> {
         Command::Dev { data, store } => {
             let url = store_url(&data, store)?;
             let listen = "127.0.0.1:5440";
-            println!("Shoal dev: coordinator on {listen}, store {url}");
+            println!("Shoal dev: coordinator on {listen} (metrics on http://127.0.0.1:5441/metrics), store {url}");
             println!("The SQL frontend is not built yet; press Ctrl-C to stop.");
-            run_coordinator(&url, listen, None, None, 2000).await?;
+            run_coordinator(
+                &url,
+                listen,
+                None,
+                None,
+                2000,
+                Some("127.0.0.1:5441".into()),
+            )
+            .await?;
             println!("stopped");
         }
         Command::Coordinator {
@@ -236,9 +257,10 @@ async fn main() -> Result<()> {
             spare,
             watch,
             lease_ms,
+            http,
         } => {
             let watch = if spare { watch } else { None };
-            run_coordinator(&store, &listen, advertise, watch, lease_ms).await?;
+            run_coordinator(&store, &listen, advertise, watch, lease_ms, http).await?;
         }
         Command::Ctl {
             command: CtlCommand::Status { coordinator },

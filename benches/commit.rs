@@ -24,7 +24,7 @@ use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::object::FaultyStore;
 use shoal_storage::Write;
 
-const COMMITTERS: [usize; 3] = [1, 8, 64];
+const COMMITTERS: [usize; 4] = [1, 8, 64, 256];
 const VALUE: &[u8] = &[b'v'; 100];
 
 /// What one configuration measured across all its routine runs (warm-up

@@ -46,6 +46,9 @@ struct Args {
     /// Instead of load: wait for this row's lock, print how long it took.
     #[arg(long)]
     lock: Option<u64>,
+    /// Only lock and abort (measures the lock path without commits).
+    #[arg(long)]
+    lock_only: bool,
 }
 
 fn row_lock(key: u64) -> pb::LockSpec {
@@ -186,6 +189,10 @@ async fn main() -> Result<()> {
                         Some(Duration::from_secs(5)),
                     )
                     .await?;
+                    if args.lock_only {
+                        c.abort(txn).await?;
+                        return Ok(0);
+                    }
                     c.commit(txn, vec![Write::put(format!("row{key}"), value.clone())])
                         .await
                 }
@@ -193,7 +200,7 @@ async fn main() -> Result<()> {
                 match result {
                     Ok(lsn) => {
                         latencies.push(t0.elapsed());
-                        if let Some(log) = &ack_log {
+                        if let (Some(log), false) = (&ack_log, args.lock_only) {
                             let mut f = log.lock().expect("ack log lock");
                             let _ = writeln!(f, "{lsn} row{key} {value}");
                         }

@@ -68,6 +68,10 @@ enum Command {
         /// Where to serve HTTP /metrics (Prometheus) and /health.
         #[arg(long, env = "SHOAL_COORDINATOR_HTTP")]
         http: Option<String>,
+        /// For benchmarks and tests: adds this much latency to every
+        /// object-store PUT (simulates a slow or distant object store).
+        #[arg(long, default_value_t = 0)]
+        fault_put_latency_ms: u64,
     },
     /// Asks a running cluster about itself.
     Ctl {
@@ -138,16 +142,42 @@ fn print_store(store: &Store) {
     println!("memtable: {} bytes", store.memtable_bytes());
 }
 
-async fn run_coordinator(
-    url: &str,
-    listen: &str,
+/// How `shoal coordinator` was asked to run.
+struct CoordinatorArgs {
     advertise: Option<String>,
     watch: Option<String>,
     lease_ms: u64,
     http: Option<String>,
-) -> Result<()> {
-    let (objects, root) =
+    fault_put_latency: Duration,
+}
+
+impl Default for CoordinatorArgs {
+    fn default() -> Self {
+        CoordinatorArgs {
+            advertise: None,
+            watch: None,
+            lease_ms: 2000,
+            http: None,
+            fault_put_latency: Duration::ZERO,
+        }
+    }
+}
+
+async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Result<()> {
+    let CoordinatorArgs {
+        advertise,
+        watch,
+        lease_ms,
+        http,
+        fault_put_latency,
+    } = args;
+    let (mut objects, root) =
         shoal_storage::object::open_url(url).with_context(|| format!("open store {url}"))?;
+    if !fault_put_latency.is_zero() {
+        let faulty = shoal_storage::object::FaultyStore::new(objects);
+        faulty.faults().set_put_latency(fault_put_latency);
+        objects = std::sync::Arc::new(faulty);
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listen on {listen}"))?;
@@ -239,15 +269,11 @@ async fn main() -> Result<()> {
             let listen = "127.0.0.1:5440";
             println!("Shoal dev: coordinator on {listen} (metrics on http://127.0.0.1:5441/metrics), store {url}");
             println!("The SQL frontend is not built yet; press Ctrl-C to stop.");
-            run_coordinator(
-                &url,
-                listen,
-                None,
-                None,
-                2000,
-                Some("127.0.0.1:5441".into()),
-            )
-            .await?;
+            let opts = CoordinatorArgs {
+                http: Some("127.0.0.1:5441".into()),
+                ..CoordinatorArgs::default()
+            };
+            run_coordinator(&url, listen, opts).await?;
             println!("stopped");
         }
         Command::Coordinator {
@@ -258,9 +284,17 @@ async fn main() -> Result<()> {
             watch,
             lease_ms,
             http,
+            fault_put_latency_ms,
         } => {
             let watch = if spare { watch } else { None };
-            run_coordinator(&store, &listen, advertise, watch, lease_ms, http).await?;
+            let opts = CoordinatorArgs {
+                advertise,
+                watch,
+                lease_ms,
+                http,
+                fault_put_latency: Duration::from_millis(fault_put_latency_ms),
+            };
+            run_coordinator(&store, &listen, opts).await?;
         }
         Command::Ctl {
             command: CtlCommand::Status { coordinator },

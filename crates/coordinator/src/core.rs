@@ -5,11 +5,14 @@
 //! The life of one commit:
 //!
 //! 1. [`Command::Commit`] puts the transaction in the open batch.
-//! 2. When no WAL write is in flight, [`Core::seal`] assigns LSNs to the open
-//!    batch, delivers it to every subscribed frontend (`Deliver` effects of
+//! 2. When no WAL write is in flight, the core seals the open batch: it assigns LSNs,
+//!    delivers it to every subscribed frontend (`Deliver` effects of
 //!    [`Visibility::batch_sealed`]) and spawns its WAL write
 //!    (`Store::append`, one create-if-absent PUT). Commits arriving while
-//!    that PUT is in flight fill the next batch: that is group commit.
+//!    that PUT is in flight fill the next batch: that is group commit. The
+//!    next batch is sealed no sooner than `max_batch_delay` after the PUT
+//!    ends, so the committers it just answered can join it (see
+//!    [`CoreConfig::max_batch_delay`]).
 //! 3. [`Command::WalDone`] and [`Command::Ack`]s feed [`Visibility`]; once the
 //!    batch is durable and every frontend live at seal time holds it, it is
 //!    visible: its locks are released with its LSN, its committers are
@@ -45,6 +48,12 @@ pub struct CoreConfig {
     pub leader_lease: Duration,
     /// The largest transaction accepted, in bytes of keys and values.
     pub max_batch_bytes: usize,
+    /// After a WAL write ends, the next batch is sealed once the committers
+    /// of the batch just written are back in it (it holds what waited
+    /// already plus as many again as that batch had), or after this delay,
+    /// whichever comes first. Sealing at once splits the committers into two
+    /// groups that take turns, each waiting for two PUTs.
+    pub max_batch_delay: Duration,
     /// How often timers (lock timeouts, leases, flush checks) run.
     pub tick: Duration,
     /// Sequence high-water marks are raised this many blocks ahead, so most
@@ -61,6 +70,7 @@ impl Default for CoreConfig {
             membership: MembershipConfig::default(),
             leader_lease: Duration::from_secs(2),
             max_batch_bytes: 8 << 20,
+            max_batch_delay: Duration::from_millis(5),
             tick: Duration::from_millis(10),
             sequence_cache_blocks: 16,
             subscriber_queue: 4096,
@@ -93,6 +103,8 @@ pub enum Command {
     WalDone(u64, Result<(), StorageError>),
     /// Internal: a flush (and maybe compaction) finished.
     Flushed(Result<(u64, Lsn), StorageError>),
+    /// Internal: the batch gate after a WAL write has passed.
+    GateOpen,
     /// Internal: the periodic check that no newer epoch exists.
     LeaderChecked {
         checked_at_ms: u64,
@@ -153,6 +165,10 @@ pub struct Core {
     open: OpenBatch,
     sealed: BTreeMap<u64, SealedBatch>,
     wal_in_flight: bool,
+    /// Closed for `max_batch_delay` after each WAL write (see there).
+    gate_open: bool,
+    /// While the gate is closed, the open batch size that opens it early.
+    gate_target: usize,
     next_batch_id: u64,
     /// The last LSN handed out (failed batches leave gaps; that is fine).
     last_lsn: Lsn,
@@ -216,6 +232,8 @@ impl Core {
             open: OpenBatch::default(),
             sealed: BTreeMap::new(),
             wal_in_flight: false,
+            gate_open: true,
+            gate_target: 0,
             next_batch_id: 1,
             last_lsn,
             visible_lsn: last_lsn,
@@ -303,6 +321,7 @@ impl Core {
                 let _ = reply.send(Ok(self.status()));
             }
             Command::WalDone(batch_id, result) => self.wal_done(batch_id, result),
+            Command::GateOpen => self.gate_open = true,
             Command::Flushed(result) => self.flushed(result),
             Command::LeaderChecked {
                 checked_at_ms,
@@ -580,6 +599,9 @@ impl Core {
         if self.wal_in_flight || self.stopped.is_some() || self.vis.is_halted() {
             return;
         }
+        if !self.gate_open && self.open.txns.len() < self.gate_target {
+            return;
+        }
         if self.open.txns.is_empty()
             && self.open.sequences.is_empty()
             && self.open.sequence_waiters.is_empty()
@@ -663,6 +685,9 @@ impl Core {
 
     fn wal_done(&mut self, batch_id: u64, result: Result<(), StorageError>) {
         self.wal_in_flight = false;
+        let written = self.sealed.get(&batch_id).map_or(0, |b| b.committers.len());
+        self.gate_target = self.open.txns.len() + written;
+        self.close_gate();
         self.metrics
             .wal_put_seconds
             .observe(secs(self.wal_started.elapsed()));
@@ -695,6 +720,20 @@ impl Core {
             // The failed batches were answered; later ones may go on.
             let _ = self.vis.reset();
         }
+    }
+
+    /// Closes the batch gate for `max_batch_delay` (see there).
+    fn close_gate(&mut self) {
+        let delay = self.cfg.max_batch_delay;
+        if delay.is_zero() {
+            return;
+        }
+        self.gate_open = false;
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(Command::GateOpen).await;
+        });
     }
 
     fn apply_visibility(&mut self, effects: Vec<VisibilityEffect>) {

@@ -27,18 +27,26 @@
 //! Each is a deterministic state machine (inputs with the time, effects
 //! out) with no I/O, tested with scripted sequences and property tests.
 //!
-//! * [`group_commit`]: commit sequencing, a tokio task that writes each batch as one WAL segment.
+//! Around them, the service:
 //!
-//! Still to come: the async gRPC shell (`proto/`) that drives them, commit
-//! sequencing with group commit over `shoal-storage`, catch-up, sequences,
-//! flush and compaction scheduling, and leadership with epoch fencing and
-//! hot spares. Until the shell exists nothing calls these state machines
-//! outside tests and benchmarks.
+//! * [`core`]: one tokio task that owns the state machines and the store
+//!   and runs commits: group commit (one WAL PUT in flight, the next batch
+//!   filling meanwhile), deliver/visible, lock release with the commit LSN,
+//!   sequences, flush and compaction, leadership checks.
+//! * [`server`]: the tonic service of `proto/coordinator.proto`, HTTP
+//!   `/metrics` and `/health`, and start-up: claim an epoch ([`leader`]),
+//!   fence the previous leader with an epoch-change WAL record, or, as a
+//!   spare, watch the active coordinator and take over.
+//! * [`client`]: the frontend's side: join, leases, the event stream, the
+//!   snapshot rule, locks, commits, sequence blocks.
+//! * [`error`]: the error kinds carried in gRPC status metadata;
+//!   [`metrics`]: the Prometheus counters.
+//!
+//! See docs/coordinator.md for the walk-through and the measurements.
 
 pub mod client;
 pub mod core;
 pub mod error;
-pub mod group_commit;
 pub mod leader;
 pub mod locks;
 pub mod membership;

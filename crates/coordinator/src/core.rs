@@ -78,7 +78,7 @@ impl Default for CoreConfig {
     }
 }
 
-type Reply<T> = oneshot::Sender<Result<T, Status>>;
+pub type Reply<T> = oneshot::Sender<Result<T, Status>>;
 pub type EventSender = mpsc::Sender<Result<pb::Event, Status>>;
 
 /// What the core is asked to do.
@@ -87,14 +87,7 @@ pub enum Command {
     Heartbeat(pb::HeartbeatRequest, Reply<pb::HeartbeatResponse>),
     Subscribe(MemberId, u64, EventSender, Reply<()>),
     Ack(MemberId, Vec<u64>),
-    Lock {
-        member: MemberId,
-        txn: TxnId,
-        request_id: u64,
-        locks: Vec<LockRequest>,
-        policy: WaitPolicy,
-        reply: Reply<pb::LockResponse>,
-    },
+    Lock(LockCall),
     Commit(MemberId, TxnId, Vec<Write>, Reply<Lsn>),
     Abort(MemberId, TxnId),
     Sequence(MemberId, u64, u64, Reply<(u64, u64)>),
@@ -110,6 +103,16 @@ pub enum Command {
         checked_at_ms: u64,
         still_leader: bool,
     },
+}
+
+/// One statement's lock request.
+pub struct LockCall {
+    pub member: MemberId,
+    pub txn: TxnId,
+    pub request_id: u64,
+    pub locks: Vec<LockRequest>,
+    pub policy: WaitPolicy,
+    pub reply: Reply<pb::LockResponse>,
 }
 
 /// A transaction waiting in the open batch.
@@ -298,14 +301,7 @@ impl Core {
                     self.apply_visibility(effects);
                 }
             }
-            Command::Lock {
-                member,
-                txn,
-                request_id,
-                locks,
-                policy,
-                reply,
-            } => self.lock(member, txn, request_id, locks, policy, reply),
+            Command::Lock(call) => self.lock(call),
             Command::Commit(member, txn, writes, reply) => self.commit(member, txn, writes, reply),
             Command::Abort(member, txn) => {
                 if self.check_member(member, txn).is_ok() && !self.committing.contains(&txn) {
@@ -445,15 +441,15 @@ impl Core {
         Ok(())
     }
 
-    fn lock(
-        &mut self,
-        member: MemberId,
-        txn: TxnId,
-        request_id: u64,
-        locks: Vec<LockRequest>,
-        policy: WaitPolicy,
-        reply: Reply<pb::LockResponse>,
-    ) {
+    fn lock(&mut self, call: LockCall) {
+        let LockCall {
+            member,
+            txn,
+            request_id,
+            locks,
+            policy,
+            reply,
+        } = call;
         if let Err(e) = self.check_member(member, txn) {
             let _ = reply.send(Err(e));
             return;

@@ -58,6 +58,9 @@ impl Histogram {
     }
 }
 
+/// How far one frontend is behind, from a status snapshot.
+type MemberLag = fn(&pb::StatusResponse, &pb::MemberStatus) -> u64;
+
 const SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
@@ -202,29 +205,24 @@ impl CoordinatorMetrics {
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
-        let _ = writeln!(
-            out,
-            "# HELP shoal_frontend_received_lag LSNs the frontend has not yet received.\n# TYPE shoal_frontend_received_lag gauge"
-        );
-        for m in &status.members {
-            let id = m.member.unwrap_or_default().frontend_id;
-            let _ = writeln!(
-                out,
-                "shoal_frontend_received_lag{{frontend=\"{id}\"}} {}",
-                status.last_lsn.saturating_sub(m.received_lsn)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP shoal_frontend_visible_lag LSNs visible at the coordinator but not yet at the frontend.\n# TYPE shoal_frontend_visible_lag gauge"
-        );
-        for m in &status.members {
-            let id = m.member.unwrap_or_default().frontend_id;
-            let _ = writeln!(
-                out,
-                "shoal_frontend_visible_lag{{frontend=\"{id}\"}} {}",
-                status.visible_lsn.saturating_sub(m.visible_lsn)
-            );
+        let lags: [(&str, &str, MemberLag); 2] = [
+            (
+                "shoal_frontend_received_lag",
+                "LSNs the frontend has not yet received.",
+                |s, m| s.last_lsn.saturating_sub(m.received_lsn),
+            ),
+            (
+                "shoal_frontend_visible_lag",
+                "LSNs visible at the coordinator but not yet at the frontend.",
+                |s, m| s.visible_lsn.saturating_sub(m.visible_lsn),
+            ),
+        ];
+        for (name, help, lag) in lags {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for m in &status.members {
+                let id = m.member.unwrap_or_default().frontend_id;
+                let _ = writeln!(out, "{name}{{frontend=\"{id}\"}} {}", lag(status, m));
+            }
         }
         out
     }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status};
 
-use crate::core::{member_id, Command, Core, CoreConfig};
+use crate::core::{member_id, Command, Core, CoreConfig, LockCall};
 use crate::error::{status, ErrorKind};
 use crate::locks::{LockRequest, RowMode, TableMode, TxnId, WaitPolicy};
 use crate::metrics::CoordinatorMetrics;
@@ -173,13 +173,15 @@ impl Coordinator for CoordinatorService {
             }
         };
         let request_id = req.request_id;
-        self.ask(|reply| Command::Lock {
-            member,
-            txn,
-            request_id,
-            locks,
-            policy,
-            reply,
+        self.ask(|reply| {
+            Command::Lock(LockCall {
+                member,
+                txn,
+                request_id,
+                locks,
+                policy,
+                reply,
+            })
         })
         .await
         .map(Response::new)

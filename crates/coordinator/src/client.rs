@@ -58,7 +58,8 @@ pub type Applier = Arc<dyn Fn(&[CommittedTxn]) + Send + Sync>;
 struct Shared {
     view: Mutex<FrontendView>,
     /// Delivered batches not yet visible, to apply when they become visible.
-    pending: Mutex<Vec<(u64, Vec<CommittedTxn>)>>,
+    /// As `(batch id, last LSN, transactions)`, in delivery order.
+    pending: Mutex<Vec<(u64, u64, Vec<CommittedTxn>)>>,
     /// The end of the lease as this frontend counts it (from each
     /// heartbeat's send time); no snapshot is served past it.
     lease_until: Mutex<Option<Instant>>,
@@ -151,9 +152,11 @@ impl CoordinatorClient {
             visible,
             tasks: vec![events, heartbeats],
         };
-        // Serve nothing before the first lease arrives.
+        // Serve nothing before the first lease arrives and the catch-up
+        // events up to the visible LSN at join time have been applied.
         let deadline = Instant::now() + lease;
-        while !client.is_serving() {
+        let caught_up = joined.visible_lsn.max(held_lsn);
+        while !client.is_serving() || client.visible_lsn() < caught_up {
             if Instant::now() >= deadline || client.shared.lost.lock().expect("lost lock").is_some()
             {
                 return Err(ClientError::new(
@@ -351,7 +354,7 @@ async fn follow(
                         .pending
                         .lock()
                         .expect("pending lock")
-                        .push((last, txns));
+                        .push((batch.batch_id, last, txns));
                 }
                 let ack = pb::AckRequest {
                     member: Some(crate::core::member_pb(member)),
@@ -363,14 +366,14 @@ async fn follow(
             }
             Some(pb::event::Kind::Visible(v)) => {
                 shared.view.lock().expect("view lock").on_visible(v.lsn);
-                let ready: Vec<(u64, Vec<CommittedTxn>)> = {
+                let ready: Vec<(u64, u64, Vec<CommittedTxn>)> = {
                     let mut pending = shared.pending.lock().expect("pending lock");
-                    let (ready, later) = pending.drain(..).partition(|(last, _)| *last <= v.lsn);
+                    let (ready, later) = pending.drain(..).partition(|(_, last, _)| *last <= v.lsn);
                     *pending = later;
                     ready
                 };
                 if let Some(apply) = &apply {
-                    for (_, txns) in &ready {
+                    for (_, _, txns) in &ready {
                         apply(txns);
                     }
                 }
@@ -381,15 +384,17 @@ async fn follow(
                 });
             }
             Some(pb::event::Kind::Failed(f)) => {
-                // Failed batches never become visible: forget them.
+                // A failure fails that batch and every later one; earlier
+                // pending batches are durable and become visible later.
+                let Some(&first_failed) = f.batch_ids.iter().min() else {
+                    continue;
+                };
                 let mut view = shared.view.lock().expect("view lock");
-                let durable = view.visible_lsn();
-                view.discard_pending_above(durable);
-                shared
-                    .pending
-                    .lock()
-                    .expect("pending lock")
-                    .retain(|(last, _)| *last <= durable);
+                let mut pending = shared.pending.lock().expect("pending lock");
+                pending.retain(|(id, _, _)| *id < first_failed);
+                let kept = pending.iter().map(|(_, last, _)| *last).max().unwrap_or(0);
+                let visible = view.visible_lsn();
+                view.discard_pending_above(kept.max(visible));
                 tracing::debug!(batches = ?f.batch_ids, reason = %f.reason, "batches failed");
             }
             Some(pb::event::Kind::Manifest(_)) | None => {}

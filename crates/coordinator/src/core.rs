@@ -393,6 +393,17 @@ impl Core {
                 format!("{member} is not a live member; join first"),
             ));
         }
+        if from_lsn > self.last_lsn {
+            // It holds batches this leader never made durable (pending ones
+            // of a deposed leader): they must be dropped by reloading.
+            return Err(status(
+                ErrorKind::Reload,
+                format!(
+                    "held LSN {from_lsn} is beyond the durable end {}; reload from the store",
+                    self.last_lsn
+                ),
+            ));
+        }
         if from_lsn < self.history_floor {
             return Err(status(
                 ErrorKind::Reload,
@@ -458,6 +469,13 @@ impl Core {
             let _ = reply.send(Err(status(
                 ErrorKind::InvalidArgument,
                 format!("transaction {txn} is committing"),
+            )));
+            return;
+        }
+        if self.lock_waiters.contains_key(&(txn, request_id)) {
+            let _ = reply.send(Err(status(
+                ErrorKind::InvalidArgument,
+                format!("lock request {request_id} of transaction {txn} is already waiting"),
             )));
             return;
         }

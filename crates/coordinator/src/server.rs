@@ -24,6 +24,8 @@ use crate::proto::coordinator_server::{Coordinator, CoordinatorServer};
 #[derive(Clone)]
 pub struct CoordinatorService {
     tx: mpsc::Sender<Command>,
+    /// Depth of each subscriber's event stream (`CoreConfig::subscriber_queue`).
+    subscriber_queue: usize,
 }
 
 impl CoordinatorService {
@@ -131,7 +133,7 @@ impl Coordinator for CoordinatorService {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let req = req.into_inner();
         let member = member_id(req.member.as_ref())?;
-        let (events, stream) = mpsc::channel(CoreConfig::default().subscriber_queue);
+        let (events, stream) = mpsc::channel(self.subscriber_queue.max(1));
         self.ask(|r| Command::Subscribe(member, req.from_lsn, events, r))
             .await?;
         Ok(Response::new(ReceiverStream::new(stream)))
@@ -354,7 +356,10 @@ pub async fn run(
         metrics,
     )
     .await;
-    let service = CoordinatorService { tx };
+    let service = CoordinatorService {
+        tx,
+        subscriber_queue: opts.core.subscriber_queue,
+    };
     let (core_stop, core_stopped) = oneshot::channel::<()>();
     let core_task = tokio::spawn(core.run(rx, core_stopped));
     tokio::spawn(async move {

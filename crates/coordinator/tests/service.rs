@@ -48,6 +48,22 @@ async fn start(objects: Arc<dyn ObjectStore>) -> Running {
     }
 }
 
+/// Waits until the coordinator at `endpoint` answers: it has claimed its
+/// epoch and written its epoch-change record.
+async fn wait_serving(endpoint: &str) {
+    for _ in 0..200 {
+        if let Ok(mut c) =
+            pb::coordinator_client::CoordinatorClient::connect(endpoint.to_string()).await
+        {
+            if c.status(pb::StatusRequest {}).await.is_ok() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("coordinator at {endpoint} never answered");
+}
+
 async fn durable_lsn(endpoint: &str) -> u64 {
     let mut c = pb::coordinator_client::CoordinatorClient::connect(endpoint.to_string())
         .await
@@ -285,6 +301,7 @@ async fn a_deposed_leader_cannot_make_anything_visible() {
     .expect("commit");
     // A second coordinator claims the next epoch and fences the WAL.
     let new = start(objects.clone()).await;
+    wait_serving(&new.endpoint).await;
     let err = a
         .commit(
             TxnId {

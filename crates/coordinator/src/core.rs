@@ -46,7 +46,8 @@ pub struct CoreConfig {
     /// How long this leader trusts that it still leads after checking that
     /// no newer epoch exists; frontend leases never outlast it.
     pub leader_lease: Duration,
-    /// The largest transaction accepted, in bytes of keys and values.
+    /// The most one batch (WAL segment) holds, in bytes of keys and
+    /// values; also the largest transaction accepted.
     pub max_batch_bytes: usize,
     /// After a WAL write ends, the next batch is sealed once the committers
     /// of the batch just written are back in it (it holds what waited
@@ -119,6 +120,7 @@ pub struct LockCall {
 struct OpenTxn {
     txn: TxnId,
     writes: Vec<Write>,
+    bytes: usize,
     reply: Reply<Lsn>,
 }
 
@@ -561,7 +563,12 @@ impl Core {
             return;
         }
         self.open.bytes += bytes;
-        self.open.txns.push(OpenTxn { txn, writes, reply });
+        self.open.txns.push(OpenTxn {
+            txn,
+            writes,
+            bytes,
+            reply,
+        });
     }
 
     fn sequence(&mut self, member: MemberId, seq: u64, block: u64, reply: Reply<(u64, u64)>) {
@@ -626,7 +633,23 @@ impl Core {
     }
 
     fn seal(&mut self) {
-        let open = std::mem::take(&mut self.open);
+        let mut open = std::mem::take(&mut self.open);
+        // A batch holds at most `max_batch_bytes`: the rest waits for the
+        // next one, in order.
+        let mut size = 0;
+        let fits = open
+            .txns
+            .iter()
+            .position(|t| {
+                size += t.bytes;
+                size > self.cfg.max_batch_bytes
+            })
+            .unwrap_or(open.txns.len())
+            .max(1)
+            .min(open.txns.len());
+        let rest = open.txns.split_off(fits);
+        self.open.bytes = rest.iter().map(|t| t.bytes).sum();
+        self.open.txns = rest;
         let batch_id = self.next_batch_id;
         self.next_batch_id += 1;
         let mut txns = Vec::with_capacity(open.txns.len().max(1));

@@ -338,3 +338,68 @@ async fn a_deposed_leader_cannot_make_anything_visible() {
     assert!(lsn > 1);
     let _ = new.stop.map(|s| s.send(()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_cut_at_the_byte_limit() {
+    use shoal_coordinator::core::CoreConfig;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let opts = CoordinatorOptions {
+        core: CoreConfig {
+            max_batch_bytes: 4096,
+            ..CoreConfig::default()
+        },
+        ..CoordinatorOptions::default()
+    };
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    tokio::spawn(run(
+        listener,
+        objects,
+        Path::from("db"),
+        opts,
+        std::future::pending(),
+    ));
+    wait_serving(&endpoint).await;
+    let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = sizes.clone();
+    let apply: shoal_coordinator::client::Applier = Arc::new(move |txns| {
+        let bytes: usize = txns
+            .iter()
+            .flat_map(|t| &t.writes)
+            .map(|w| w.key.len() + w.value.as_ref().map_or(0, |v| v.len()) + 16)
+            .sum();
+        seen.lock().expect("lock").push(bytes);
+    });
+    let c = Arc::new(
+        CoordinatorClient::join(&endpoint, 1, "a", 0, Some(apply))
+            .await
+            .expect("join"),
+    );
+    let commits = (0..24u64).map(|n| {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let txn = TxnId {
+                frontend: 1,
+                txn: n,
+            };
+            c.commit(txn, vec![Write::put(format!("k{n}"), vec![b'v'; 1000])])
+                .await
+        })
+    });
+    let mut last = 0;
+    for t in commits {
+        last = last.max(t.await.expect("task").expect("commit"));
+    }
+    assert!(c.snapshot().await.expect("snapshot") >= last);
+    let sizes = sizes.lock().expect("lock").clone();
+    let expected: usize = (0..24).map(|n| format!("k{n}").len() + 1000 + 16).sum();
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        expected,
+        "every write applied once"
+    );
+    assert!(
+        sizes.iter().all(|&b| b <= 4096),
+        "no batch over the limit: {sizes:?}"
+    );
+}

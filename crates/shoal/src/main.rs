@@ -256,7 +256,11 @@ async fn ctl_status(coordinator: &str) -> Result<()> {
     Ok(())
 }
 
-#[tokio::main]
+// One thread: the coordinator's work is many small messages, and on a
+// multi-threaded runtime most of its CPU went to waking threads (measured:
+// 31.5 -> 19.5 CPU-µs per lock request and 65 -> 45 per commit at 64
+// clients, at the same throughput).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(

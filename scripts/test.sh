@@ -10,12 +10,13 @@ source scripts/moto.sh
 moto_start
 
 status=0
+# nextest does not run doctests: run them first, so that the last summary
+# printed is the one of the whole test suite.
+cargo test --workspace --doc || status=$?
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast || status=$?
 else
     echo "cargo-nextest not found; using cargo test" >&2
     cargo test --workspace --no-fail-fast || status=$?
 fi
-# nextest does not run doctests.
-cargo test --workspace --doc || status=$?
 exit "$status"

@@ -249,13 +249,7 @@ impl CoordinatorClient {
         let req = pb::CommitRequest {
             member: Some(crate::core::member_pb(self.member)),
             txn: Some(txn_pb(txn)),
-            writes: writes
-                .into_iter()
-                .map(|w| pb::Write {
-                    key: w.key.to_vec(),
-                    value: w.value.map(|v| v.to_vec()),
-                })
-                .collect(),
+            writes: writes.iter().map(Into::into).collect(),
         };
         Ok(self.grpc.clone().commit(req).await?.into_inner().lsn)
     }
@@ -328,21 +322,7 @@ async fn follow(
         };
         match event.kind {
             Some(pb::event::Kind::Batch(batch)) => {
-                let txns: Vec<CommittedTxn> = batch
-                    .txns
-                    .into_iter()
-                    .map(|t| CommittedTxn {
-                        lsn: t.lsn,
-                        writes: t
-                            .writes
-                            .into_iter()
-                            .map(|w| Write {
-                                key: w.key.into(),
-                                value: w.value.map(Into::into),
-                            })
-                            .collect(),
-                    })
-                    .collect();
+                let txns: Vec<CommittedTxn> = batch.txns.into_iter().map(Into::into).collect();
                 let last = txns.last().map_or(0, |t| t.lsn);
                 let delivered = shared
                     .view

@@ -673,7 +673,7 @@ impl Core {
         }
         let batch = Arc::new(pb::Batch {
             batch_id,
-            txns: txns.iter().map(txn_pb).collect(),
+            txns: txns.iter().map(Into::into).collect(),
         });
         let members: Vec<MemberId> = self.subscribers.keys().copied().collect();
         let effects = match self.vis.batch_sealed(batch_id, self.last_lsn, &members) {
@@ -1125,18 +1125,4 @@ pub(crate) fn member_id(m: Option<&pb::Member>) -> Result<MemberId, Status> {
         frontend_id: m.frontend_id,
         incarnation: m.incarnation,
     })
-}
-
-pub(crate) fn txn_pb(t: &CommittedTxn) -> pb::Txn {
-    pb::Txn {
-        lsn: t.lsn,
-        writes: t
-            .writes
-            .iter()
-            .map(|w| pb::Write {
-                key: w.key.to_vec(),
-                value: w.value.as_ref().map(|v| v.to_vec()),
-            })
-            .collect(),
-    }
 }

@@ -55,15 +55,6 @@ fn txn_id(t: Option<&pb::TxnId>) -> Result<TxnId, Status> {
     })
 }
 
-fn writes(ws: Vec<pb::Write>) -> Vec<Write> {
-    ws.into_iter()
-        .map(|w| Write {
-            key: w.key.into(),
-            value: w.value.map(Into::into),
-        })
-        .collect()
-}
-
 fn lock_request(spec: &pb::LockSpec) -> Result<LockRequest, Status> {
     use pb::LockMode as M;
     let mode = M::try_from(spec.mode).map_err(|_| {
@@ -196,7 +187,7 @@ impl Coordinator for CoordinatorService {
         let req = req.into_inner();
         let member = member_id(req.member.as_ref())?;
         let txn = txn_id(req.txn.as_ref())?;
-        let writes = writes(req.writes);
+        let writes: Vec<Write> = req.writes.into_iter().map(Into::into).collect();
         let lsn: Lsn = self
             .ask(|r| Command::Commit(member, txn, writes, r))
             .await?;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use shoal_coordinator::client::CoordinatorClient;
+use shoal_coordinator::client::{endpoint_url, CoordinatorClient};
 use shoal_coordinator::locks::TxnId;
 use shoal_coordinator::proto as pb;
 use shoal_storage::Write;
@@ -59,21 +59,13 @@ fn row_lock(key: u64) -> pb::LockSpec {
     }
 }
 
-fn endpoint(addr: &str) -> String {
-    if addr.starts_with("http") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    }
-}
-
 /// Joins whichever coordinator answers, as a frontend holding what is
 /// durable (it keeps no data of its own), retrying for up to `within`.
 async fn join_any(args: &Args, within: Duration) -> Result<CoordinatorClient> {
     let deadline = Instant::now() + within;
     loop {
         for addr in args.coordinator.split(',') {
-            let ep = endpoint(addr.trim());
+            let ep = endpoint_url(addr.trim());
             let held = async {
                 let mut c = pb::coordinator_client::CoordinatorClient::connect(ep.clone())
                     .await

@@ -23,6 +23,16 @@ use crate::proto as pb;
 use crate::proto::coordinator_client::CoordinatorClient as Grpc;
 use crate::visibility::{Delivered, FrontendView, SnapshotDecision};
 
+/// The gRPC endpoint URL of a coordinator given as `host:port` (or
+/// already as a URL).
+pub fn endpoint_url(addr: &str) -> String {
+    if addr.starts_with("http") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    }
+}
+
 /// A failed coordinator call.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]

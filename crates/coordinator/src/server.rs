@@ -259,11 +259,7 @@ impl Default for CoordinatorOptions {
 /// Waits until the coordinator at `peer` has not answered a status request
 /// for `after` (a spare's watch).
 pub async fn wait_for_failure(peer: &str, after: Duration) {
-    let url = if peer.starts_with("http") {
-        peer.to_string()
-    } else {
-        format!("http://{peer}")
-    };
+    let url = crate::client::endpoint_url(peer);
     let mut last_ok = Instant::now();
     loop {
         let ok = async {

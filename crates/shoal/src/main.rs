@@ -210,11 +210,7 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
 }
 
 async fn ctl_status(coordinator: &str) -> Result<()> {
-    let url = if coordinator.starts_with("http") {
-        coordinator.to_string()
-    } else {
-        format!("http://{coordinator}")
-    };
+    let url = shoal_coordinator::client::endpoint_url(coordinator);
     let mut client = CoordinatorClient::connect(url.clone())
         .await
         .with_context(|| format!("connect to {url}"))?;

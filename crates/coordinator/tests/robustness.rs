@@ -14,73 +14,17 @@ use shoal_coordinator::core::CoreConfig;
 use shoal_coordinator::error::ErrorKind;
 use shoal_coordinator::locks::TxnId;
 use shoal_coordinator::proto as pb;
-use shoal_coordinator::server::{run, CoordinatorOptions};
+use shoal_coordinator::server::CoordinatorOptions;
 use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::object::{FailFilter, FaultConfig, FaultyStore};
 use shoal_storage::{CommittedTxn, Write};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
 use tonic::Status;
 
-type Raw = pb::coordinator_client::CoordinatorClient<tonic::transport::Channel>;
+mod common;
 
-struct Running {
-    endpoint: String,
-    addr: std::net::SocketAddr,
-    objects: Arc<dyn ObjectStore>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
-}
-
-impl Running {
-    /// Stops the coordinator and checks it stopped cleanly.
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().map(|s| s.send(()));
-        self.task
-            .await
-            .expect("coordinator task")
-            .expect("clean stop");
-    }
-}
-
-async fn start_with(objects: Arc<dyn ObjectStore>, opts: CoordinatorOptions) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let opts = CoordinatorOptions {
-        advertise: addr.to_string(),
-        ..opts
-    };
-    let task = tokio::spawn(run(
-        listener,
-        objects.clone(),
-        Path::from("db"),
-        opts,
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let running = Running {
-        endpoint: format!("http://{addr}"),
-        addr,
-        objects,
-        stop: Some(stop),
-        task,
-    };
-    // Wait until it answers (it claims an epoch and writes a WAL record first).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Ok(mut c) = Raw::connect(running.endpoint.clone()).await {
-            if c.status(pb::StatusRequest {}).await.is_ok() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "coordinator did not start");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    running
-}
+use common::{raw, row, start_with, status, Raw, Running};
 
 async fn start() -> Running {
     start_with(Arc::new(InMemory::new()), CoordinatorOptions::default()).await
@@ -98,10 +42,6 @@ async fn start_faulty(
     (coord, faults, inner)
 }
 
-async fn raw(endpoint: &str) -> Raw {
-    Raw::connect(endpoint.to_string()).await.expect("connect")
-}
-
 async fn raw_join(c: &mut Raw, frontend_id: u64, held: u64) -> pb::Member {
     c.join(pb::JoinRequest {
         frontend_id,
@@ -113,23 +53,6 @@ async fn raw_join(c: &mut Raw, frontend_id: u64, held: u64) -> pb::Member {
     .into_inner()
     .member
     .expect("join names the member")
-}
-
-async fn status(endpoint: &str) -> pb::StatusResponse {
-    raw(endpoint)
-        .await
-        .status(pb::StatusRequest {})
-        .await
-        .expect("status")
-        .into_inner()
-}
-
-fn row(table: u64, key: u64) -> pb::LockSpec {
-    pb::LockSpec {
-        table_id: table,
-        key_hash: Some(key),
-        mode: pb::LockMode::RowExclusive as i32,
-    }
 }
 
 fn txn(frontend: u64, txn: u64) -> TxnId {

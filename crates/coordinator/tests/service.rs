@@ -10,77 +10,20 @@ use shoal_coordinator::client::CoordinatorClient;
 use shoal_coordinator::error::ErrorKind;
 use shoal_coordinator::locks::TxnId;
 use shoal_coordinator::proto as pb;
-use shoal_coordinator::server::{run, CoordinatorOptions};
+use shoal_coordinator::server::CoordinatorOptions;
 use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::Write;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-struct Running {
-    endpoint: String,
-    objects: Arc<dyn ObjectStore>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
-}
+mod common;
+
+use common::{row, start_with, status, Running};
 
 async fn start(objects: Arc<dyn ObjectStore>) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let opts = CoordinatorOptions {
-        advertise: addr.to_string(),
-        ..CoordinatorOptions::default()
-    };
-    let task = tokio::spawn(run(
-        listener,
-        objects.clone(),
-        Path::from("db"),
-        opts,
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    Running {
-        endpoint: format!("http://{addr}"),
-        objects,
-        stop: Some(stop),
-        task,
-    }
-}
-
-/// Waits until the coordinator at `endpoint` answers: it has claimed its
-/// epoch and written its epoch-change record.
-async fn wait_serving(endpoint: &str) {
-    for _ in 0..200 {
-        if let Ok(mut c) =
-            pb::coordinator_client::CoordinatorClient::connect(endpoint.to_string()).await
-        {
-            if c.status(pb::StatusRequest {}).await.is_ok() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("coordinator at {endpoint} never answered");
+    start_with(objects, CoordinatorOptions::default()).await
 }
 
 async fn durable_lsn(endpoint: &str) -> u64 {
-    let mut c = pb::coordinator_client::CoordinatorClient::connect(endpoint.to_string())
-        .await
-        .expect("connect");
-    c.status(pb::StatusRequest {})
-        .await
-        .expect("status")
-        .into_inner()
-        .last_lsn
-}
-
-fn row(table: u64, key: u64) -> pb::LockSpec {
-    pb::LockSpec {
-        table_id: table,
-        key_hash: Some(key),
-        mode: pb::LockMode::RowExclusive as i32,
-    }
+    status(endpoint).await.last_lsn
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,10 +84,10 @@ async fn concurrent_commits_from_three_frontends_are_durable_and_visible_everywh
 
     // Everything acknowledged is in the store.
     drop(clients);
-    let _ = coord.stop.map(|s| s.send(()));
-    coord.task.await.expect("join").expect("clean stop");
+    let objects = coord.objects.clone();
+    coord.shutdown().await;
     let store = Store::open(
-        coord.objects.clone(),
+        objects,
         Path::from("db"),
         StoreOptions {
             epoch: 99,
@@ -270,8 +213,7 @@ async fn sequence_blocks_never_repeat_across_frontends_and_restarts() {
             seen.extend(first..=last);
         }
         drop((a, b));
-        let _ = coord.stop.map(|s| s.send(()));
-        coord.task.await.expect("join").expect("clean stop");
+        coord.shutdown().await;
     }
     let n = seen.len();
     seen.sort();
@@ -301,7 +243,6 @@ async fn a_deposed_leader_cannot_make_anything_visible() {
     .expect("commit");
     // A second coordinator claims the next epoch and fences the WAL.
     let new = start(objects.clone()).await;
-    wait_serving(&new.endpoint).await;
     let err = a
         .commit(
             TxnId {
@@ -342,8 +283,6 @@ async fn a_deposed_leader_cannot_make_anything_visible() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_are_cut_at_the_byte_limit() {
     use shoal_coordinator::core::CoreConfig;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
     let opts = CoordinatorOptions {
         core: CoreConfig {
             max_batch_bytes: 4096,
@@ -351,15 +290,8 @@ async fn batches_are_cut_at_the_byte_limit() {
         },
         ..CoordinatorOptions::default()
     };
-    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    tokio::spawn(run(
-        listener,
-        objects,
-        Path::from("db"),
-        opts,
-        std::future::pending(),
-    ));
-    wait_serving(&endpoint).await;
+    let coord = start_with(Arc::new(InMemory::new()), opts).await;
+    let endpoint = coord.endpoint.clone();
     let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = sizes.clone();
     let apply: shoal_coordinator::client::Applier = Arc::new(move |txns| {

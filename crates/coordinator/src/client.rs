@@ -64,6 +64,19 @@ impl ClientError {
 /// memtable); called in LSN order, once per transaction.
 pub type Applier = Arc<dyn Fn(&[CommittedTxn]) + Send + Sync>;
 
+/// What a frontend does with the event stream beyond acking it.
+#[derive(Clone, Default)]
+pub struct Follow {
+    /// Receives visible batches, in LSN order.
+    pub apply: Option<Applier>,
+    /// Told each new manifest `(version, flushed_lsn)`: the frontend
+    /// installs it and drops memtable entries it covers.
+    pub manifest: Option<Arc<dyn Fn(u64, Lsn) + Send + Sync>>,
+    /// The oldest snapshot any transaction here still reads at, reported
+    /// in heartbeats so compaction keeps the versions it needs.
+    pub oldest_snapshot: Option<Arc<dyn Fn() -> Option<Lsn> + Send + Sync>>,
+}
+
 /// What the event and heartbeat tasks share with callers.
 struct Shared {
     view: Mutex<FrontendView>,
@@ -104,6 +117,21 @@ impl CoordinatorClient {
         address: &str,
         held_lsn: Lsn,
         apply: Option<Applier>,
+    ) -> Result<CoordinatorClient, ClientError> {
+        let follow = Follow {
+            apply,
+            ..Follow::default()
+        };
+        Self::join_following(endpoint, frontend_id, address, held_lsn, follow).await
+    }
+
+    /// [`CoordinatorClient::join`] with every hook of [`Follow`].
+    pub async fn join_following(
+        endpoint: &str,
+        frontend_id: u64,
+        address: &str,
+        held_lsn: Lsn,
+        follow_hooks: Follow,
     ) -> Result<CoordinatorClient, ClientError> {
         let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
             .map_err(|e| {
@@ -152,9 +180,15 @@ impl CoordinatorClient {
             stream,
             shared.clone(),
             visible_tx,
-            apply,
+            follow_hooks.clone(),
         ));
-        let heartbeats = tokio::spawn(heartbeat(grpc.clone(), member, lease, shared.clone()));
+        let heartbeats = tokio::spawn(heartbeat(
+            grpc.clone(),
+            member,
+            lease,
+            shared.clone(),
+            follow_hooks.oldest_snapshot,
+        ));
         let client = CoordinatorClient {
             grpc,
             member,
@@ -322,7 +356,7 @@ async fn follow(
     mut stream: tonic::Streaming<pb::Event>,
     shared: Arc<Shared>,
     visible: watch::Sender<Lsn>,
-    apply: Option<Applier>,
+    hooks: Follow,
 ) {
     loop {
         let event = match stream.message().await {
@@ -362,7 +396,7 @@ async fn follow(
                     *pending = later;
                     ready
                 };
-                if let Some(apply) = &apply {
+                if let Some(apply) = &hooks.apply {
                     for (_, _, txns) in &ready {
                         apply(txns);
                     }
@@ -387,7 +421,12 @@ async fn follow(
                 view.discard_pending_above(kept.max(visible));
                 tracing::debug!(batches = ?f.batch_ids, reason = %f.reason, "batches failed");
             }
-            Some(pb::event::Kind::Manifest(_)) | None => {}
+            Some(pb::event::Kind::Manifest(m)) => {
+                if let Some(hook) = &hooks.manifest {
+                    hook(m.version, m.flushed_lsn);
+                }
+            }
+            None => {}
         }
     }
 }
@@ -399,6 +438,7 @@ async fn heartbeat(
     member: MemberId,
     lease: Duration,
     shared: Arc<Shared>,
+    oldest_snapshot: Option<Arc<dyn Fn() -> Option<Lsn> + Send + Sync>>,
 ) {
     let origin = Instant::now();
     let every = (lease / 4).max(Duration::from_millis(10));
@@ -411,7 +451,10 @@ async fn heartbeat(
         let req = pb::HeartbeatRequest {
             member: Some(crate::core::member_pb(member)),
             sent_at_ms: sent.duration_since(origin).as_millis() as u64,
-            oldest_snapshot_lsn: visible,
+            oldest_snapshot_lsn: oldest_snapshot
+                .as_ref()
+                .and_then(|f| f())
+                .map_or(visible, |o| o.min(visible)),
             received_lsn: received,
             visible_lsn: visible,
         };

@@ -25,7 +25,7 @@ use crate::layout::Layout;
 use crate::manifest::{Manifest, ManifestStore};
 use crate::memtable::Memtable;
 use crate::sst::{SstInfo, SstOptions, SstStore, SstWriter};
-use crate::types::{CommittedTxn, Direction, Lsn};
+use crate::types::{CommittedTxn, Direction, Entry, Lsn};
 use crate::wal::{Wal, WalSegment};
 
 /// Tunables of a [`Store`].
@@ -219,9 +219,52 @@ impl Store {
     /// the store that do not write the WAL (frontends fed by the coordinator).
     pub fn apply(&self, txns: &[CommittedTxn]) {
         let Some(last) = txns.last() else { return };
-        let state = self.state();
+        // Insert under the read lock, so a concurrent [`Store::follow_manifest`]
+        // cannot retire the memtable this batch goes into.
+        let state = self.state.read().expect("state lock poisoned");
         state.memtables[0].insert_batch(txns);
         self.last_lsn.fetch_max(last.lsn, Ordering::AcqRel);
+    }
+
+    /// For followers (frontends): installs manifest `version`, published by
+    /// the writer, and retires the memtables it covers. The active memtable
+    /// is replaced by a fresh one; a retired memtable stays alive for the
+    /// readers that still hold it (they see the old manifest with it), so
+    /// no reader ever misses a version. Returns false when `version` is not
+    /// newer than the installed one.
+    pub async fn follow_manifest(&self, version: u64) -> Result<bool> {
+        let _publish = self.publish_lock.lock().await;
+        if version <= self.manifest().version {
+            return Ok(false);
+        }
+        let manifest = self
+            .manifests
+            .read(version)
+            .await?
+            .ok_or_else(|| Error::Missing {
+                object: self.layout.manifest(version).to_string(),
+            })?;
+        let mut guard = self.state.write().expect("state lock poisoned");
+        let flushed = manifest.flushed_lsn;
+        let mut memtables = Vec::with_capacity(guard.memtables.len() + 1);
+        if !guard.memtables[0].is_empty() {
+            memtables.push(Arc::new(Memtable::new()));
+        }
+        memtables.extend(
+            guard
+                .memtables
+                .iter()
+                .filter(|m| m.is_empty() || m.max_lsn() > flushed)
+                .cloned(),
+        );
+        if memtables.is_empty() {
+            memtables.push(Arc::new(Memtable::new()));
+        }
+        *guard = Arc::new(State {
+            manifest: Arc::new(manifest),
+            memtables,
+        });
+        Ok(true)
     }
 
     /// The object store under this store (for its other objects: epochs).
@@ -504,9 +547,15 @@ impl Snapshot {
     /// tried newest first (memtables, L0 newest first, then L1), so the
     /// first version found is the answer.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        Ok(self.get_entry(key).await?.and_then(|e| e.value))
+    }
+
+    /// The newest version of `key` at or below the snapshot's LSN, with its
+    /// LSN (a tombstone has no value).
+    pub async fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
         for m in &self.state.memtables {
             if let Some(e) = m.get(key, self.lsn) {
-                return Ok(e.value);
+                return Ok(Some(e));
             }
         }
         let m = &self.state.manifest;
@@ -519,7 +568,7 @@ impl Snapshot {
             }
             let sst = self.ssts.open(info).await?;
             if let Some(e) = sst.get(key, self.lsn).await? {
-                return Ok(e.value);
+                return Ok(Some(e));
             }
         }
         Ok(None)

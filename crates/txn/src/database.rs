@@ -89,6 +89,26 @@ impl Database {
         Database::join(Arc::new(store), opts).await
     }
 
+    /// Opens the store under `root` of `objects` read-only and joins the
+    /// coordinator (a frontend sharing an object store with others in
+    /// this process, such as `memory://` in tests).
+    pub async fn open_on(
+        objects: Arc<dyn object_store::ObjectStore>,
+        root: object_store::path::Path,
+        opts: DatabaseOptions,
+    ) -> Result<Arc<Database>> {
+        let store = Store::open(
+            objects,
+            root,
+            StoreOptions {
+                cache_bytes: opts.cache_bytes,
+                ..StoreOptions::default()
+            },
+        )
+        .await?;
+        Database::join(Arc::new(store), opts).await
+    }
+
     /// Joins the coordinator with an already opened `store`, which this
     /// frontend then only reads and feeds with visible batches.
     pub async fn join(store: Arc<Store>, opts: DatabaseOptions) -> Result<Arc<Database>> {

@@ -11,14 +11,16 @@
 //! - [`database`]: the frontend's view of the store and the coordinator.
 //! - [`transaction`]: snapshots, the write set, savepoints, locks, commit.
 //! - [`error`]: what went wrong and what the caller should do.
+//! - [`local`]: a coordinator inside this process (`shoal dev`, tests).
 
 pub mod database;
 pub mod error;
+pub mod local;
 pub mod transaction;
 
 pub use database::{Database, DatabaseOptions};
 pub use error::{Error, ErrorKind, Result};
-pub use transaction::{Isolation, LockMode, RowIter, Transaction, WaitPolicy};
+pub use transaction::{Isolation, Latest, LockMode, RowIter, Savepoint, Transaction, WaitPolicy};
 
 /// The first byte of every catalog key. A visible batch that writes such a
 /// key bumps [`Database::catalog_version`], so schema caches reload.

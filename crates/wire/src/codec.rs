@@ -93,9 +93,9 @@ impl FrontendMessage {
 #[derive(Debug)]
 pub enum Read {
     Message(FrontendMessage),
-    /// A well-framed message with a bad body (an ERROR, the connection
-    /// goes on) or a broken frame (FATAL).
-    Bad(WireError),
+    /// A well-framed message of this type with a bad body (an ERROR, the
+    /// connection goes on) or a broken frame (FATAL).
+    Bad(u8, WireError),
     /// The client closed the connection.
     Eof,
 }
@@ -180,14 +180,15 @@ impl Conn {
                 let len =
                     i32::from_be_bytes([self.rbuf[1], self.rbuf[2], self.rbuf[3], self.rbuf[4]]);
                 if len < 4 {
-                    return Ok(Read::Bad(WireError::fatal(
-                        "08P01",
-                        "invalid message length",
-                    )));
+                    return Ok(Read::Bad(
+                        ty,
+                        WireError::fatal("08P01", "invalid message length"),
+                    ));
                 }
                 let len = len as usize;
                 if len > self.max_message {
                     return Ok(Read::Bad(
+                        ty,
                         WireError::fatal("08P01", "invalid message length").with_detail(format!(
                             "A message of {len} bytes exceeds the limit of {} bytes.",
                             self.max_message
@@ -199,7 +200,7 @@ impl Conn {
                     frame.advance(5);
                     return Ok(match decode(ty, frame.freeze()) {
                         Ok(msg) => Read::Message(msg),
-                        Err(e) => Read::Bad(e),
+                        Err(e) => Read::Bad(ty, e),
                     });
                 }
                 self.rbuf.reserve(1 + len - self.rbuf.len());
@@ -501,7 +502,7 @@ mod tests {
         m.put_i32(1_000_000);
         client.write_all(&m).await.unwrap();
         match conn.read_message().await.unwrap() {
-            Read::Bad(e) => assert!(e.is_fatal()),
+            Read::Bad(_, e) => assert!(e.is_fatal()),
             other => panic!("{other:?}"),
         }
     }

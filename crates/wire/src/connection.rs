@@ -185,11 +185,17 @@ impl Connection {
             };
             let msg = match read {
                 Read::Eof => return Ok(()),
-                Read::Bad(e) if e.is_fatal() => {
+                Read::Bad(_, e) if e.is_fatal() => {
                     self.conn.send(&ErrorResponse::new(e.fields()));
                     return Ok(());
                 }
-                Read::Bad(e) => {
+                Read::Bad(b'Q', e) => {
+                    // A simple query still gets its ReadyForQuery.
+                    self.report(Fail::Client(e), false)?;
+                    self.ready_for_query();
+                    continue;
+                }
+                Read::Bad(_, e) => {
                     if !self.skip_until_sync {
                         self.report(Fail::Client(e), true)?;
                     }
@@ -407,7 +413,7 @@ impl Connection {
         loop {
             match self.conn.read_message().await? {
                 Read::Eof => return Err(Fail::Io(io::ErrorKind::UnexpectedEof.into())),
-                Read::Bad(e) => return Err(Fail::Client(e)),
+                Read::Bad(_, e) => return Err(Fail::Client(e)),
                 Read::Message(FrontendMessage::CopyData(chunk)) => data.extend_from_slice(&chunk),
                 Read::Message(FrontendMessage::CopyDone) => break,
                 Read::Message(FrontendMessage::CopyFail(message)) => {

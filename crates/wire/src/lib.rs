@@ -5,20 +5,20 @@
 //! the ReadyForQuery status follow PostgreSQL 15 exactly.
 //!
 //! Modules:
-//! - [`codec`]: framing (with the message size limit) and a bounds-checked
+//! - `codec`: framing (with the message size limit) and a bounds-checked
 //!   decoder for frontend messages; buffered backend output.
-//! - [`startup`]: SSL/GSS negotiation, StartupMessage, CancelRequest,
-//!   authentication (trust, SCRAM-SHA-256 via [`scram`]); [`tls`] loads
+//! - `startup`: SSL/GSS negotiation, StartupMessage, CancelRequest,
+//!   authentication (trust, SCRAM-SHA-256 via `scram`); `tls` loads
 //!   the certificate.
-//! - [`connection`]: one connection's life and its message loop: simple
+//! - `connection`: one connection's life and its message loop: simple
 //!   query, COPY, errors and notices, ReadyForQuery.
-//! - [`extended`]: Parse/Bind/Describe/Execute/Close/Sync, prepared
+//! - `extended`: Parse/Bind/Describe/Execute/Close/Sync, prepared
 //!   statements and portals.
-//! - [`values`]: Bind parameter decoding, DataRow/RowDescription encoding.
-//! - [`cancel`]: the process-wide (pid, secret) → session map.
-//! - [`error`]: [`sqlstate`], the only place ErrorCodes become SQLSTATEs.
+//! - `values`: Bind parameter decoding, DataRow/RowDescription encoding.
+//! - `cancel`: the process-wide (pid, secret) → session map.
+//! - `error`: `sqlstate`, the only place ErrorCodes become SQLSTATEs.
 //!
-//! The flow: [`serve`] accepts and spawns [`connection::handle`] per
+//! The flow: [`serve`] accepts and spawns `connection::handle` per
 //! socket → `startup::negotiate` (TLS upgrade) → `startup::authenticate`
 //! → `Engine::new_session` → ParameterStatus, BackendKeyData,
 //! ReadyForQuery → loop: read a message → `Session::execute` (simple
@@ -29,15 +29,15 @@
 //! NoticeResponse, ParameterStatus → ReadyForQuery with the session's
 //! transaction status. On disconnect `Session::close`.
 
-pub mod cancel;
-pub mod codec;
-pub mod connection;
-pub mod error;
-pub mod extended;
-pub mod scram;
-pub mod startup;
-pub mod tls;
-pub mod values;
+mod cancel;
+mod codec;
+mod connection;
+mod error;
+mod extended;
+mod scram;
+mod startup;
+mod tls;
+mod values;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -94,7 +94,7 @@ impl Default for WireOptions {
 }
 
 /// What every connection shares, fixed at startup.
-pub struct Shared {
+pub(crate) struct Shared {
     pub auth: AuthMode,
     pub tls: Option<TlsAcceptor>,
     pub max_message_bytes: usize,

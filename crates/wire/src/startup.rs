@@ -113,7 +113,9 @@ pub async fn negotiate(
                     Err(e) => return Ok(Err(e.into_fatal())),
                 };
                 if minor > 0 || !unsupported.is_empty() {
-                    conn.send(&NegotiateProtocolVersion::new(0, unsupported));
+                    // The newest version this server speaks, 3.0, as PostgreSQL
+                    // writes it (the full version number).
+                    conn.send(&NegotiateProtocolVersion::new(3 << 16, unsupported));
                 }
                 return Ok(Ok(Opening::Session(request)));
             }
@@ -273,7 +275,7 @@ async fn read_password(conn: &mut Conn) -> io::Result<Result<Option<Bytes>, Wire
                 other.type_byte()
             ),
         )),
-        Read::Bad(e) => Err(e.into_fatal()),
+        Read::Bad(_, e) => Err(e.into_fatal()),
     })
 }
 

@@ -278,9 +278,14 @@ impl Connection {
         Ok(())
     }
 
+    /// ReadyForQuery with the transaction status. Outside a transaction
+    /// the portals are gone (they live until their transaction ends).
     pub fn ready_for_query(&mut self) {
         let status = match self.session.transaction_status() {
-            TransactionStatus::Idle => RfqStatus::Idle,
+            TransactionStatus::Idle => {
+                self.portals.clear();
+                RfqStatus::Idle
+            }
             TransactionStatus::InBlock => RfqStatus::Transaction,
             TransactionStatus::Failed => RfqStatus::Error,
         };

@@ -10,7 +10,7 @@ use pgwire::messages::extendedquery::{
     BindComplete, CloseComplete, ParseComplete, PortalSuspended,
 };
 use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
-use shoal_sql::session::{Column, Description, Output, Parsed, TransactionStatus};
+use shoal_sql::session::{Column, Description, Output, Parsed};
 use shoal_sql::{DataType, Value};
 
 use crate::connection::{Connection, Fail};
@@ -328,10 +328,6 @@ impl Connection {
 
     pub fn sync(&mut self) {
         self.skip_until_sync = false;
-        // Portals live until their transaction ends.
-        if self.session.transaction_status() == TransactionStatus::Idle {
-            self.portals.clear();
-        }
         self.ready_for_query();
     }
 }

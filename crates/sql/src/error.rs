@@ -182,3 +182,23 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<shoal_txn::Error> for Error {
+    fn from(e: shoal_txn::Error) -> Self {
+        use shoal_txn::ErrorKind as K;
+        let code = match e.kind {
+            K::Serialization => ErrorCode::SerializationFailure,
+            K::Deadlock => ErrorCode::DeadlockDetected,
+            K::LockTimeout | K::LockNotAvailable => ErrorCode::LockNotAvailable,
+            K::Unavailable | K::Aborted | K::CommitFailed => ErrorCode::Unavailable,
+            K::Storage => ErrorCode::IoError,
+            K::Internal => ErrorCode::Internal,
+        };
+        let message = match e.kind {
+            K::Deadlock => "deadlock detected".to_string(),
+            K::Serialization => "could not serialize access due to concurrent update".to_string(),
+            _ => e.message,
+        };
+        Error::new(code, message)
+    }
+}

@@ -13,11 +13,20 @@
 //!    those types, and calls [`Session::execute`] at Execute;
 //! 4. reports [`Session::transaction_status`] in every ReadyForQuery.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+pub mod auth;
+mod dispatch;
+pub mod state;
+mod txn;
 
-use crate::error::Result;
-use crate::types::{DataType, Value};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use shoal_txn::{Database, Savepoint, Transaction};
+
+use crate::catalog::{self, Catalog};
+use crate::error::{Error, ErrorCode, Result};
+use crate::types::{DataType, FormatOptions, Value};
+use state::SessionState;
 
 /// One statement, parsed (syntax only: names are resolved when it is
 /// described or executed, so a simple query's later statements may use
@@ -38,8 +47,7 @@ impl Parsed {
 
 /// Splits `sql` into statements. An empty string gives an empty vector.
 pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
-    let _ = sql;
-    Err(crate::Error::unsupported("parse: not built yet"))
+    crate::parser::parse(sql)
 }
 
 /// A result column as RowDescription reports it.
@@ -157,17 +165,89 @@ impl CancelHandle {
     }
 }
 
+/// How the engine runs (fixed per frontend).
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// Default for every session's `statement_timeout` (None: off).
+    pub statement_timeout: Option<std::time::Duration>,
+}
+
 /// One frontend's SQL engine, shared by all of its sessions.
 pub struct Engine {
-    _private: (),
+    pub(crate) db: Arc<Database>,
+    opts: EngineOptions,
+    /// The shared catalog snapshot and the catalog version it was read at.
+    cache: Mutex<Option<(u64, Arc<Catalog>)>>,
+    next_pid: AtomicI32,
 }
 
 impl Engine {
+    /// Opens the engine over a frontend's database, creating the initial
+    /// catalog (database `postgres`, schemas, role `postgres`) if this is
+    /// a fresh cluster. Safe when several frontends start at once.
+    pub async fn open(db: Arc<Database>, opts: EngineOptions) -> Result<Arc<Engine>> {
+        catalog::bootstrap::bootstrap(&db).await?;
+        Ok(Arc::new(Engine {
+            db,
+            opts,
+            cache: Mutex::new(None),
+            next_pid: AtomicI32::new(1000 + (std::process::id() % 1000) as i32 * 100),
+        }))
+    }
+
+    /// The frontend's database.
+    pub fn database(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// The current catalog: the shared snapshot, reloaded when a visible
+    /// batch changed the catalog. The version is read before the snapshot,
+    /// so what is loaded includes every change the version counts.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>> {
+        let version = self.db.catalog_version();
+        if let Some((v, c)) = self.cache.lock().map_err(|_| Error::internal("catalog cache poisoned"))?.as_ref() {
+            if *v == version {
+                return Ok(c.clone());
+            }
+        }
+        let mut txn = self.db.begin(shoal_txn::Isolation::ReadCommitted).await?;
+        txn.begin_statement().await?;
+        let loaded = Arc::new(catalog::store::load(&txn).await?);
+        txn.rollback().await?;
+        let mut cache = self.cache.lock().map_err(|_| Error::internal("catalog cache poisoned"))?;
+        if cache.as_ref().map(|(v, _)| *v <= version).unwrap_or(true) {
+            *cache = Some((version, loaded.clone()));
+        }
+        Ok(loaded)
+    }
+
     /// How `role` authenticates; `None` if there is no such role (or it
     /// may not log in).
     pub async fn role_auth(&self, role: &str) -> Result<Option<RoleAuth>> {
-        let _ = role;
-        Err(crate::Error::unsupported("not built yet"))
+        let cat = self.catalog().await?;
+        Ok(cat.role(role).filter(|r| r.login).map(|r| match &r.password {
+            Some(v) => RoleAuth::Scram(v.clone()),
+            None => RoleAuth::NoPassword,
+        }))
+    }
+
+    /// Sets (or with `None` clears) a role's password, storing its SCRAM
+    /// verifier.
+    pub async fn set_password(&self, role: &str, password: Option<&str>) -> Result<()> {
+        let cat = self.catalog().await?;
+        let Some(r) = cat.role(role) else {
+            return Err(Error::new(ErrorCode::UndefinedObject, format!("role \"{role}\" does not exist")));
+        };
+        let mut r = r.clone();
+        r.password = match password {
+            Some(p) => Some(auth::verifier(p)?),
+            None => None,
+        };
+        let mut txn = self.db.begin(shoal_txn::Isolation::ReadCommitted).await?;
+        txn.begin_statement().await?;
+        catalog::store::put(&mut txn, crate::keys::Kind::Role, r.oid, &r)?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Opens a session for `user` on `database` with the startup
@@ -180,15 +260,91 @@ impl Engine {
         database: &str,
         params: &[(String, String)],
     ) -> Result<Session> {
-        let _ = (user, database, params);
-        Err(crate::Error::unsupported("not built yet"))
+        let cat = self.catalog().await?;
+        if cat.database(database).is_none() {
+            return Err(Error::new(
+                ErrorCode::UndefinedDatabase,
+                format!("database \"{database}\" does not exist"),
+            ));
+        }
+        let Some(role) = cat.role(user) else {
+            return Err(Error::new(
+                ErrorCode::InvalidAuthorization,
+                format!("role \"{user}\" does not exist"),
+            ));
+        };
+        let mut settings = state::Settings::default();
+        let _ = settings.set("session_authorization", user);
+        let _ = settings.set("is_superuser", if role.superuser { "on" } else { "off" });
+        if let Some(t) = self.opts.statement_timeout {
+            let _ = settings.set("statement_timeout", &t.as_millis().to_string());
+        }
+        for (k, v) in params {
+            match k.as_str() {
+                "user" | "database" | "replication" => {}
+                "options" => {
+                    // -c name=value / --name=value
+                    let mut words = v.split_whitespace().peekable();
+                    while let Some(w) = words.next() {
+                        let kv = if w == "-c" { words.next().unwrap_or("") } else { w.trim_start_matches("--").trim_start_matches("-c") };
+                        if let Some((n, val)) = kv.split_once('=') {
+                            settings.set(&n.replace('-', "_"), val)?;
+                        }
+                    }
+                }
+                _ => {
+                    if let Err(e) = settings.set(k, v) {
+                        if e.code != ErrorCode::UndefinedObject {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        settings.commit_defaults();
+        let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
+        Ok(Session {
+            engine: self.clone(),
+            state: SessionState {
+                settings,
+                user: user.to_string(),
+                database: database.to_string(),
+                superuser: role.superuser,
+                pid,
+                currval: Default::default(),
+                lastval: None,
+                catalog_dirty: false,
+                notices: Vec::new(),
+            },
+            txn: None,
+            block: false,
+            failed: false,
+            started: false,
+            savepoints: Vec::new(),
+            cancel: CancelHandle::default(),
+            txn_start: 0,
+        })
     }
 }
 
 /// One client connection's state: settings, the open transaction, and
 /// what the wire layer needs to report.
 pub struct Session {
-    _private: (),
+    engine: Arc<Engine>,
+    pub(crate) state: SessionState,
+    /// The open transaction: a block's, or the running statement's.
+    txn: Option<Transaction>,
+    /// Inside BEGIN ... COMMIT.
+    block: bool,
+    /// A statement of the block failed: only ROLLBACK is accepted.
+    failed: bool,
+    /// A statement ran in the block (isolation is fixed from then on).
+    started: bool,
+    /// Savepoints: name, write set, whether the catalog was dirty.
+    savepoints: Vec<(String, Savepoint, bool)>,
+    cancel: CancelHandle,
+    /// The transaction's start (now()).
+    txn_start: i64,
 }
 
 impl Session {
@@ -197,28 +353,45 @@ impl Session {
     /// TimeZone, integer_datetimes, standard_conforming_strings,
     /// application_name, IntervalStyle, is_superuser, session_authorization).
     pub fn startup_parameters(&self) -> Vec<(String, String)> {
-        Vec::new()
+        self.state.settings.reported()
     }
 
     /// Parameters whose value changed since the last call (PostgreSQL
     /// sends ParameterStatus when `SET` changes a reported parameter).
     pub fn take_parameter_changes(&mut self) -> Vec<(String, String)> {
-        Vec::new()
+        self.state.settings.take_changes()
     }
 
     /// Notices raised since the last call.
     pub fn take_notices(&mut self) -> Vec<Notice> {
-        Vec::new()
+        std::mem::take(&mut self.state.notices)
     }
 
     /// The handle a CancelRequest uses to stop this session's statement.
     pub fn cancel_handle(&self) -> CancelHandle {
-        CancelHandle::default()
+        self.cancel.clone()
+    }
+
+    /// The settings that drive text output (TimeZone, DateStyle,
+    /// extra_float_digits, bytea_output).
+    pub fn format_options(&self) -> &FormatOptions {
+        &self.state.settings.format
+    }
+
+    /// The backend process id this session reports (BackendKeyData).
+    pub fn backend_pid(&self) -> i32 {
+        self.state.pid
     }
 
     /// The state ReadyForQuery reports.
     pub fn transaction_status(&self) -> TransactionStatus {
-        TransactionStatus::Idle
+        if self.failed {
+            TransactionStatus::Failed
+        } else if self.block {
+            TransactionStatus::InBlock
+        } else {
+            TransactionStatus::Idle
+        }
     }
 
     /// Parameter types (`param_types[i]` is `None` where the client left
@@ -228,31 +401,83 @@ impl Session {
         stmt: &Parsed,
         param_types: &[Option<DataType>],
     ) -> Result<Description> {
-        let _ = (stmt, param_types);
-        Err(crate::Error::unsupported("not built yet"))
+        let Some(s) = &stmt.statement else {
+            return Ok(Description { params: vec![], columns: None });
+        };
+        let catalog = self.catalog().await?;
+        dispatch::describe(self, &catalog, s, param_types)
     }
 
     /// Runs `stmt` with `params` (already decoded for the described types).
     /// Inside a failed transaction block anything but ROLLBACK fails with
     /// InFailedTransaction; a failing statement in a block fails the block.
     pub async fn execute(&mut self, stmt: &Parsed, params: &[Value]) -> Result<Output> {
-        let _ = (stmt, params);
-        Err(crate::Error::unsupported("not built yet"))
+        let Some(s) = &stmt.statement else {
+            return Ok(Output::Empty);
+        };
+        self.cancel.take();
+        if let Some(out) = self.transaction_control(s).await? {
+            return Ok(out);
+        }
+        if self.failed {
+            return Err(Error::new(
+                ErrorCode::InFailedTransaction,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        if let Some(out) = dispatch::without_transaction(self, s).await? {
+            return Ok(out);
+        }
+        self.run_in_transaction(txn::Work::Statement(s, params)).await
     }
 
     /// Loads the data of a COPY ... FROM STDIN (all CopyData bytes
     /// concatenated); returns the number of rows (tag `COPY n`).
     pub async fn copy_in(&mut self, copy: &CopyIn, data: &[u8]) -> Result<u64> {
-        let _ = (copy, data);
-        Err(crate::Error::unsupported("not built yet"))
+        if self.failed {
+            return Err(Error::new(
+                ErrorCode::InFailedTransaction,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let plan = copy.plan.clone();
+        let data = data.to_vec();
+        let out = self
+            .run_in_transaction(txn::Work::CopyIn(plan, data))
+            .await?;
+        match out {
+            Output::Command { tag } => Ok(tag.trim_start_matches("COPY ").parse().unwrap_or(0)),
+            _ => Ok(0),
+        }
     }
 
     /// Tells the session that COPY FROM STDIN was abandoned (CopyFail) or
     /// another error ended it outside `execute`: fails the transaction
     /// block as PostgreSQL does.
-    pub fn fail_transaction(&mut self) {}
+    pub fn fail_transaction(&mut self) {
+        if self.block {
+            self.failed = true;
+        }
+    }
 
     /// Ends the session (the client disconnected): rolls back its
     /// transaction and releases its locks.
-    pub async fn close(&mut self) {}
+    pub async fn close(&mut self) {
+        if let Some(txn) = self.txn.take() {
+            let _ = txn.rollback().await;
+        }
+        self.block = false;
+        self.failed = false;
+    }
+
+    /// The catalog this session's statements see (its own uncommitted
+    /// DDL included).
+    pub(crate) async fn catalog(&mut self) -> Result<Arc<Catalog>> {
+        if self.state.catalog_dirty {
+            if let Some(txn) = &self.txn {
+                return Ok(Arc::new(catalog::store::load(txn).await?));
+            }
+        }
+        self.engine.catalog().await
+    }
 }

@@ -1,0 +1,962 @@
+//! Binding expressions: names to columns (of this query or an outer
+//! one), literals and `$n` to typed values, operators and functions to
+//! `func`, subqueries to slots.
+
+use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
+
+use super::{ident, Binder, Scope};
+use crate::error::{Error, ErrorCode, Result};
+use crate::func::{self, aggregate, BinaryOp, UnaryOp};
+use crate::planner::plan::{AggCall, Expr, SessionFn, SlotKind};
+use crate::types::cast;
+use crate::types::{DataType, Value};
+
+type Bound = (Expr, DataType);
+
+impl Binder<'_> {
+    /// Binds `e` over `scope`.
+    pub fn expr(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Bound> {
+        match e {
+            ast::Expr::Identifier(i) => self.column(None, &ident(i), scope),
+            ast::Expr::CompoundIdentifier(parts) => {
+                let names: Vec<String> = parts.iter().map(ident).collect();
+                match names.as_slice() {
+                    [q, c] => self.column(Some(q), c, scope),
+                    [_s, q, c] => self.column(Some(q), c, scope),
+                    _ => Err(Error::unsupported(format!("column reference {e}"))),
+                }
+            }
+            ast::Expr::Value(v) => self.literal(&v.value),
+            ast::Expr::Nested(inner) => self.expr(inner, scope),
+            ast::Expr::BinaryOp { left, op, right } => self.binary(left, op, right, scope),
+            ast::Expr::UnaryOp { op, expr } => {
+                // Fold -<number> so that -2147483648 is an int4.
+                if let (U::Minus, ast::Expr::Value(v)) = (op, expr.as_ref()) {
+                    if let ast::Value::Number(n, _) = &v.value {
+                        return self.number(&format!("-{n}"));
+                    }
+                }
+                let (x, t) = self.expr(expr, scope)?;
+                match op {
+                    U::Not => {
+                        let x = self.coerce(x, &t, &DataType::Bool)?;
+                        Ok((Expr::Not(Box::new(x)), DataType::Bool))
+                    }
+                    U::Minus | U::Plus | U::BitwiseNot => {
+                        let op = match op {
+                            U::Minus => UnaryOp::Neg,
+                            U::Plus => UnaryOp::Plus,
+                            _ => UnaryOp::BitNot,
+                        };
+                        let (x, t) = if t == DataType::Unknown {
+                            (self.coerce(x, &t, &DataType::Numeric(None))?, DataType::Numeric(None))
+                        } else {
+                            (x, t)
+                        };
+                        let rt = func::unary_type(op, &t)?;
+                        Ok((Expr::Unary(op, Box::new(x)), rt))
+                    }
+                    _ => Err(Error::unsupported(format!("operator {op}"))),
+                }
+            }
+            ast::Expr::IsNull(x) => self.is_null(x, false, scope),
+            ast::Expr::IsNotNull(x) => self.is_null(x, true, scope),
+            ast::Expr::IsTrue(x) => self.is_bool(x, true, false, scope),
+            ast::Expr::IsNotTrue(x) => self.is_bool(x, true, true, scope),
+            ast::Expr::IsFalse(x) => self.is_bool(x, false, false, scope),
+            ast::Expr::IsNotFalse(x) => self.is_bool(x, false, true, scope),
+            ast::Expr::IsUnknown(x) => self.is_null(x, false, scope),
+            ast::Expr::IsNotUnknown(x) => self.is_null(x, true, scope),
+            ast::Expr::IsDistinctFrom(a, b) | ast::Expr::IsNotDistinctFrom(a, b) => {
+                let (a, b, _) = self.pair(a, b, scope)?;
+                let d = Expr::IsDistinct(Box::new(a), Box::new(b));
+                let d = if matches!(e, ast::Expr::IsNotDistinctFrom(..)) {
+                    Expr::Not(Box::new(d))
+                } else {
+                    d
+                };
+                Ok((d, DataType::Bool))
+            }
+            ast::Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let ge = self.compare(expr, BinaryOp::GtEq, low, scope)?;
+                let le = self.compare(expr, BinaryOp::LtEq, high, scope)?;
+                let b = Expr::And(Box::new(ge), Box::new(le));
+                Ok((negate(b, *negated), DataType::Bool))
+            }
+            ast::Expr::In {
+                expr,
+                target: ast::InTarget::List(list),
+                negated,
+                ..
+            } => {
+                let (x, t) = self.expr(expr, scope)?;
+                let mut items = Vec::new();
+                let mut types = vec![t.clone()];
+                for i in list {
+                    let (b, bt) = self.expr(i, scope)?;
+                    types.push(bt.clone());
+                    items.push((b, bt));
+                }
+                let common = cast::common_type(&types)?;
+                let x = self.coerce(x, &t, &common)?;
+                let items = items
+                    .into_iter()
+                    .map(|(b, bt)| self.coerce(b, &bt, &common))
+                    .collect::<Result<_>>()?;
+                Ok((
+                    negate(Expr::InList(Box::new(x), items), *negated),
+                    DataType::Bool,
+                ))
+            }
+            ast::Expr::In {
+                expr,
+                target: ast::InTarget::Subquery(subquery),
+                negated,
+                ..
+            } => {
+                let (x, t) = self.expr(expr, scope)?;
+                let (slot, cols) = self.subquery(subquery, scope, false)?;
+                if cols.len() != 1 {
+                    return Err(Error::syntax("subquery has too many columns"));
+                }
+                let x = if t == DataType::Unknown {
+                    self.coerce(x, &t, &cols[0].ty)?
+                } else {
+                    x
+                };
+                Ok((
+                    negate(Expr::InSubquery(Box::new(x), slot), *negated),
+                    DataType::Bool,
+                ))
+            }
+            ast::Expr::Exists { subquery, negated } => {
+                let (slot, _) = self.subquery(subquery, scope, false)?;
+                Ok((negate(Expr::Exists(slot), *negated), DataType::Bool))
+            }
+            ast::Expr::Subquery(q) => {
+                let (slot, cols) = self.subquery(q, scope, true)?;
+                if cols.len() != 1 {
+                    return Err(Error::syntax("subquery must return only one column"));
+                }
+                Ok((Expr::Slot(slot), cols[0].ty.clone()))
+            }
+            ast::Expr::Like {
+                negated,
+                expr,
+                pattern,
+                ..
+            } => {
+                let op = if *negated { BinaryOp::NotLike } else { BinaryOp::Like };
+                self.text_op(op, expr, pattern, scope)
+            }
+            ast::Expr::ILike {
+                negated,
+                expr,
+                pattern,
+                ..
+            } => {
+                let op = if *negated {
+                    BinaryOp::NotILike
+                } else {
+                    BinaryOp::ILike
+                };
+                self.text_op(op, expr, pattern, scope)
+            }
+            ast::Expr::Cast {
+                expr, data_type, ..
+            } => self.cast(expr, data_type, scope),
+            ast::Expr::TypedString(ts) => {
+                let ty = DataType::from_sql(&ts.data_type)?;
+                let s = match &ts.value.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let v = Value::from_text(&ty, &s, self.format)?;
+                Ok((Expr::Const(v), ty))
+            }
+            ast::Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => self.case(operand.as_deref(), conditions, else_result.as_deref(), scope),
+            ast::Expr::Function(f) => self.function(f, scope),
+            ast::Expr::Extract { field, expr, .. } => {
+                let (x, t) = self.expr(expr, scope)?;
+                let field = field.to_string().to_lowercase();
+                let args = vec![Expr::Const(Value::Text(field)), x];
+                let rt = func::function_type("extract", &[DataType::Text, t])?;
+                Ok((Expr::Func("extract".into(), args), rt))
+            }
+            ast::Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![expr.as_ref().clone()];
+                if let Some(f) = substring_from {
+                    args.push(f.as_ref().clone());
+                } else if substring_for.is_some() {
+                    args.push(ast::Expr::value(ast::Value::Number("1".into(), false)));
+                }
+                if let Some(f) = substring_for {
+                    args.push(f.as_ref().clone());
+                }
+                self.call("substring", &args, scope)
+            }
+            ast::Expr::Position { expr, r#in } => {
+                self.call("strpos", &[r#in.as_ref().clone(), expr.as_ref().clone()], scope)
+            }
+            ast::Expr::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                ..
+            } => {
+                let name = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => "ltrim",
+                    Some(ast::TrimWhereField::Trailing) => "rtrim",
+                    _ => "btrim",
+                };
+                let mut args = vec![expr.as_ref().clone()];
+                if let Some(w) = trim_what {
+                    args.push(w.as_ref().clone());
+                }
+                self.call(name, &args, scope)
+            }
+            ast::Expr::Ceil { expr, .. } => self.call("ceil", &[expr.as_ref().clone()], scope),
+            ast::Expr::Floor { expr, .. } => self.call("floor", &[expr.as_ref().clone()], scope),
+            ast::Expr::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => self.call(
+                "timezone",
+                &[time_zone.as_ref().clone(), timestamp.as_ref().clone()],
+                scope,
+            ),
+            ast::Expr::Interval(iv) => {
+                let s = match iv.value.as_ref() {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    other => other.to_string(),
+                };
+                let s = match &iv.leading_field {
+                    Some(f) => format!("{s} {f}"),
+                    None => s,
+                };
+                let v = Value::from_text(&DataType::Interval, &s, self.format)?;
+                Ok((Expr::Const(v), DataType::Interval))
+            }
+            ast::Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } => {
+                // x = ANY (subquery) is IN.
+                if let (B::Eq, ast::Expr::Subquery(q)) = (compare_op, right.as_ref()) {
+                    let (x, t) = self.expr(left, scope)?;
+                    let (slot, cols) = self.subquery(q, scope, false)?;
+                    let x = if t == DataType::Unknown && cols.len() == 1 {
+                        self.coerce(x, &t, &cols[0].ty)?
+                    } else {
+                        x
+                    };
+                    return Ok((Expr::InSubquery(Box::new(x), slot), DataType::Bool));
+                }
+                let (x, t) = self.expr(left, scope)?;
+                let (arr, at) = self.expr(right, scope)?;
+                let _ = t;
+                Ok((
+                    Expr::Func(
+                        format!("any_{}", op_name(compare_op)),
+                        vec![x, arr],
+                    ),
+                    {
+                        let _ = at;
+                        DataType::Bool
+                    },
+                ))
+            }
+            ast::Expr::Array(a) => {
+                let mut items = Vec::new();
+                let mut types = Vec::new();
+                for x in &a.elem {
+                    let (b, t) = self.expr(x, scope)?;
+                    types.push(t.clone());
+                    items.push((b, t));
+                }
+                let common = if types.is_empty() {
+                    DataType::Text
+                } else {
+                    cast::common_type(&types)?
+                };
+                let items = items
+                    .into_iter()
+                    .map(|(b, t)| self.coerce(b, &t, &common))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((
+                    Expr::Func("array".into(), items),
+                    DataType::Array(Box::new(common)),
+                ))
+            }
+            ast::Expr::Collate { expr, .. } => self.expr(expr, scope),
+            _ => Err(Error::unsupported(format!("expression not supported: {e}"))),
+        }
+    }
+
+    /// Binds `e` and coerces it to `ty` (assignment or WHERE contexts).
+    pub fn expr_as(&mut self, e: &ast::Expr, scope: &Scope, ty: &DataType) -> Result<Expr> {
+        let (x, t) = self.expr(e, scope)?;
+        self.coerce(x, &t, ty)
+    }
+
+    /// A WHERE/ON/HAVING condition: must be boolean.
+    pub fn condition(&mut self, e: &ast::Expr, scope: &Scope, clause: &str) -> Result<Expr> {
+        let (x, t) = self.expr(e, scope)?;
+        match t {
+            DataType::Bool => Ok(x),
+            DataType::Unknown => self.coerce(x, &t, &DataType::Bool),
+            other => Err(Error::new(
+                ErrorCode::DatatypeMismatch,
+                format!(
+                    "argument of {clause} must be type boolean, not type {}",
+                    other.display_name()
+                ),
+            )),
+        }
+    }
+
+    fn column(&mut self, q: Option<&str>, name: &str, scope: &Scope) -> Result<Bound> {
+        if let Some(i) = scope.find(q, name)? {
+            return Ok((Expr::Column(i), scope.cols[i].ty.clone()));
+        }
+        for depth in 1..=self.outer.len() {
+            let s = &self.outer[self.outer.len() - depth];
+            if let Some(i) = s.find(q, name)? {
+                let ty = s.cols[i].ty.clone();
+                let n = self.outer_used.len();
+                for used in &mut self.outer_used[n - depth..] {
+                    *used = true;
+                }
+                return Ok((Expr::Outer { depth, index: i }, ty));
+            }
+        }
+        if q.is_none() {
+            match name {
+                "current_date" | "current_timestamp" | "localtimestamp" | "current_user"
+                | "session_user" | "user" | "current_schema" | "current_catalog"
+                | "current_role" => return self.call(name, &[], scope),
+                _ => {}
+            }
+        }
+        if let Some(q) = q {
+            if !scope.has_qualifier(q) && !self.outer.iter().any(|s| s.has_qualifier(q)) {
+                return Err(Error::new(
+                    ErrorCode::UndefinedTable,
+                    format!("missing FROM-clause entry for table \"{q}\""),
+                ));
+            }
+            return Err(Error::new(
+                ErrorCode::UndefinedColumn,
+                format!("column {q}.{name} does not exist"),
+            ));
+        }
+        Err(Error::new(
+            ErrorCode::UndefinedColumn,
+            format!("column \"{name}\" does not exist"),
+        ))
+    }
+
+    fn literal(&mut self, v: &ast::Value) -> Result<Bound> {
+        match v {
+            ast::Value::Number(n, _) => self.number(n),
+            ast::Value::SingleQuotedString(s)
+            | ast::Value::EscapedStringLiteral(s)
+            | ast::Value::UnicodeStringLiteral(s)
+            | ast::Value::NationalStringLiteral(s) => {
+                Ok((Expr::Const(Value::Text(s.clone())), DataType::Unknown))
+            }
+            ast::Value::DollarQuotedString(d) => {
+                Ok((Expr::Const(Value::Text(d.value.clone())), DataType::Unknown))
+            }
+            ast::Value::HexStringLiteral(h) => {
+                let v = Value::from_text(&DataType::Bytea, &format!("\\x{h}"), self.format)?;
+                Ok((Expr::Const(v), DataType::Bytea))
+            }
+            ast::Value::Boolean(b) => Ok((Expr::Const(Value::Bool(*b)), DataType::Bool)),
+            ast::Value::Null => Ok((Expr::Const(Value::Null), DataType::Unknown)),
+            ast::Value::Placeholder(p) => {
+                let n: usize = p
+                    .trim_start_matches('$')
+                    .parse()
+                    .map_err(|_| Error::syntax(format!("syntax error at or near \"{p}\"")))?;
+                if n == 0 {
+                    return Err(Error::new(
+                        ErrorCode::UndefinedParameter,
+                        format!("there is no parameter ${n}"),
+                    ));
+                }
+                if self.params.len() < n {
+                    self.params.resize(n, None);
+                }
+                let ty = self.params[n - 1].clone().unwrap_or(DataType::Unknown);
+                Ok((Expr::Param(n - 1), ty))
+            }
+            other => Err(Error::unsupported(format!("literal {other}"))),
+        }
+    }
+
+    fn number(&mut self, n: &str) -> Result<Bound> {
+        if !n.contains(['.', 'e', 'E']) {
+            if let Ok(i) = n.parse::<i32>() {
+                return Ok((Expr::Const(Value::Int4(i)), DataType::Int4));
+            }
+            if let Ok(i) = n.parse::<i64>() {
+                return Ok((Expr::Const(Value::Int8(i)), DataType::Int8));
+            }
+        }
+        let v = Value::from_text(&DataType::Numeric(None), n, self.format)?;
+        Ok((Expr::Const(v), DataType::Numeric(None)))
+    }
+
+    /// Converts `x` of type `from` to `to`: folds unknown literals, infers
+    /// unknown parameters, otherwise an implicit cast.
+    pub fn coerce(&mut self, x: Expr, from: &DataType, to: &DataType) -> Result<Expr> {
+        if from == to || *to == DataType::Unknown {
+            return Ok(x);
+        }
+        match x {
+            Expr::Const(ref v) if *from == DataType::Unknown => {
+                if v.is_null() {
+                    return Ok(Expr::Cast(Box::new(x), to.clone()));
+                }
+                let s = match v {
+                    Value::Text(s) => s.clone(),
+                    _ => return Ok(Expr::Cast(Box::new(x), to.clone())),
+                };
+                Ok(Expr::Const(Value::from_text(to, &s, self.format)?))
+            }
+            Expr::Param(n) if *from == DataType::Unknown => {
+                if let Some(slot) = self.params.get_mut(n) {
+                    if slot.is_none() || *slot == Some(DataType::Unknown) {
+                        *slot = Some(to.clone());
+                        return Ok(x);
+                    }
+                }
+                Ok(Expr::Cast(Box::new(x), to.clone()))
+            }
+            _ => {
+                if same_family(from, to) {
+                    Ok(x)
+                } else {
+                    Ok(Expr::Cast(Box::new(x), to.clone()))
+                }
+            }
+        }
+    }
+
+    fn pair(&mut self, a: &ast::Expr, b: &ast::Expr, scope: &Scope) -> Result<(Expr, Expr, DataType)> {
+        let (a, at) = self.expr(a, scope)?;
+        let (b, bt) = self.expr(b, scope)?;
+        self.unify(a, at, b, bt)
+    }
+
+    /// Gives an unknown side the other side's type.
+    fn unify(&mut self, a: Expr, at: DataType, b: Expr, bt: DataType) -> Result<(Expr, Expr, DataType)> {
+        match (at == DataType::Unknown, bt == DataType::Unknown) {
+            (true, false) => Ok((self.coerce(a, &at, &bt)?, b, bt)),
+            (false, true) => Ok((a, self.coerce(b, &bt, &at)?, at)),
+            (true, true) => {
+                let a = self.coerce(a, &at, &DataType::Text)?;
+                let b = self.coerce(b, &bt, &DataType::Text)?;
+                Ok((a, b, DataType::Text))
+            }
+            (false, false) => Ok((a, b, at)),
+        }
+    }
+
+    fn compare(&mut self, l: &ast::Expr, op: BinaryOp, r: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        let (a, b, _) = self.pair(l, r, scope)?;
+        Ok(Expr::Binary(op, Box::new(a), Box::new(b)))
+    }
+
+    fn binary(&mut self, l: &ast::Expr, op: &B, r: &ast::Expr, scope: &Scope) -> Result<Bound> {
+        match op {
+            B::And | B::Or => {
+                let a = self.condition(l, scope, if *op == B::And { "AND" } else { "OR" })?;
+                let b = self.condition(r, scope, if *op == B::And { "AND" } else { "OR" })?;
+                let e = if *op == B::And {
+                    Expr::And(Box::new(a), Box::new(b))
+                } else {
+                    Expr::Or(Box::new(a), Box::new(b))
+                };
+                return Ok((e, DataType::Bool));
+            }
+            _ => {}
+        }
+        let fop = match op {
+            B::Plus => BinaryOp::Add,
+            B::Minus => BinaryOp::Sub,
+            B::Multiply => BinaryOp::Mul,
+            B::Divide => BinaryOp::Div,
+            B::Modulo => BinaryOp::Mod,
+            B::PGExp => BinaryOp::Pow,
+            B::Eq => BinaryOp::Eq,
+            B::NotEq => BinaryOp::NotEq,
+            B::Lt => BinaryOp::Lt,
+            B::LtEq => BinaryOp::LtEq,
+            B::Gt => BinaryOp::Gt,
+            B::GtEq => BinaryOp::GtEq,
+            B::StringConcat => BinaryOp::Concat,
+            B::PGLikeMatch => BinaryOp::Like,
+            B::PGNotLikeMatch => BinaryOp::NotLike,
+            B::PGILikeMatch => BinaryOp::ILike,
+            B::PGNotILikeMatch => BinaryOp::NotILike,
+            B::PGRegexMatch => BinaryOp::RegexMatch,
+            B::PGRegexIMatch => BinaryOp::RegexIMatch,
+            B::PGRegexNotMatch => BinaryOp::NotRegexMatch,
+            B::PGRegexNotIMatch => BinaryOp::NotRegexIMatch,
+            B::BitwiseAnd => BinaryOp::BitAnd,
+            B::BitwiseOr => BinaryOp::BitOr,
+            B::PGBitwiseXor => BinaryOp::BitXor,
+            B::PGBitwiseShiftLeft => BinaryOp::ShiftLeft,
+            B::PGBitwiseShiftRight => BinaryOp::ShiftRight,
+            B::Arrow => BinaryOp::JsonGet,
+            B::LongArrow => BinaryOp::JsonGetText,
+            other => return Err(Error::unsupported(format!("operator {other}"))),
+        };
+        let (a, at) = self.expr(l, scope)?;
+        let (b, bt) = self.expr(r, scope)?;
+        let (a, b, at, bt) = if fop == BinaryOp::Concat {
+            let a = if at == DataType::Unknown { self.coerce(a, &at, &DataType::Text)? } else { a };
+            let b = if bt == DataType::Unknown { self.coerce(b, &bt, &DataType::Text)? } else { b };
+            let at = if at == DataType::Unknown { DataType::Text } else { at };
+            let bt = if bt == DataType::Unknown { DataType::Text } else { bt };
+            (a, b, at, bt)
+        } else if matches!(fop, BinaryOp::JsonGet | BinaryOp::JsonGetText) {
+            (a, b, at, bt)
+        } else {
+            let (a, b, _) = self.unify(a, at.clone(), b, bt.clone())?;
+            let at2 = if at == DataType::Unknown { bt.clone() } else { at };
+            let bt2 = if bt == DataType::Unknown { at2.clone() } else { bt };
+            let (at2, bt2) = if at2 == DataType::Unknown { (DataType::Text, DataType::Text) } else { (at2, bt2) };
+            (a, b, at2, bt2)
+        };
+        let rt = func::binary_type(fop, &at, &bt)?;
+        Ok((Expr::Binary(fop, Box::new(a), Box::new(b)), rt))
+    }
+
+    fn text_op(&mut self, op: BinaryOp, l: &ast::Expr, r: &ast::Expr, scope: &Scope) -> Result<Bound> {
+        let (a, at) = self.expr(l, scope)?;
+        let (b, bt) = self.expr(r, scope)?;
+        let a = self.coerce(a, &at, &if at == DataType::Unknown { DataType::Text } else { at.clone() })?;
+        let b = self.coerce(b, &bt, &DataType::Text)?;
+        Ok((Expr::Binary(op, Box::new(a), Box::new(b)), DataType::Bool))
+    }
+
+    fn is_null(&mut self, x: &ast::Expr, negated: bool, scope: &Scope) -> Result<Bound> {
+        let (x, _) = self.expr(x, scope)?;
+        Ok((negate(Expr::IsNull(Box::new(x)), negated), DataType::Bool))
+    }
+
+    fn is_bool(&mut self, x: &ast::Expr, v: bool, negated: bool, scope: &Scope) -> Result<Bound> {
+        let (x, t) = self.expr(x, scope)?;
+        let x = self.coerce(x, &t, &DataType::Bool)?;
+        Ok((negate(Expr::IsBool(Box::new(x), v), negated), DataType::Bool))
+    }
+
+    fn cast(&mut self, e: &ast::Expr, dt: &ast::DataType, scope: &Scope) -> Result<Bound> {
+        let name = dt.to_string().to_lowercase();
+        if name == "regclass" {
+            let (x, t) = self.expr(e, scope)?;
+            if let Expr::Const(Value::Text(s)) = &x {
+                let (schema, rel) = crate::catalog::split_qualified(s);
+                return match self.catalog.lookup(schema.as_deref(), &rel, self.search_path)? {
+                    Some((_, r)) => Ok((Expr::Const(Value::Oid(r.oid())), DataType::Oid)),
+                    None => match crate::pg_catalog::virtual_oid(&rel) {
+                        Some(oid) => Ok((Expr::Const(Value::Oid(oid)), DataType::Oid)),
+                        None => Err(Error::new(
+                            ErrorCode::UndefinedTable,
+                            format!("relation \"{s}\" does not exist"),
+                        )),
+                    },
+                };
+            }
+            return Ok((Expr::Cast(Box::new(x), DataType::Oid), {
+                let _ = t;
+                DataType::Oid
+            }));
+        }
+        let ty = DataType::from_sql(dt)?;
+        let (x, t) = self.expr(e, scope)?;
+        if t == DataType::Unknown {
+            if let Expr::Const(Value::Text(s)) = &x {
+                return Ok((Expr::Const(Value::from_text(&ty, s, self.format)?), ty));
+            }
+            if let Expr::Param(_) = x {
+                let x = self.coerce(x, &t, &ty)?;
+                return Ok((x, ty));
+            }
+        }
+        if t == ty {
+            return Ok((x, ty));
+        }
+        Ok((Expr::Cast(Box::new(x), ty.clone()), ty))
+    }
+
+    fn case(
+        &mut self,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+        scope: &Scope,
+    ) -> Result<Bound> {
+        let operand = match operand {
+            Some(o) => Some(self.expr(o, scope)?),
+            None => None,
+        };
+        let mut whens = Vec::new();
+        let mut results = Vec::new();
+        for c in conditions {
+            let w = match &operand {
+                Some((ox, ot)) => {
+                    let (w, wt) = self.expr(&c.condition, scope)?;
+                    let (a, b, _) = self.unify(ox.clone(), ot.clone(), w, wt)?;
+                    Expr::Binary(BinaryOp::Eq, Box::new(a), Box::new(b))
+                }
+                None => self.condition(&c.condition, scope, "CASE")?,
+            };
+            whens.push(w);
+            results.push(self.expr(&c.result, scope)?);
+        }
+        let else_ = match else_result {
+            Some(e) => Some(self.expr(e, scope)?),
+            None => None,
+        };
+        let mut types: Vec<DataType> = results.iter().map(|r| r.1.clone()).collect();
+        if let Some((_, t)) = &else_ {
+            types.push(t.clone());
+        }
+        let common = cast::common_type(&types)?;
+        let mut pairs = Vec::new();
+        for (w, (r, rt)) in whens.into_iter().zip(results) {
+            pairs.push((w, self.coerce(r, &rt, &common)?));
+        }
+        let else_ = match else_ {
+            Some((e, t)) => Some(Box::new(self.coerce(e, &t, &common)?)),
+            None => None,
+        };
+        let operand_expr = None;
+        Ok((
+            Expr::Case {
+                operand: operand_expr,
+                whens: pairs,
+                else_,
+            },
+            common,
+        ))
+    }
+
+    /// Binds a call by name over AST arguments.
+    fn call(&mut self, name: &str, args: &[ast::Expr], scope: &Scope) -> Result<Bound> {
+        let mut bound = Vec::new();
+        for a in args {
+            bound.push(self.expr(a, scope)?);
+        }
+        self.call_bound(name, bound, false, None, scope)
+    }
+
+    fn function(&mut self, f: &ast::Function, scope: &Scope) -> Result<Bound> {
+        let name = f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(ident)
+            .unwrap_or_default();
+        if f.over.is_some() {
+            return Err(Error::unsupported("window functions are not supported"));
+        }
+        let mut star = false;
+        let mut distinct = false;
+        let mut args = Vec::new();
+        match &f.args {
+            ast::FunctionArguments::None => {}
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(Error::unsupported("function over a subquery"))
+            }
+            ast::FunctionArguments::List(l) => {
+                distinct = matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                for a in &l.args {
+                    let ae = match a {
+                        ast::FunctionArg::Unnamed(x) => x,
+                        ast::FunctionArg::Named { arg, .. } => arg,
+                        ast::FunctionArg::ExprNamed { arg, .. } => arg,
+                    };
+                    match ae {
+                        ast::FunctionArgExpr::Expr(x) => args.push(x.clone()),
+                        ast::FunctionArgExpr::Wildcard => star = true,
+                        _ => return Err(Error::unsupported(format!("argument {ae}"))),
+                    }
+                }
+            }
+        }
+        if aggregate::is_aggregate(&name) {
+            return self.aggregate(&name, &args, star, distinct, f.filter.as_deref(), scope);
+        }
+        let mut bound = Vec::new();
+        for a in &args {
+            bound.push(self.expr(a, scope)?);
+        }
+        self.call_bound(&name, bound, distinct, f.filter.as_deref(), scope)
+    }
+
+    fn aggregate(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        _star: bool,
+        distinct: bool,
+        filter: Option<&ast::Expr>,
+        scope: &Scope,
+    ) -> Result<Bound> {
+        let Some(saved) = self.aggs.take() else {
+            return Err(Error::new(
+                ErrorCode::GroupingError,
+                format!("aggregate functions are not allowed in {}", self.agg_forbidden),
+            ));
+        };
+        let forbidden = self.agg_forbidden;
+        self.agg_forbidden = "aggregate function calls";
+        let result = (|| {
+            let mut bound = Vec::new();
+            let mut types = Vec::new();
+            for a in args {
+                let (x, t) = self.expr(a, scope)?;
+                let (x, t) = if t == DataType::Unknown {
+                    (self.coerce(x, &t, &DataType::Text)?, DataType::Text)
+                } else {
+                    (x, t)
+                };
+                bound.push(x);
+                types.push(t);
+            }
+            let func = aggregate::resolve(name, &types)?;
+            let filter = match filter {
+                Some(f) => Some(self.condition(f, scope, "FILTER")?),
+                None => None,
+            };
+            Ok((func, bound, filter))
+        })();
+        self.agg_forbidden = forbidden;
+        let mut aggs = saved;
+        let (func, bound, filter) = match result {
+            Ok(x) => x,
+            Err(e) => {
+                self.aggs = Some(aggs);
+                return Err(e);
+            }
+        };
+        let rt = func.return_type.clone();
+        aggs.push(AggCall {
+            func,
+            args: bound,
+            distinct,
+            filter,
+        });
+        let i = aggs.len() - 1;
+        self.aggs = Some(aggs);
+        Ok((Expr::Agg(i), rt))
+    }
+
+    fn call_bound(
+        &mut self,
+        name: &str,
+        bound: Vec<Bound>,
+        _distinct: bool,
+        _filter: Option<&ast::Expr>,
+        _scope: &Scope,
+    ) -> Result<Bound> {
+        let session = |f: SessionFn, ty: DataType, args: Vec<Expr>| Ok((Expr::Session(f, args), ty));
+        let texts = |b: &mut Binder, bound: Vec<Bound>| -> Result<Vec<Expr>> {
+            bound
+                .into_iter()
+                .map(|(x, t)| {
+                    if t == DataType::Unknown {
+                        b.coerce(x, &t, &DataType::Text)
+                    } else {
+                        Ok(x)
+                    }
+                })
+                .collect()
+        };
+        match name {
+            "coalesce" | "greatest" | "least" => {
+                let types: Vec<DataType> = bound.iter().map(|b| b.1.clone()).collect();
+                let common = cast::common_type(&types)?;
+                let args = bound
+                    .into_iter()
+                    .map(|(x, t)| self.coerce(x, &t, &common))
+                    .collect::<Result<Vec<_>>>()?;
+                let e = match name {
+                    "coalesce" => Expr::Coalesce(args),
+                    "greatest" => Expr::MinMax(args, true),
+                    _ => Expr::MinMax(args, false),
+                };
+                Ok((e, common))
+            }
+            "nullif" => {
+                let mut it = bound.into_iter();
+                let (Some((a, at)), Some((b, bt)), None) = (it.next(), it.next(), it.next()) else {
+                    return Err(undefined_function(name, &[]));
+                };
+                let (a, b, t) = self.unify(a, at, b, bt)?;
+                Ok((Expr::NullIf(Box::new(a), Box::new(b)), t))
+            }
+            "nextval" => {
+                let args = texts(self, bound)?;
+                let arg = args.into_iter().next().ok_or_else(|| undefined_function(name, &[]))?;
+                Ok((Expr::Slot(self.add_slot(SlotKind::NextVal(arg))), DataType::Int8))
+            }
+            "setval" => {
+                let args = texts(self, bound)?;
+                Ok((Expr::Slot(self.add_slot(SlotKind::SetVal(args))), DataType::Int8))
+            }
+            "set_config" => {
+                let args = texts(self, bound)?;
+                Ok((Expr::Slot(self.add_slot(SlotKind::SetConfig(args))), DataType::Text))
+            }
+            "currval" => session(SessionFn::CurrVal, DataType::Int8, texts(self, bound)?),
+            "lastval" => session(SessionFn::LastVal, DataType::Int8, vec![]),
+            "current_setting" => session(SessionFn::CurrentSetting, DataType::Text, texts(self, bound)?),
+            "version" => session(SessionFn::Version, DataType::Text, vec![]),
+            "current_database" | "current_catalog" => {
+                session(SessionFn::CurrentDatabase, DataType::Name, vec![])
+            }
+            "current_user" | "session_user" | "user" | "current_role" => {
+                session(SessionFn::CurrentUser, DataType::Name, vec![])
+            }
+            "current_schema" => session(SessionFn::CurrentSchema, DataType::Name, vec![]),
+            "current_schemas" => session(
+                SessionFn::CurrentSchemas,
+                DataType::Array(Box::new(DataType::Name)),
+                texts(self, bound)?,
+            ),
+            "pg_backend_pid" => session(SessionFn::BackendPid, DataType::Int4, vec![]),
+            "now" | "current_timestamp" | "transaction_timestamp" => {
+                session(SessionFn::Now, DataType::Timestamptz, vec![])
+            }
+            "localtimestamp" => Ok((
+                Expr::Cast(Box::new(Expr::Session(SessionFn::Now, vec![])), DataType::Timestamp),
+                DataType::Timestamp,
+            )),
+            "statement_timestamp" => session(SessionFn::StatementTimestamp, DataType::Timestamptz, vec![]),
+            "clock_timestamp" => session(SessionFn::ClockTimestamp, DataType::Timestamptz, vec![]),
+            "current_date" => session(SessionFn::CurrentDate, DataType::Date, vec![]),
+            _ => {
+                let types: Vec<DataType> = bound.iter().map(|b| b.1.clone()).collect();
+                let rt = func::function_type(name, &types)?;
+                let args = bound.into_iter().map(|b| b.0).collect();
+                Ok((Expr::Func(name.to_string(), args), rt))
+            }
+        }
+    }
+
+    /// Binds a subquery into a slot; returns the slot and its columns.
+    pub fn subquery(
+        &mut self,
+        q: &ast::Query,
+        scope: &Scope,
+        scalar: bool,
+    ) -> Result<(usize, Vec<super::ScopeCol>)> {
+        self.outer.push(scope.clone());
+        self.outer_used.push(false);
+        let aggs = self.aggs.take();
+        let forbidden = self.agg_forbidden;
+        let r = self.query(q);
+        self.aggs = aggs;
+        self.agg_forbidden = forbidden;
+        self.outer.pop();
+        let correlated = self.outer_used.pop().unwrap_or(true);
+        let (plan, cols) = r?;
+        let slot = self.add_slot(SlotKind::Subquery {
+            plan: Box::new(plan),
+            correlated,
+            scalar,
+        });
+        Ok((slot, cols))
+    }
+
+    /// Starts collecting aggregates (a grouped query's select list).
+    pub(crate) fn begin_aggs(&mut self) -> (Option<Vec<AggCall>>, &'static str) {
+        let saved = (self.aggs.take(), self.agg_forbidden);
+        self.aggs = Some(Vec::new());
+        saved
+    }
+
+    pub(crate) fn end_aggs(&mut self, saved: (Option<Vec<AggCall>>, &'static str)) -> Vec<AggCall> {
+        let aggs = self.aggs.take().unwrap_or_default();
+        self.aggs = saved.0;
+        self.agg_forbidden = saved.1;
+        aggs
+    }
+
+    /// Forbids aggregates while binding `clause` (WHERE, JOIN ...).
+    pub(crate) fn forbid_aggs(&mut self, clause: &'static str) -> (Option<Vec<AggCall>>, &'static str) {
+        let saved = (self.aggs.take(), self.agg_forbidden);
+        self.agg_forbidden = clause;
+        saved
+    }
+
+    pub(crate) fn restore_aggs(&mut self, saved: (Option<Vec<AggCall>>, &'static str)) {
+        self.aggs = saved.0;
+        self.agg_forbidden = saved.1;
+    }
+}
+
+fn negate(e: Expr, negated: bool) -> Expr {
+    if negated {
+        Expr::Not(Box::new(e))
+    } else {
+        e
+    }
+}
+
+fn op_name(op: &B) -> &'static str {
+    match op {
+        B::Eq => "eq",
+        B::NotEq => "ne",
+        B::Lt => "lt",
+        B::LtEq => "le",
+        B::Gt => "gt",
+        B::GtEq => "ge",
+        _ => "op",
+    }
+}
+
+/// Types between which values convert without a cast node (the
+/// operators accept both).
+fn same_family(a: &DataType, b: &DataType) -> bool {
+    use DataType::*;
+    let num = |t: &DataType| matches!(t, Int2 | Int4 | Int8 | Float4 | Float8 | Numeric(_) | Oid);
+    let text = |t: &DataType| matches!(t, Text | Varchar(_) | Char(_) | Name);
+    (num(a) && num(b) && !matches!(b, Numeric(Some(_)))) || (text(a) && text(b) && matches!(b, Text | Name | Varchar(None)))
+}
+
+pub(crate) fn undefined_function(name: &str, args: &[DataType]) -> Error {
+    let list: Vec<String> = args.iter().map(|t| t.display_name()).collect();
+    Error::new(
+        ErrorCode::UndefinedFunction,
+        format!("function {name}({}) does not exist", list.join(", ")),
+    )
+    .with_hint("No function matches the given name and argument types. You might need to add explicit type casts.")
+}

@@ -1,0 +1,101 @@
+//! Parsing: splits a query string into statements with sqlparser's
+//! PostgreSQL dialect and maps its errors to PostgreSQL's syntax errors.
+
+use sqlparser::ast::{Query, Statement};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+
+use crate::error::{Error, Result};
+use crate::session::Parsed;
+
+/// Splits `sql` into statements (see [`crate::session::parse`]).
+pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
+    if sql.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(syntax_error)?;
+    if stmts.is_empty() {
+        return Ok(vec![Parsed {
+            text: sql.to_string(),
+            statement: None,
+        }]);
+    }
+    let single = stmts.len() == 1;
+    Ok(stmts
+        .into_iter()
+        .map(|s| Parsed {
+            text: if single {
+                sql.trim().trim_end_matches(';').to_string()
+            } else {
+                s.to_string()
+            },
+            statement: Some(s),
+        })
+        .collect())
+}
+
+/// Parses one query (a view's stored text).
+pub fn parse_query(sql: &str) -> Result<Query> {
+    let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(syntax_error)?;
+    match stmts.pop() {
+        Some(Statement::Query(q)) if stmts.is_empty() => Ok(*q),
+        _ => Err(Error::syntax(format!("not a query: {sql}"))),
+    }
+}
+
+/// Parses one expression (a stored DEFAULT or CHECK).
+pub fn parse_expr(sql: &str) -> Result<sqlparser::ast::Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(syntax_error)
+}
+
+/// sqlparser's message as PostgreSQL words it.
+fn syntax_error(e: ParserError) -> Error {
+    let msg = match &e {
+        ParserError::ParserError(m) | ParserError::TokenizerError(m) => m.clone(),
+        ParserError::RecursionLimitExceeded => {
+            return Error::new(
+                crate::ErrorCode::Internal,
+                "stack depth limit exceeded",
+            )
+        }
+    };
+    if let Some(pos) = msg.find("found: ") {
+        let rest = &msg[pos + 7..];
+        let tok = match rest.find(" at Line:") {
+            Some(i) => &rest[..i],
+            None => rest,
+        };
+        if tok == "EOF" {
+            return Error::syntax("syntax error at end of input");
+        }
+        return Error::syntax(format!("syntax error at or near \"{}\"", tok.trim_matches('"')));
+    }
+    if msg.contains("Unterminated string") {
+        return Error::syntax(format!("unterminated quoted string: {msg}"));
+    }
+    Error::syntax(format!("syntax error: {msg}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_statements() {
+        let v = parse("select 1; select 2").expect("parse");
+        assert_eq!(v.len(), 2);
+        assert!(parse("").expect("parse").is_empty());
+        assert!(parse(";").expect("parse")[0].is_empty());
+    }
+
+    #[test]
+    fn syntax_errors_read_like_postgres() {
+        let e = parse("selec 1").expect_err("bad");
+        assert_eq!(e.message, "syntax error at or near \"selec\"");
+        let e = parse("select 1 +").expect_err("bad");
+        assert_eq!(e.message, "syntax error at end of input");
+    }
+}

@@ -1,0 +1,191 @@
+//! Access-path selection: turns a scan's filter into a primary-key point
+//! lookup or range, or a secondary index lookup, when its conjuncts
+//! compare key columns with row-independent values.
+
+use super::plan::{Access, Expr, Plan};
+use super::{and_all, conjuncts};
+use crate::catalog::{Catalog, TableDef};
+use crate::func::BinaryOp;
+
+/// Chooses the access path of every scan in `plan`.
+pub fn choose_access(plan: Plan, catalog: &Catalog) -> Plan {
+    match plan {
+        Plan::Scan {
+            table,
+            access: Access::Full,
+            filter: Some(f),
+            lock,
+        } => {
+            let (access, filter) = pick(&table, f);
+            Plan::Scan {
+                table,
+                access,
+                filter,
+                lock,
+            }
+        }
+        Plan::Join {
+            kind,
+            left,
+            right,
+            equi,
+            on,
+            left_width,
+            right_width,
+        } => Plan::Join {
+            kind,
+            left: Box::new(choose_access(*left, catalog)),
+            right: Box::new(choose_access(*right, catalog)),
+            equi,
+            on,
+            left_width,
+            right_width,
+        },
+        Plan::Filter { input, predicate } => Plan::Filter {
+            input: Box::new(choose_access(*input, catalog)),
+            predicate,
+        },
+        other => other,
+    }
+}
+
+/// A conjunct `col op value` with `value` row independent.
+fn comparison(e: &Expr) -> Option<(usize, BinaryOp, Expr)> {
+    let Expr::Binary(op, a, b) = e else {
+        return None;
+    };
+    let flip = |op: BinaryOp| match op {
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::LtEq => BinaryOp::GtEq,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::GtEq => BinaryOp::LtEq,
+        o => o,
+    };
+    if !matches!(
+        op,
+        BinaryOp::Eq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+    ) {
+        return None;
+    }
+    let col = |x: &Expr| match x {
+        Expr::Column(c) => Some(*c),
+        Expr::Cast(inner, _) => match inner.as_ref() {
+            Expr::Column(_) => None,
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(c) = col(a) {
+        if b.is_row_independent() {
+            return Some((c, *op, *b.clone()));
+        }
+    }
+    if let Some(c) = col(b) {
+        if a.is_row_independent() {
+            return Some((c, flip(*op), *a.clone()));
+        }
+    }
+    None
+}
+
+/// Key columns matched by equality, then a range on the next one.
+struct Match {
+    eq: Vec<Expr>,
+    lower: Option<(Expr, bool)>,
+    upper: Option<(Expr, bool)>,
+    used: Vec<usize>,
+}
+
+fn match_key(cols: &[usize], parts: &[Expr]) -> Match {
+    let comps: Vec<Option<(usize, BinaryOp, Expr)>> = parts.iter().map(comparison).collect();
+    let mut m = Match {
+        eq: Vec::new(),
+        lower: None,
+        upper: None,
+        used: Vec::new(),
+    };
+    for &kc in cols {
+        let eq = comps.iter().enumerate().find_map(|(i, c)| match c {
+            Some((c, BinaryOp::Eq, v)) if *c == kc => Some((i, v.clone())),
+            _ => None,
+        });
+        if let Some((i, v)) = eq {
+            m.eq.push(v);
+            m.used.push(i);
+            continue;
+        }
+        for (i, c) in comps.iter().enumerate() {
+            match c {
+                Some((c, op, v)) if *c == kc => match op {
+                    BinaryOp::Gt | BinaryOp::GtEq if m.lower.is_none() => {
+                        m.lower = Some((v.clone(), *op == BinaryOp::GtEq));
+                        m.used.push(i);
+                    }
+                    BinaryOp::Lt | BinaryOp::LtEq if m.upper.is_none() => {
+                        m.upper = Some((v.clone(), *op == BinaryOp::LtEq));
+                        m.used.push(i);
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        break;
+    }
+    m
+}
+
+fn pick(table: &TableDef, filter: Expr) -> (Access, Option<Expr>) {
+    let mut parts = Vec::new();
+    conjuncts(filter, &mut parts);
+    let mut best: Option<(usize, Option<usize>, Match)> = None; // (score, index, match)
+    if !table.pk.is_empty() {
+        let m = match_key(&table.pk, &parts);
+        let score = score(&m, table.pk.len());
+        if score > 0 {
+            best = Some((score, None, m));
+        }
+    }
+    for (i, ix) in table.indexes.iter().enumerate() {
+        if ix.primary {
+            continue;
+        }
+        let m = match_key(&ix.columns, &parts);
+        let s = score(&m, ix.columns.len());
+        // Prefer the primary key on ties.
+        if s > 0 && best.as_ref().map(|b| s > b.0).unwrap_or(true) {
+            best = Some((s, Some(i), m));
+        }
+    }
+    let Some((_, index, m)) = best else {
+        return (Access::Full, and_all(parts));
+    };
+    // Every conjunct stays in the filter: the key lookup casts its values
+    // to the column types, and the filter re-checks with SQL semantics.
+    let rest = parts;
+    let access = match index {
+        None => Access::Primary {
+            eq: m.eq,
+            lower: m.lower,
+            upper: m.upper,
+        },
+        Some(index) => Access::Index {
+            index,
+            eq: m.eq,
+            lower: m.lower,
+            upper: m.upper,
+        },
+    };
+    (access, and_all(rest))
+}
+
+fn score(m: &Match, ncols: usize) -> usize {
+    let mut s = m.eq.len() * 10;
+    if m.eq.len() == ncols {
+        s += 100;
+    }
+    if m.lower.is_some() || m.upper.is_some() {
+        s += 5;
+    }
+    s
+}

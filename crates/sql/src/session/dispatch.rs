@@ -1,0 +1,507 @@
+//! Statement dispatch: binds each statement kind and runs it through the
+//! executor (queries, DML, DDL, COPY, EXPLAIN), answers SET/SHOW/RESET
+//! without a transaction, and describes statements without running them.
+
+use std::sync::Arc;
+
+use sqlparser::ast::{self, Statement};
+
+use super::state::{display_name, now_micros};
+use super::{Column, CopyFormat, CopyIn, Description, Output, Session};
+use crate::binder::{ident, object_name, Binder, Scope, ScopeCol};
+use crate::catalog::{Catalog, Relation, TableDef};
+use crate::error::{Error, ErrorCode, Result};
+use crate::exec::copy::{self, CopyOptions};
+use crate::exec::dml::{default_expr, InsertPlan};
+use crate::exec::{Ctx, Row};
+use crate::func::FunctionContext;
+use crate::planner::plan::{Expr, Plan};
+use crate::types::{DataType, Value};
+
+fn command(tag: impl Into<String>) -> Output {
+    Output::Command { tag: tag.into() }
+}
+
+fn columns(cols: &[ScopeCol]) -> Vec<Column> {
+    cols.iter()
+        .map(|c| {
+            let ty = if c.ty == DataType::Unknown { DataType::Text } else { c.ty.clone() };
+            Column {
+                name: c.name.clone(),
+                type_modifier: ty.type_modifier(),
+                data_type: ty,
+                table_oid: c.table_oid,
+                column_id: c.column_id,
+            }
+        })
+        .collect()
+}
+
+fn text_column(name: &str) -> Vec<Column> {
+    vec![Column {
+        name: name.into(),
+        data_type: DataType::Text,
+        table_oid: 0,
+        column_id: 0,
+        type_modifier: -1,
+    }]
+}
+
+/// A SET value as text.
+fn set_value(values: &[ast::Expr]) -> Result<Option<String>> {
+    let mut parts = Vec::new();
+    for v in values {
+        let s = match v {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+                ast::Value::Number(n, _) => n.clone(),
+                ast::Value::Boolean(b) => if *b { "on".into() } else { "off".into() },
+                other => other.to_string(),
+            },
+            ast::Expr::Identifier(i) => {
+                if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") {
+                    return Ok(None);
+                }
+                ident(i)
+            }
+            ast::Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => format!("-{}", expr),
+            other => other.to_string(),
+        };
+        parts.push(s);
+    }
+    Ok(Some(parts.join(", ")))
+}
+
+/// The GUC a SHOW names.
+fn show_name(parts: &[ast::Ident]) -> String {
+    let words: Vec<String> = parts.iter().map(|i| i.value.to_lowercase()).collect();
+    match words.join(" ").as_str() {
+        "transaction isolation level" => "transaction_isolation".into(),
+        "time zone" => "timezone".into(),
+        "session authorization" => "session_authorization".into(),
+        other => other.replace(' ', "."),
+    }
+}
+
+/// Statements that need no transaction: SET, SHOW, RESET, DISCARD, no-ops
+/// and COPY FROM STDIN (which only prepares here).
+pub(crate) async fn without_transaction(s: &mut Session, stmt: &Statement) -> Result<Option<Output>> {
+    let st = &mut s.state;
+    Ok(Some(match stmt {
+        Statement::Set(set) => match set {
+            ast::Set::SingleAssignment { variable, values, .. } => {
+                let name = variable.to_string().to_lowercase();
+                let name = if name == "time.zone" { "timezone".into() } else { name };
+                match set_value(values)? {
+                    Some(v) => st.settings.set(&name, &v)?,
+                    None => st.settings.reset(&name)?,
+                }
+                command("SET")
+            }
+            ast::Set::SetTimeZone { value, .. } => {
+                match set_value(std::slice::from_ref(value))? {
+                    Some(v) if !v.eq_ignore_ascii_case("local") => st.settings.set("timezone", &v)?,
+                    _ => st.settings.reset("timezone")?,
+                }
+                command("SET")
+            }
+            ast::Set::SetNames { charset_name, .. } => {
+                st.settings.set("client_encoding", &charset_name.value)?;
+                command("SET")
+            }
+            ast::Set::SetNamesDefault {} => {
+                st.settings.reset("client_encoding")?;
+                command("SET")
+            }
+            ast::Set::SetSessionAuthorization(_) | ast::Set::SetRole { .. } => command("SET"),
+            _ => return Err(Error::unsupported(format!("{stmt}"))),
+        },
+        Statement::ShowVariable { variable } => {
+            let name = show_name(variable);
+            if name == "all" {
+                let rows: Vec<Row> = st
+                    .settings
+                    .all()
+                    .into_iter()
+                    .map(|(n, v)| vec![Value::Text(n), Value::Text(v), Value::Text(String::new())])
+                    .collect();
+                let mut cols = text_column("name");
+                cols.extend(text_column("setting"));
+                cols.extend(text_column("description"));
+                let n = rows.len();
+                return Ok(Some(Output::Rows { columns: cols, rows, tag: format!("SHOW {n}") }));
+            }
+            let v = st.settings.get(&name)?;
+            Output::Rows {
+                columns: text_column(&display_name(&name)),
+                rows: vec![vec![Value::Text(v)]],
+                tag: "SHOW".into(),
+            }
+        }
+        Statement::Reset(r) => {
+            match &r.reset {
+                ast::Reset::ALL => st.settings.reset_all(),
+                ast::Reset::ConfigurationParameter(n) => {
+                    let name = n.to_string().to_lowercase();
+                    st.settings.reset(&name)?
+                }
+                ast::Reset::SessionAuthorization => {}
+            }
+            command("RESET")
+        }
+        Statement::Discard { object_type } => {
+            if matches!(object_type, ast::DiscardObject::ALL) {
+                if s.block {
+                    return Err(Error::new(
+                        ErrorCode::ActiveSqlTransaction,
+                        "DISCARD ALL cannot run inside a transaction block",
+                    ));
+                }
+                s.state.settings.reset_all();
+                s.state.currval.clear();
+            }
+            command(format!("DISCARD {object_type}"))
+        }
+        Statement::Vacuum(_) => command("VACUUM"),
+        Statement::Analyze(_) => command("ANALYZE"),
+        Statement::UnlockTables => command("CHECKPOINT"),
+        Statement::Deallocate { .. } => command("DEALLOCATE"),
+        Statement::Copy { source, to: false, target: ast::CopyTarget::Stdin, options, legacy_options, .. } => {
+            let catalog = s.catalog().await?;
+            let (plan, n, format) = copy_from_plan(s, &catalog, source, options, legacy_options)?;
+            Output::CopyIn(CopyIn { format, columns: n, plan: Arc::new(plan) })
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// What COPY FROM needs to load rows.
+struct CopyInPlan {
+    table: Arc<TableDef>,
+    cols: Vec<usize>,
+    opts: CopyOptions,
+}
+
+fn copy_options(options: &[ast::CopyOption], legacy: &[ast::CopyLegacyOption]) -> Result<CopyOptions> {
+    let mut format = CopyFormat::Text;
+    for o in options {
+        if let ast::CopyOption::Format(f) = o {
+            format = match f.value.to_lowercase().as_str() {
+                "csv" => CopyFormat::Csv,
+                "binary" => CopyFormat::Binary,
+                "text" => CopyFormat::Text,
+                other => return Err(Error::new(ErrorCode::InvalidParameterValue, format!("COPY format \"{other}\" not recognized"))),
+            };
+        }
+    }
+    for o in legacy {
+        match o {
+            ast::CopyLegacyOption::Csv(_) => format = CopyFormat::Csv,
+            ast::CopyLegacyOption::Binary => format = CopyFormat::Binary,
+            _ => {}
+        }
+    }
+    let mut c = CopyOptions::new(format);
+    for o in options {
+        match o {
+            ast::CopyOption::Delimiter(d) => c.delimiter = *d,
+            ast::CopyOption::Null(n) => c.null = n.clone(),
+            ast::CopyOption::Header(h) => c.header = *h,
+            ast::CopyOption::Quote(q) => c.quote = *q,
+            ast::CopyOption::Escape(e) => c.escape = *e,
+            _ => {}
+        }
+    }
+    for o in legacy {
+        match o {
+            ast::CopyLegacyOption::Delimiter(d) => c.delimiter = *d,
+            ast::CopyLegacyOption::Null(n) => c.null = n.clone(),
+            ast::CopyLegacyOption::Header => c.header = true,
+            ast::CopyLegacyOption::Csv(opts) => {
+                for x in opts {
+                    match x {
+                        ast::CopyLegacyCsvOption::Header => c.header = true,
+                        ast::CopyLegacyCsvOption::Quote(q) => c.quote = *q,
+                        ast::CopyLegacyCsvOption::Escape(e) => c.escape = *e,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if c.format == CopyFormat::Binary {
+        return Err(Error::unsupported("COPY BINARY is not supported"));
+    }
+    Ok(c)
+}
+
+fn copy_table(s: &Session, catalog: &Catalog, name: &ast::ObjectName, columns: &[ast::Ident]) -> Result<(Arc<TableDef>, Vec<usize>)> {
+    let (schema, rel) = object_name(name)?;
+    let t = match catalog.lookup(schema.as_deref(), &rel, &s.state.settings.search_path())? {
+        Some((_, Relation::Table(t))) => t.clone(),
+        Some(_) => return Err(Error::new(ErrorCode::WrongObjectType, format!("cannot copy from non-table relation \"{rel}\""))),
+        None => return Err(Error::new(ErrorCode::UndefinedTable, format!("relation \"{rel}\" does not exist"))),
+    };
+    let cols = if columns.is_empty() {
+        (0..t.columns.len()).filter(|i| !t.columns[*i].dropped).collect()
+    } else {
+        columns.iter().map(|c| t.column_or_err(&ident(c))).collect::<Result<_>>()?
+    };
+    Ok((t, cols))
+}
+
+fn copy_from_plan(
+    s: &Session,
+    catalog: &Catalog,
+    source: &ast::CopySource,
+    options: &[ast::CopyOption],
+    legacy: &[ast::CopyLegacyOption],
+) -> Result<(CopyInPlan, usize, CopyFormat)> {
+    let ast::CopySource::Table { table_name, columns } = source else {
+        return Err(Error::syntax("COPY FROM needs a table"));
+    };
+    let (table, cols) = copy_table(s, catalog, table_name, columns)?;
+    let opts = copy_options(options, legacy)?;
+    let n = cols.len();
+    let f = opts.format;
+    Ok((CopyInPlan { table, cols, opts }, n, f))
+}
+
+/// A context for running plans in the session's transaction.
+macro_rules! with_ctx {
+    ($s:expr, $catalog:expr, $params:expr, $slots:expr, |$ctx:ident| $body:expr) => {{
+        let deadline = $s.state.settings.statement_timeout().map(|d| std::time::Instant::now() + d);
+        let format = $s.state.settings.format.clone();
+        let (txn, db, state, cancel, start) = $s.parts()?;
+        let fctx = FunctionContext { format, transaction_start: start, statement_start: now_micros() };
+        let mut $ctx = Ctx::new(txn, db, $catalog, $params, $slots, state, fctx, cancel, deadline);
+        $body
+    }};
+}
+
+fn binder<'a>(catalog: &'a Catalog, path: &'a [String], fmt: &'a crate::types::FormatOptions, params: &[Value]) -> Binder<'a> {
+    Binder::new(catalog, path, fmt, params.iter().map(|v| v.data_type()).collect())
+}
+
+/// Runs one statement in the session's transaction.
+pub(crate) async fn execute(s: &mut Session, catalog: &Catalog, stmt: &Statement, params: &[Value]) -> Result<Output> {
+    let path = s.state.settings.search_path();
+    let fmt = s.state.settings.format.clone();
+    match stmt {
+        Statement::Query(q) => {
+            let mut b = binder(catalog, &path, &fmt, params);
+            let (plan, cols) = b.query(q)?;
+            let slots = b.slots;
+            let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx.run(&plan, &[]).await?);
+            let n = rows.len();
+            Ok(Output::Rows { columns: columns(&cols), rows, tag: format!("SELECT {n}") })
+        }
+        Statement::Insert(ins) => {
+            let mut b = binder(catalog, &path, &fmt, params);
+            let p = b.bind_insert(ins)?;
+            let slots = b.slots;
+            let (n, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.insert(&p).await?);
+            let tag = format!("INSERT 0 {n}");
+            Ok(match p.returning {
+                Some((_, cols)) => Output::Rows { columns: columns(&cols), rows, tag },
+                None => command(tag),
+            })
+        }
+        Statement::Update(u) => {
+            let mut b = binder(catalog, &path, &fmt, params);
+            let p = b.bind_update(u)?;
+            let slots = b.slots;
+            let (n, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
+            let tag = format!("UPDATE {n}");
+            Ok(match p.returning {
+                Some((_, cols)) => Output::Rows { columns: columns(&cols), rows, tag },
+                None => command(tag),
+            })
+        }
+        Statement::Delete(d) => {
+            let mut b = binder(catalog, &path, &fmt, params);
+            let p = b.bind_delete(d)?;
+            let slots = b.slots;
+            let (n, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
+            let tag = format!("DELETE {n}");
+            Ok(match p.returning {
+                Some((_, cols)) => Output::Rows { columns: columns(&cols), rows, tag },
+                None => command(tag),
+            })
+        }
+        Statement::Explain { statement, .. } => {
+            let mut b = binder(catalog, &path, &fmt, params);
+            let plan = match statement.as_ref() {
+                Statement::Query(q) => b.query(q)?.0,
+                Statement::Update(u) => b.bind_update(u)?.input,
+                Statement::Delete(d) => b.bind_delete(d)?.input,
+                Statement::Insert(i) => b.bind_insert(i)?.source,
+                other => return Err(Error::unsupported(format!("EXPLAIN {other}"))),
+            };
+            let lines = crate::planner::explain(&plan, catalog);
+            let rows: Vec<Row> = lines.into_iter().map(|l| vec![Value::Text(l)]).collect();
+            Ok(Output::Rows { columns: text_column("QUERY PLAN"), rows, tag: "EXPLAIN".into() })
+        }
+        Statement::Copy { source, to: true, options, legacy_options, .. } => {
+            let opts = copy_options(options, legacy_options)?;
+            let mut b = binder(catalog, &path, &fmt, params);
+            let (plan, width) = match source {
+                ast::CopySource::Table { table_name, columns } => {
+                    let (t, cols) = copy_table(s, catalog, table_name, columns)?;
+                    let scan = Plan::Scan { table: t, access: crate::planner::plan::Access::Full, filter: None, lock: None };
+                    let n = cols.len();
+                    (Plan::Project { input: Box::new(scan), exprs: cols.into_iter().map(Expr::Column).collect() }, n)
+                }
+                ast::CopySource::Query(q) => {
+                    let (p, cols) = b.query(q)?;
+                    (p, cols.len())
+                }
+            };
+            let slots = b.slots;
+            let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx.run(&plan, &[]).await?);
+            let mut data = Vec::with_capacity(rows.len() + 1);
+            if opts.header {
+                data.push(copy::format_row(&[], &opts));
+            }
+            for r in &rows {
+                let fields: Vec<Option<String>> = r.iter().map(|v| v.to_text(&fmt)).collect();
+                data.push(copy::format_row(&fields, &opts));
+            }
+            let n = rows.len();
+            Ok(Output::CopyOut { format: opts.format, columns: width, data, tag: format!("COPY {n}") })
+        }
+        Statement::Copy { .. } => Err(Error::unsupported("COPY to or from a file is not supported; use STDIN/STDOUT")),
+        Statement::CreateTable(ct) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_table(ct).await })).await,
+        Statement::CreateIndex(ci) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_index(ci).await })).await,
+        Statement::CreateView(cv) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_view(cv).await })).await,
+        Statement::CreateSequence { name, if_not_exists, sequence_options, .. } => {
+            ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_sequence(name, *if_not_exists, sequence_options).await })).await
+        }
+        Statement::CreateSchema { schema_name, if_not_exists, .. } => {
+            ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_schema(schema_name, *if_not_exists).await })).await
+        }
+        Statement::CreateDatabase { db_name, if_not_exists, .. } => {
+            if s.block {
+                return Err(Error::new(ErrorCode::ActiveSqlTransaction, "CREATE DATABASE cannot run inside a transaction block"));
+            }
+            ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_database(db_name, *if_not_exists).await })).await
+        }
+        Statement::Drop { object_type, if_exists, names, cascade, .. } => {
+            ddl(s, catalog, |ctx| Box::pin(async move { ctx.drop(object_type, *if_exists, names, *cascade).await })).await
+        }
+        Statement::AlterTable(at) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.alter_table(at).await })).await,
+        Statement::Truncate(tr) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.truncate(tr).await })).await,
+        Statement::CreateRole(cr) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_role(cr).await })).await,
+        Statement::AlterRole { name, operation } => {
+            ddl(s, catalog, |ctx| Box::pin(async move { ctx.alter_role(name, operation).await })).await
+        }
+        Statement::Lock(_) => Ok(command("LOCK TABLE")),
+        Statement::Comment { .. } => Ok(command("COMMENT")),
+        Statement::Grant(_) => Ok(command("GRANT")),
+        Statement::Revoke(_) => Ok(command("REVOKE")),
+        Statement::CreateExtension(_) => Ok(command("CREATE EXTENSION")),
+        other => Err(Error::unsupported(format!("statement not supported: {other}"))),
+    }
+}
+
+type DdlFn<'c> = Box<dyn for<'x> FnOnce(&'x mut Ctx<'c>) -> crate::exec::BoxFut<'x, String> + Send + 'c>;
+
+async fn ddl<'c, F>(s: &'c mut Session, catalog: &'c Catalog, f: F) -> Result<Output>
+where
+    F: for<'x> FnOnce(&'x mut Ctx<'c>) -> crate::exec::BoxFut<'x, String> + Send + 'c,
+{
+    let f: DdlFn<'c> = Box::new(f);
+    let tag = with_ctx!(s, catalog, &[], &[], |ctx| f(&mut ctx).await?);
+    Ok(command(tag))
+}
+
+/// Loads COPY FROM STDIN data.
+pub(crate) async fn copy_in(
+    s: &mut Session,
+    catalog: &Catalog,
+    plan: Arc<dyn std::any::Any + Send + Sync>,
+    data: Vec<u8>,
+) -> Result<Output> {
+    let plan = plan
+        .downcast_ref::<CopyInPlan>()
+        .ok_or_else(|| Error::internal("not a COPY plan"))?;
+    let t = plan.table.clone();
+    let path = s.state.settings.search_path();
+    let fmt = s.state.settings.format.clone();
+    let rows = copy::parse(&data, &plan.opts)?;
+    let mut b = Binder::new(catalog, &path, &fmt, vec![]);
+    let ncols = t.columns.len();
+    let mut defaults = Vec::with_capacity(ncols);
+    for c in 0..ncols {
+        defaults.push(if plan.cols.contains(&c) { None } else { Some(default_expr(&mut b, &t, c)?) });
+    }
+    let checks = crate::exec::dml::bind_checks(&mut b, &t)?;
+    let slots = b.slots;
+    let mut total = 0u64;
+    for (chunk_no, chunk) in rows.chunks(5000).enumerate() {
+        let mut out_rows = Vec::with_capacity(chunk.len());
+        for (i, r) in chunk.iter().enumerate() {
+            let line = chunk_no * 5000 + i + 1 + usize::from(plan.opts.header);
+            if r.len() != plan.cols.len() {
+                let msg = if r.len() < plan.cols.len() {
+                    format!("missing data for column \"{}\"", t.columns[plan.cols[r.len()]].name)
+                } else {
+                    "extra data after last expected column".to_string()
+                };
+                return Err(Error::new(ErrorCode::BadCopyFileFormat, msg)
+                    .with_detail(format!("COPY {}, line {line}", t.name)));
+            }
+            let mut row: Vec<Expr> = defaults.iter().map(|d| d.clone().unwrap_or(Expr::Const(Value::Null))).collect();
+            for (f, &c) in r.iter().zip(&plan.cols) {
+                row[c] = match f {
+                    None => Expr::Const(Value::Null),
+                    Some(text) => Expr::Const(Value::from_text(&t.columns[c].ty, text, &fmt).map_err(|e| {
+                        let col = &t.columns[c].name;
+                        e.with_detail(format!("COPY {}, line {line}, column {col}: \"{text}\"", t.name))
+                    })?),
+                };
+            }
+            out_rows.push(row);
+        }
+        let p = InsertPlan {
+            table: t.clone(),
+            source: Plan::Values { rows: out_rows },
+            returning: None,
+            conflict: None,
+            checks: checks.clone(),
+        };
+        let (n, _) = with_ctx!(s, catalog, &[], &slots, |ctx| ctx.insert(&p).await?);
+        total += n;
+    }
+    Ok(command(format!("COPY {total}")))
+}
+
+/// Parameter and result types of a statement, without running it.
+pub(crate) fn describe(s: &mut Session, catalog: &Catalog, stmt: &Statement, given: &[Option<DataType>]) -> Result<Description> {
+    let path = s.state.settings.search_path();
+    let fmt = s.state.settings.format.clone();
+    let mut b = Binder::new(catalog, &path, &fmt, given.to_vec());
+    let columns = match stmt {
+        Statement::Query(q) => Some(columns(&b.query(q)?.1)),
+        Statement::Insert(i) => b.bind_insert(i)?.returning.map(|(_, c)| columns(&c)),
+        Statement::Update(u) => b.bind_update(u)?.returning.map(|(_, c)| columns(&c)),
+        Statement::Delete(d) => b.bind_delete(d)?.returning.map(|(_, c)| columns(&c)),
+        Statement::Explain { .. } => Some(text_column("QUERY PLAN")),
+        Statement::ShowVariable { variable } => Some(text_column(&display_name(&show_name(variable)))),
+        _ => None,
+    };
+    let mut params = b.param_types();
+    for (i, g) in given.iter().enumerate() {
+        if let Some(t) = g {
+            if i >= params.len() {
+                params.resize(i + 1, DataType::Text);
+            }
+            if *t != DataType::Unknown {
+                params[i] = t.clone();
+            }
+        }
+    }
+    let _ = Scope::default();
+    Ok(Description { params, columns })
+}

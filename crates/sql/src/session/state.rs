@@ -1,0 +1,369 @@
+//! A session's settings (GUCs: SET/SHOW/RESET, set_config,
+//! current_setting) and the rest of its per-connection state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::types::FormatOptions;
+
+/// `version()`.
+pub const VERSION: &str = "PostgreSQL 15.8 (Shoal 0.1.0) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit";
+
+/// Microseconds since 2000-01-01 UTC, now.
+pub fn now_micros() -> i64 {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    unix - 946_684_800_000_000
+}
+
+/// Known parameters: (name, default, reported to the client in ParameterStatus).
+const KNOWN: &[(&str, &str, bool)] = &[
+    ("application_name", "", true),
+    ("client_encoding", "UTF8", true),
+    ("datestyle", "ISO, MDY", true),
+    ("timezone", "UTC", true),
+    ("intervalstyle", "postgres", true),
+    ("integer_datetimes", "on", true),
+    ("standard_conforming_strings", "on", true),
+    ("server_version", "15.8", true),
+    ("server_version_num", "150008", false),
+    ("server_encoding", "UTF8", true),
+    ("is_superuser", "on", true),
+    ("session_authorization", "postgres", true),
+    ("search_path", "\"$user\", public", false),
+    ("statement_timeout", "0", false),
+    ("lock_timeout", "0", false),
+    ("idle_in_transaction_session_timeout", "0", false),
+    ("extra_float_digits", "1", false),
+    ("default_transaction_isolation", "read committed", false),
+    ("transaction_isolation", "read committed", false),
+    ("transaction_read_only", "off", false),
+    ("default_transaction_read_only", "off", false),
+    ("bytea_output", "hex", false),
+    ("client_min_messages", "notice", false),
+    ("synchronous_commit", "on", false),
+    ("max_identifier_length", "63", false),
+    ("lc_messages", "C", false),
+    ("lc_monetary", "C", false),
+    ("lc_numeric", "C", false),
+    ("lc_time", "C", false),
+    ("lc_collate", "C", false),
+    ("lc_ctype", "C", false),
+    ("work_mem", "4MB", false),
+    ("maintenance_work_mem", "64MB", false),
+    ("max_connections", "100", false),
+    ("block_size", "8192", false),
+    ("default_text_search_config", "pg_catalog.english", false),
+    ("row_security", "on", false),
+    ("escape_string_warning", "on", false),
+    ("jit", "off", false),
+    ("enable_seqscan", "on", false),
+    ("enable_indexscan", "on", false),
+    ("enable_hashjoin", "on", false),
+    ("enable_nestloop", "on", false),
+    ("enable_mergejoin", "on", false),
+    ("enable_bitmapscan", "on", false),
+    ("timezone_abbreviations", "Default", false),
+    ("xmloption", "content", false),
+    ("check_function_bodies", "on", false),
+    ("default_tablespace", "", false),
+    ("temp_tablespaces", "", false),
+    ("session_replication_role", "origin", false),
+    ("search_path_dummy", "", false),
+    ("in_hot_standby", "off", true),
+    ("default_with_oids", "off", false),
+    ("log_min_messages", "warning", false),
+    ("TimeZone_dummy", "", false),
+];
+
+/// The canonical (display) name of a parameter.
+pub fn display_name(name: &str) -> String {
+    match name {
+        "datestyle" => "DateStyle".into(),
+        "timezone" => "TimeZone".into(),
+        "intervalstyle" => "IntervalStyle".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The session's parameters.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    values: BTreeMap<String, String>,
+    /// Session-level values that RESET returns to (startup parameters).
+    defaults: BTreeMap<String, String>,
+    /// Reported parameters changed since the wire layer last asked.
+    changed: Vec<String>,
+    pub format: FormatOptions,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let values: BTreeMap<String, String> = KNOWN
+            .iter()
+            .filter(|(n, _, _)| !n.ends_with("_dummy"))
+            .map(|(n, v, _)| (n.to_string(), v.to_string()))
+            .collect();
+        Settings {
+            defaults: values.clone(),
+            values,
+            changed: Vec::new(),
+            format: FormatOptions::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// SHOW / current_setting.
+    pub fn get(&self, name: &str) -> Result<String> {
+        let n = name.to_lowercase();
+        match self.values.get(&n) {
+            Some(v) => Ok(v.clone()),
+            None => Err(unrecognized(name)),
+        }
+    }
+
+    /// SET name = value (validating what the session interprets).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let n = name.to_lowercase();
+        if !self.values.contains_key(&n) && !n.contains('.') {
+            return Err(unrecognized(name));
+        }
+        let value = match n.as_str() {
+            "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => {
+                parse_ms(value).ok_or_else(|| invalid(&n, value))?;
+                value.to_string()
+            }
+            "extra_float_digits" => {
+                let d: i32 = value.trim().parse().map_err(|_| invalid(&n, value))?;
+                if !(-15..=3).contains(&d) {
+                    return Err(Error::new(
+                        ErrorCode::InvalidParameterValue,
+                        format!("{d} is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)"),
+                    ));
+                }
+                self.format.extra_float_digits = d;
+                value.to_string()
+            }
+            "timezone" => {
+                let v = if value.eq_ignore_ascii_case("utc") { "UTC".to_string() } else { value.to_string() };
+                self.format.timezone = v.clone();
+                v
+            }
+            "datestyle" => {
+                let v = normalize_datestyle(value);
+                self.format.date_style = v.clone();
+                v
+            }
+            "client_encoding" => {
+                let up = value.to_uppercase().replace('-', "");
+                if up != "UTF8" && up != "UNICODE" && up != "SQL_ASCII" && up != "LATIN1" {
+                    return Err(Error::new(
+                        ErrorCode::InvalidParameterValue,
+                        format!("invalid value for parameter \"client_encoding\": \"{value}\""),
+                    ));
+                }
+                "UTF8".to_string()
+            }
+            "bytea_output" => {
+                self.format.bytea_hex = !value.eq_ignore_ascii_case("escape");
+                value.to_lowercase()
+            }
+            "transaction_isolation" | "default_transaction_isolation" => {
+                let v = value.to_lowercase();
+                if !["read committed", "repeatable read", "serializable", "read uncommitted"].contains(&v.as_str()) {
+                    return Err(invalid(&n, value));
+                }
+                v
+            }
+            "server_version" | "server_encoding" | "integer_datetimes" | "server_version_num"
+            | "max_identifier_length" | "block_size" | "lc_collate" | "lc_ctype" => {
+                return Err(Error::new(
+                    ErrorCode::ObjectNotInPrerequisiteState,
+                    format!("parameter \"{n}\" cannot be changed"),
+                ))
+            }
+            _ => value.to_string(),
+        };
+        if self.values.get(&n) != Some(&value) {
+            if KNOWN.iter().any(|(k, _, reported)| *k == n && *reported) {
+                self.changed.push(n.clone());
+            }
+            self.values.insert(n, value);
+        }
+        Ok(())
+    }
+
+    /// Makes the current values the ones RESET returns to (after startup).
+    pub fn commit_defaults(&mut self) {
+        self.defaults = self.values.clone();
+        self.changed.clear();
+    }
+
+    /// RESET name.
+    pub fn reset(&mut self, name: &str) -> Result<()> {
+        let n = name.to_lowercase();
+        match self.defaults.get(&n).cloned() {
+            Some(v) => self.set(&n, &v),
+            None if n.contains('.') => {
+                self.values.remove(&n);
+                Ok(())
+            }
+            None => Err(unrecognized(name)),
+        }
+    }
+
+    /// RESET ALL.
+    pub fn reset_all(&mut self) {
+        let defaults = self.defaults.clone();
+        for (k, v) in defaults {
+            let _ = self.set(&k, &v);
+        }
+    }
+
+    /// Reported parameters that changed, with their values.
+    pub fn take_changes(&mut self) -> Vec<(String, String)> {
+        let mut names = std::mem::take(&mut self.changed);
+        names.dedup();
+        names
+            .into_iter()
+            .filter_map(|n| self.values.get(&n).map(|v| (display_name(&n), v.clone())))
+            .collect()
+    }
+
+    /// All reported parameters (ParameterStatus after startup).
+    pub fn reported(&self) -> Vec<(String, String)> {
+        KNOWN
+            .iter()
+            .filter(|(_, _, r)| *r)
+            .filter_map(|(n, _, _)| self.values.get(*n).map(|v| (display_name(n), v.clone())))
+            .collect()
+    }
+
+    /// All parameters (pg_settings).
+    pub fn all(&self) -> Vec<(String, String)> {
+        self.values.iter().map(|(k, v)| (display_name(k), v.clone())).collect()
+    }
+
+    /// The schemas to search, `$user` removed.
+    pub fn search_path(&self) -> Vec<String> {
+        let raw = self.values.get("search_path").cloned().unwrap_or_default();
+        raw.split(',')
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.starts_with('"') && s.ends_with('"') && s.len() >= 2 {
+                    s[1..s.len() - 1].to_string()
+                } else {
+                    s.to_lowercase()
+                }
+            })
+            .filter(|s| s != "$user")
+            .collect()
+    }
+
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.values.get("statement_timeout").and_then(|v| parse_ms(v)).filter(|d| !d.is_zero())
+    }
+
+    pub fn lock_timeout(&self) -> Option<Duration> {
+        self.values.get("lock_timeout").and_then(|v| parse_ms(v)).filter(|d| !d.is_zero())
+    }
+}
+
+fn unrecognized(name: &str) -> Error {
+    Error::new(
+        ErrorCode::UndefinedObject,
+        format!("unrecognized configuration parameter \"{name}\""),
+    )
+}
+
+fn invalid(name: &str, value: &str) -> Error {
+    Error::new(
+        ErrorCode::InvalidParameterValue,
+        format!("invalid value for parameter \"{name}\": \"{value}\""),
+    )
+}
+
+/// A duration setting: plain numbers are milliseconds; units ms, s, min, h.
+fn parse_ms(v: &str) -> Option<Duration> {
+    let v = v.trim().trim_matches('\'');
+    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let ms = match unit.trim() {
+        "" | "ms" => n,
+        "s" => n * 1000.0,
+        "min" => n * 60_000.0,
+        "h" => n * 3_600_000.0,
+        "d" => n * 86_400_000.0,
+        "us" => n / 1000.0,
+        _ => return None,
+    };
+    if ms < 0.0 {
+        return None;
+    }
+    Some(Duration::from_micros((ms * 1000.0) as u64))
+}
+
+fn normalize_datestyle(v: &str) -> String {
+    let lower = v.to_lowercase();
+    let fmt = if lower.contains("german") {
+        "German"
+    } else if lower.contains("sql") {
+        "SQL"
+    } else if lower.contains("postgres") {
+        "Postgres"
+    } else {
+        "ISO"
+    };
+    let order = if lower.contains("dmy") || lower.contains("euro") {
+        "DMY"
+    } else if lower.contains("ymd") {
+        "YMD"
+    } else {
+        "MDY"
+    };
+    format!("{fmt}, {order}")
+}
+
+/// Per-connection state statements read and change.
+#[derive(Clone, Debug)]
+pub struct SessionState {
+    pub settings: Settings,
+    pub user: String,
+    pub database: String,
+    pub superuser: bool,
+    pub pid: i32,
+    /// currval() per sequence oid.
+    pub currval: HashMap<u32, i64>,
+    pub lastval: Option<i64>,
+    /// The transaction wrote the catalog: read it through the
+    /// transaction (own writes), not the shared cache.
+    pub catalog_dirty: bool,
+    /// Notices for the client (NoticeResponse).
+    pub notices: Vec<crate::session::Notice>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_show_reset() {
+        let mut s = Settings::default();
+        s.set("application_name", "x").expect("set");
+        assert_eq!(s.get("APPLICATION_NAME").expect("get"), "x");
+        assert_eq!(s.take_changes(), vec![("application_name".to_string(), "x".to_string())]);
+        assert!(s.set("nosuch", "1").is_err());
+        s.set("my.var", "1").expect("dotted");
+        s.set("statement_timeout", "1s").expect("timeout");
+        assert_eq!(s.statement_timeout(), Some(Duration::from_secs(1)));
+        s.reset("statement_timeout").expect("reset");
+        assert_eq!(s.statement_timeout(), None);
+        assert_eq!(s.search_path(), vec!["public".to_string()]);
+    }
+}

@@ -56,10 +56,7 @@ fn syntax_error(e: ParserError) -> Error {
     let msg = match &e {
         ParserError::ParserError(m) | ParserError::TokenizerError(m) => m.clone(),
         ParserError::RecursionLimitExceeded => {
-            return Error::new(
-                crate::ErrorCode::Internal,
-                "stack depth limit exceeded",
-            )
+            return Error::new(crate::ErrorCode::Internal, "stack depth limit exceeded")
         }
     };
     if let Some(pos) = msg.find("found: ") {
@@ -71,7 +68,10 @@ fn syntax_error(e: ParserError) -> Error {
         if tok == "EOF" {
             return Error::syntax("syntax error at end of input");
         }
-        return Error::syntax(format!("syntax error at or near \"{}\"", tok.trim_matches('"')));
+        return Error::syntax(format!(
+            "syntax error at or near \"{}\"",
+            tok.trim_matches('"')
+        ));
     }
     if msg.contains("Unterminated string") {
         return Error::syntax(format!("unterminated quoted string: {msg}"));

@@ -15,60 +15,254 @@ type TableSpec = (&'static str, u32, u32, &'static [(&'static str, DataType)]);
 
 /// The virtual tables.
 const TABLES: &[TableSpec] = &[
-    ("pg_type", PG_CATALOG, 1247, &[
-        ("oid", OidT), ("typname", Name), ("typnamespace", OidT), ("typowner", OidT), ("typlen", Int2),
-        ("typbyval", Bool), ("typtype", Text), ("typcategory", Text), ("typisdefined", Bool), ("typdelim", Text),
-        ("typrelid", OidT), ("typelem", OidT), ("typarray", OidT), ("typbasetype", OidT), ("typtypmod", Int4),
-        ("typnotnull", Bool), ("typinput", Text), ("typoutput", Text), ("typreceive", Text), ("typsend", Text),
-    ]),
-    ("pg_range", PG_CATALOG, 3541, &[("rngtypid", OidT), ("rngsubtype", OidT), ("rngmultitypid", OidT)]),
-    ("pg_namespace", PG_CATALOG, 2615, &[("oid", OidT), ("nspname", Name), ("nspowner", OidT), ("nspacl", Text)]),
-    ("pg_class", PG_CATALOG, 1259, &[
-        ("oid", OidT), ("relname", Name), ("relnamespace", OidT), ("reltype", OidT), ("relowner", OidT),
-        ("relam", OidT), ("relfilenode", OidT), ("reltablespace", OidT), ("relpages", Int4), ("reltuples", DataType::Float4),
-        ("relhasindex", Bool), ("relisshared", Bool), ("relpersistence", Text), ("relkind", Text), ("relnatts", Int2),
-        ("relchecks", Int2), ("relhasrules", Bool), ("relhastriggers", Bool), ("relhassubclass", Bool),
-        ("relrowsecurity", Bool), ("relforcerowsecurity", Bool), ("relispopulated", Bool), ("relreplident", Text),
-        ("relispartition", Bool), ("reloptions", Text), ("relacl", Text),
-    ]),
-    ("pg_attribute", PG_CATALOG, 1249, &[
-        ("attrelid", OidT), ("attname", Name), ("atttypid", OidT), ("attlen", Int2), ("attnum", Int2),
-        ("atttypmod", Int4), ("attnotnull", Bool), ("atthasdef", Bool), ("attisdropped", Bool),
-        ("attidentity", Text), ("attgenerated", Text), ("attcollation", OidT),
-    ]),
-    ("pg_index", PG_CATALOG, 2610, &[
-        ("indexrelid", OidT), ("indrelid", OidT), ("indnatts", Int2), ("indisunique", Bool),
-        ("indisprimary", Bool), ("indisvalid", Bool), ("indkey", Text),
-    ]),
-    ("pg_database", PG_CATALOG, 1262, &[
-        ("oid", OidT), ("datname", Name), ("datdba", OidT), ("encoding", Int4), ("datcollate", Name),
-        ("datctype", Name), ("datistemplate", Bool), ("datallowconn", Bool), ("datconnlimit", Int4), ("datacl", Text),
-    ]),
-    ("pg_roles", PG_CATALOG, 1260, &[
-        ("oid", OidT), ("rolname", Name), ("rolsuper", Bool), ("rolinherit", Bool), ("rolcreaterole", Bool),
-        ("rolcreatedb", Bool), ("rolcanlogin", Bool), ("rolreplication", Bool), ("rolconnlimit", Int4),
-        ("rolbypassrls", Bool),
-    ]),
-    ("pg_settings", PG_CATALOG, 0, &[
-        ("name", Text), ("setting", Text), ("unit", Text), ("category", Text), ("short_desc", Text),
-        ("context", Text), ("vartype", Text), ("source", Text),
-    ]),
-    ("pg_inherits", PG_CATALOG, 2611, &[("inhrelid", OidT), ("inhparent", OidT), ("inhseqno", Int4)]),
-    ("pg_partitioned_table", PG_CATALOG, 3350, &[("partrelid", OidT), ("partstrat", Text), ("partnatts", Int2)]),
-    ("pg_description", PG_CATALOG, 2609, &[("objoid", OidT), ("classoid", OidT), ("objsubid", Int4), ("description", Text)]),
-    ("pg_am", PG_CATALOG, 2601, &[("oid", OidT), ("amname", Name), ("amtype", Text)]),
-    ("pg_stat_activity", PG_CATALOG, 0, &[
-        ("datname", Name), ("pid", Int4), ("usename", Name), ("application_name", Text), ("state", Text), ("query", Text),
-    ]),
-    ("tables", INFORMATION_SCHEMA, 0, &[
-        ("table_catalog", Name), ("table_schema", Name), ("table_name", Name), ("table_type", Text),
-    ]),
-    ("columns", INFORMATION_SCHEMA, 0, &[
-        ("table_catalog", Name), ("table_schema", Name), ("table_name", Name), ("column_name", Name),
-        ("ordinal_position", Int4), ("column_default", Text), ("is_nullable", Text), ("data_type", Text),
-        ("character_maximum_length", Int4), ("numeric_precision", Int4), ("numeric_scale", Int4),
-    ]),
-    ("schemata", INFORMATION_SCHEMA, 0, &[("catalog_name", Name), ("schema_name", Name), ("schema_owner", Name)]),
+    (
+        "pg_type",
+        PG_CATALOG,
+        1247,
+        &[
+            ("oid", OidT),
+            ("typname", Name),
+            ("typnamespace", OidT),
+            ("typowner", OidT),
+            ("typlen", Int2),
+            ("typbyval", Bool),
+            ("typtype", Text),
+            ("typcategory", Text),
+            ("typisdefined", Bool),
+            ("typdelim", Text),
+            ("typrelid", OidT),
+            ("typelem", OidT),
+            ("typarray", OidT),
+            ("typbasetype", OidT),
+            ("typtypmod", Int4),
+            ("typnotnull", Bool),
+            ("typinput", Text),
+            ("typoutput", Text),
+            ("typreceive", Text),
+            ("typsend", Text),
+        ],
+    ),
+    (
+        "pg_range",
+        PG_CATALOG,
+        3541,
+        &[
+            ("rngtypid", OidT),
+            ("rngsubtype", OidT),
+            ("rngmultitypid", OidT),
+        ],
+    ),
+    (
+        "pg_namespace",
+        PG_CATALOG,
+        2615,
+        &[
+            ("oid", OidT),
+            ("nspname", Name),
+            ("nspowner", OidT),
+            ("nspacl", Text),
+        ],
+    ),
+    (
+        "pg_class",
+        PG_CATALOG,
+        1259,
+        &[
+            ("oid", OidT),
+            ("relname", Name),
+            ("relnamespace", OidT),
+            ("reltype", OidT),
+            ("relowner", OidT),
+            ("relam", OidT),
+            ("relfilenode", OidT),
+            ("reltablespace", OidT),
+            ("relpages", Int4),
+            ("reltuples", DataType::Float4),
+            ("relhasindex", Bool),
+            ("relisshared", Bool),
+            ("relpersistence", Text),
+            ("relkind", Text),
+            ("relnatts", Int2),
+            ("relchecks", Int2),
+            ("relhasrules", Bool),
+            ("relhastriggers", Bool),
+            ("relhassubclass", Bool),
+            ("relrowsecurity", Bool),
+            ("relforcerowsecurity", Bool),
+            ("relispopulated", Bool),
+            ("relreplident", Text),
+            ("relispartition", Bool),
+            ("reloptions", Text),
+            ("relacl", Text),
+        ],
+    ),
+    (
+        "pg_attribute",
+        PG_CATALOG,
+        1249,
+        &[
+            ("attrelid", OidT),
+            ("attname", Name),
+            ("atttypid", OidT),
+            ("attlen", Int2),
+            ("attnum", Int2),
+            ("atttypmod", Int4),
+            ("attnotnull", Bool),
+            ("atthasdef", Bool),
+            ("attisdropped", Bool),
+            ("attidentity", Text),
+            ("attgenerated", Text),
+            ("attcollation", OidT),
+        ],
+    ),
+    (
+        "pg_index",
+        PG_CATALOG,
+        2610,
+        &[
+            ("indexrelid", OidT),
+            ("indrelid", OidT),
+            ("indnatts", Int2),
+            ("indisunique", Bool),
+            ("indisprimary", Bool),
+            ("indisvalid", Bool),
+            ("indkey", Text),
+        ],
+    ),
+    (
+        "pg_database",
+        PG_CATALOG,
+        1262,
+        &[
+            ("oid", OidT),
+            ("datname", Name),
+            ("datdba", OidT),
+            ("encoding", Int4),
+            ("datcollate", Name),
+            ("datctype", Name),
+            ("datistemplate", Bool),
+            ("datallowconn", Bool),
+            ("datconnlimit", Int4),
+            ("datacl", Text),
+        ],
+    ),
+    (
+        "pg_roles",
+        PG_CATALOG,
+        1260,
+        &[
+            ("oid", OidT),
+            ("rolname", Name),
+            ("rolsuper", Bool),
+            ("rolinherit", Bool),
+            ("rolcreaterole", Bool),
+            ("rolcreatedb", Bool),
+            ("rolcanlogin", Bool),
+            ("rolreplication", Bool),
+            ("rolconnlimit", Int4),
+            ("rolbypassrls", Bool),
+        ],
+    ),
+    (
+        "pg_settings",
+        PG_CATALOG,
+        0,
+        &[
+            ("name", Text),
+            ("setting", Text),
+            ("unit", Text),
+            ("category", Text),
+            ("short_desc", Text),
+            ("context", Text),
+            ("vartype", Text),
+            ("source", Text),
+        ],
+    ),
+    (
+        "pg_inherits",
+        PG_CATALOG,
+        2611,
+        &[("inhrelid", OidT), ("inhparent", OidT), ("inhseqno", Int4)],
+    ),
+    (
+        "pg_partitioned_table",
+        PG_CATALOG,
+        3350,
+        &[
+            ("partrelid", OidT),
+            ("partstrat", Text),
+            ("partnatts", Int2),
+        ],
+    ),
+    (
+        "pg_description",
+        PG_CATALOG,
+        2609,
+        &[
+            ("objoid", OidT),
+            ("classoid", OidT),
+            ("objsubid", Int4),
+            ("description", Text),
+        ],
+    ),
+    (
+        "pg_am",
+        PG_CATALOG,
+        2601,
+        &[("oid", OidT), ("amname", Name), ("amtype", Text)],
+    ),
+    (
+        "pg_stat_activity",
+        PG_CATALOG,
+        0,
+        &[
+            ("datname", Name),
+            ("pid", Int4),
+            ("usename", Name),
+            ("application_name", Text),
+            ("state", Text),
+            ("query", Text),
+        ],
+    ),
+    (
+        "tables",
+        INFORMATION_SCHEMA,
+        0,
+        &[
+            ("table_catalog", Name),
+            ("table_schema", Name),
+            ("table_name", Name),
+            ("table_type", Text),
+        ],
+    ),
+    (
+        "columns",
+        INFORMATION_SCHEMA,
+        0,
+        &[
+            ("table_catalog", Name),
+            ("table_schema", Name),
+            ("table_name", Name),
+            ("column_name", Name),
+            ("ordinal_position", Int4),
+            ("column_default", Text),
+            ("is_nullable", Text),
+            ("data_type", Text),
+            ("character_maximum_length", Int4),
+            ("numeric_precision", Int4),
+            ("numeric_scale", Int4),
+        ],
+    ),
+    (
+        "schemata",
+        INFORMATION_SCHEMA,
+        0,
+        &[
+            ("catalog_name", Name),
+            ("schema_name", Name),
+            ("schema_owner", Name),
+        ],
+    ),
 ];
 
 fn spec(schema: Option<&str>, name: &str) -> Option<&'static TableSpec> {
@@ -85,12 +279,19 @@ fn spec(schema: Option<&str>, name: &str) -> Option<&'static TableSpec> {
 
 /// The columns of virtual table `[schema.]name`.
 pub fn columns(schema: Option<&str>, name: &str) -> Option<Vec<(String, DataType)>> {
-    spec(schema, name).map(|(_, _, _, cols)| cols.iter().map(|(n, t)| (n.to_string(), t.clone())).collect())
+    spec(schema, name).map(|(_, _, _, cols)| {
+        cols.iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
+            .collect()
+    })
 }
 
 /// The OID of a virtual table (for `'pg_class'::regclass`).
 pub fn virtual_oid(name: &str) -> Option<u32> {
-    TABLES.iter().find(|(n, _, _, _)| *n == name).map(|(_, _, o, _)| *o)
+    TABLES
+        .iter()
+        .find(|(n, _, _, _)| *n == name)
+        .map(|(_, _, o, _)| *o)
 }
 
 /// (oid, name, len, category, element oid, array oid).
@@ -163,9 +364,26 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
             for (oid, n, len, cat_, elem, arr) in TYPES {
                 let byval = *len > 0 && *len <= 8;
                 out.push(vec![
-                    o(*oid), t(n), o(PG_CATALOG), o(10), Value::Int2(*len), b(byval),
-                    t("b"), t(cat_), b(true), t(","), o(0), o(*elem), o(*arr), o(0), Value::Int4(-1),
-                    b(false), t(&format!("{n}in")), t(&format!("{n}out")), t(&format!("{n}recv")), t(&format!("{n}send")),
+                    o(*oid),
+                    t(n),
+                    o(PG_CATALOG),
+                    o(10),
+                    Value::Int2(*len),
+                    b(byval),
+                    t("b"),
+                    t(cat_),
+                    b(true),
+                    t(","),
+                    o(0),
+                    o(*elem),
+                    o(*arr),
+                    o(0),
+                    Value::Int4(-1),
+                    b(false),
+                    t(&format!("{n}in")),
+                    t(&format!("{n}out")),
+                    t(&format!("{n}recv")),
+                    t(&format!("{n}send")),
                 ]);
             }
         }
@@ -175,19 +393,49 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
             }
         }
         "pg_class" => {
-            let mut rel = |oid: u32, name: &str, ns: u32, kind: &str, natts: usize, hasindex: bool| {
-                out.push(vec![
-                    o(oid), t(name), o(ns), o(0), o(10), o(0), o(oid), o(0), Value::Int4(0),
-                    Value::Float4(-1.0), b(hasindex), b(false), t("p"), t(kind), Value::Int2(natts as i16),
-                    Value::Int2(0), b(false), b(false), b(false), b(false), b(false), b(true), t("d"), b(false),
-                    Value::Null, Value::Null,
-                ]);
-            };
+            let mut rel =
+                |oid: u32, name: &str, ns: u32, kind: &str, natts: usize, hasindex: bool| {
+                    out.push(vec![
+                        o(oid),
+                        t(name),
+                        o(ns),
+                        o(0),
+                        o(10),
+                        o(0),
+                        o(oid),
+                        o(0),
+                        Value::Int4(0),
+                        Value::Float4(-1.0),
+                        b(hasindex),
+                        b(false),
+                        t("p"),
+                        t(kind),
+                        Value::Int2(natts as i16),
+                        Value::Int2(0),
+                        b(false),
+                        b(false),
+                        b(false),
+                        b(false),
+                        b(false),
+                        b(true),
+                        t("d"),
+                        b(false),
+                        Value::Null,
+                        Value::Null,
+                    ]);
+                };
             let mut tables: Vec<_> = cat.tables.values().collect();
             tables.sort_by_key(|t| t.oid);
             for tb in tables {
                 let live = tb.columns.iter().filter(|c| !c.dropped).count();
-                rel(tb.oid, &tb.name, tb.schema, "r", live, !tb.indexes.is_empty());
+                rel(
+                    tb.oid,
+                    &tb.name,
+                    tb.schema,
+                    "r",
+                    live,
+                    !tb.indexes.is_empty(),
+                );
                 for ix in &tb.indexes {
                     rel(ix.oid, &ix.name, tb.schema, "i", ix.columns.len(), false);
                 }
@@ -208,9 +456,26 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
             for tb in cat.tables.values() {
                 for (i, c) in tb.columns.iter().enumerate() {
                     out.push(vec![
-                        o(tb.oid), t(&c.name), o(c.ty.oid()), Value::Int2(c.ty.type_len()), Value::Int2((i + 1) as i16),
-                        Value::Int4(c.ty.type_modifier()), b(c.not_null), b(c.default.is_some()), b(c.dropped),
-                        t(if c.identity { if c.identity_always { "a" } else { "d" } } else { "" }), t(""), o(0),
+                        o(tb.oid),
+                        t(&c.name),
+                        o(c.ty.oid()),
+                        Value::Int2(c.ty.type_len()),
+                        Value::Int2((i + 1) as i16),
+                        Value::Int4(c.ty.type_modifier()),
+                        b(c.not_null),
+                        b(c.default.is_some()),
+                        b(c.dropped),
+                        t(if c.identity {
+                            if c.identity_always {
+                                "a"
+                            } else {
+                                "d"
+                            }
+                        } else {
+                            ""
+                        }),
+                        t(""),
+                        o(0),
                     ]);
                 }
             }
@@ -220,8 +485,13 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
                 for ix in &tb.indexes {
                     let key: Vec<String> = ix.columns.iter().map(|c| (c + 1).to_string()).collect();
                     out.push(vec![
-                        o(ix.oid), o(tb.oid), Value::Int2(ix.columns.len() as i16), b(ix.unique), b(ix.primary),
-                        b(true), t(&key.join(" ")),
+                        o(ix.oid),
+                        o(tb.oid),
+                        Value::Int2(ix.columns.len() as i16),
+                        b(ix.unique),
+                        b(ix.primary),
+                        b(true),
+                        t(&key.join(" ")),
                     ]);
                 }
             }
@@ -229,22 +499,47 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
         "pg_database" => {
             for d in &cat.databases {
                 out.push(vec![
-                    o(d.oid), t(&d.name), o(d.owner), Value::Int4(6), t("C"), t("C"), b(false), b(true),
-                    Value::Int4(-1), Value::Null,
+                    o(d.oid),
+                    t(&d.name),
+                    o(d.owner),
+                    Value::Int4(6),
+                    t("C"),
+                    t("C"),
+                    b(false),
+                    b(true),
+                    Value::Int4(-1),
+                    Value::Null,
                 ]);
             }
         }
         "pg_roles" => {
             for r in &cat.roles {
                 out.push(vec![
-                    o(r.oid), t(&r.name), b(r.superuser), b(true), b(r.superuser), b(r.superuser), b(r.login),
-                    b(r.superuser), Value::Int4(-1), b(r.superuser),
+                    o(r.oid),
+                    t(&r.name),
+                    b(r.superuser),
+                    b(true),
+                    b(r.superuser),
+                    b(r.superuser),
+                    b(r.login),
+                    b(r.superuser),
+                    Value::Int4(-1),
+                    b(r.superuser),
                 ]);
             }
         }
         "pg_settings" => {
             for (n, v) in ctx.state.settings.all() {
-                out.push(vec![t(&n), t(&v), Value::Null, t(""), t(""), t("user"), t("string"), t("default")]);
+                out.push(vec![
+                    t(&n),
+                    t(&v),
+                    Value::Null,
+                    t(""),
+                    t(""),
+                    t("user"),
+                    t("string"),
+                    t("default"),
+                ]);
             }
         }
         "pg_am" => {
@@ -253,17 +548,33 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
         }
         "pg_stat_activity" => {
             out.push(vec![
-                t(&dbname), Value::Int4(ctx.state.pid), t(&ctx.state.user),
-                t(&ctx.state.settings.get("application_name").unwrap_or_default()), t("active"), t(""),
+                t(&dbname),
+                Value::Int4(ctx.state.pid),
+                t(&ctx.state.user),
+                t(&ctx
+                    .state
+                    .settings
+                    .get("application_name")
+                    .unwrap_or_default()),
+                t("active"),
+                t(""),
             ]);
         }
         "tables" => {
             let mut rels: Vec<(String, String, &str)> = Vec::new();
             for tb in cat.tables.values() {
-                rels.push((cat.schema_name(tb.schema).to_string(), tb.name.clone(), "BASE TABLE"));
+                rels.push((
+                    cat.schema_name(tb.schema).to_string(),
+                    tb.name.clone(),
+                    "BASE TABLE",
+                ));
             }
             for v in cat.views.values() {
-                rels.push((cat.schema_name(v.schema).to_string(), v.name.clone(), "VIEW"));
+                rels.push((
+                    cat.schema_name(v.schema).to_string(),
+                    v.name.clone(),
+                    "VIEW",
+                ));
             }
             rels.sort();
             for (s, n, k) in rels {
@@ -278,19 +589,31 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
                 for c in tb.columns.iter().filter(|c| !c.dropped) {
                     pos += 1;
                     let (len, prec, scale) = match &c.ty {
-                        DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => (Value::Int4(*n as i32), Value::Null, Value::Null),
+                        DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => {
+                            (Value::Int4(*n as i32), Value::Null, Value::Null)
+                        }
                         DataType::Int2 => (Value::Null, Value::Int4(16), Value::Int4(0)),
                         DataType::Int4 => (Value::Null, Value::Int4(32), Value::Int4(0)),
                         DataType::Int8 => (Value::Null, Value::Int4(64), Value::Int4(0)),
-                        DataType::Numeric(Some((p, s))) => (Value::Null, Value::Int4(*p as i32), Value::Int4(*s as i32)),
+                        DataType::Numeric(Some((p, s))) => {
+                            (Value::Null, Value::Int4(*p as i32), Value::Int4(*s as i32))
+                        }
                         _ => (Value::Null, Value::Null, Value::Null),
                     };
                     let dt = c.ty.display_name();
                     let dt = dt.split('(').next().unwrap_or("").to_string();
                     out.push(vec![
-                        t(&dbname), t(cat.schema_name(tb.schema)), t(&tb.name), t(&c.name), Value::Int4(pos),
+                        t(&dbname),
+                        t(cat.schema_name(tb.schema)),
+                        t(&tb.name),
+                        t(&c.name),
+                        Value::Int4(pos),
                         c.default.as_ref().map(|d| t(d)).unwrap_or(Value::Null),
-                        t(if c.not_null { "NO" } else { "YES" }), t(&dt), len, prec, scale,
+                        t(if c.not_null { "NO" } else { "YES" }),
+                        t(&dt),
+                        len,
+                        prec,
+                        scale,
                     ]);
                 }
             }

@@ -205,7 +205,12 @@ impl Engine {
     /// so what is loaded includes every change the version counts.
     pub async fn catalog(&self) -> Result<Arc<Catalog>> {
         let version = self.db.catalog_version();
-        if let Some((v, c)) = self.cache.lock().map_err(|_| Error::internal("catalog cache poisoned"))?.as_ref() {
+        if let Some((v, c)) = self
+            .cache
+            .lock()
+            .map_err(|_| Error::internal("catalog cache poisoned"))?
+            .as_ref()
+        {
             if *v == version {
                 return Ok(c.clone());
             }
@@ -214,7 +219,10 @@ impl Engine {
         txn.begin_statement().await?;
         let loaded = Arc::new(catalog::store::load(&txn).await?);
         txn.rollback().await?;
-        let mut cache = self.cache.lock().map_err(|_| Error::internal("catalog cache poisoned"))?;
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| Error::internal("catalog cache poisoned"))?;
         if cache.as_ref().map(|(v, _)| *v <= version).unwrap_or(true) {
             *cache = Some((version, loaded.clone()));
         }
@@ -225,10 +233,13 @@ impl Engine {
     /// may not log in).
     pub async fn role_auth(&self, role: &str) -> Result<Option<RoleAuth>> {
         let cat = self.catalog().await?;
-        Ok(cat.role(role).filter(|r| r.login).map(|r| match &r.password {
-            Some(v) => RoleAuth::Scram(v.clone()),
-            None => RoleAuth::NoPassword,
-        }))
+        Ok(cat
+            .role(role)
+            .filter(|r| r.login)
+            .map(|r| match &r.password {
+                Some(v) => RoleAuth::Scram(v.clone()),
+                None => RoleAuth::NoPassword,
+            }))
     }
 
     /// Sets (or with `None` clears) a role's password, storing its SCRAM
@@ -236,7 +247,10 @@ impl Engine {
     pub async fn set_password(&self, role: &str, password: Option<&str>) -> Result<()> {
         let cat = self.catalog().await?;
         let Some(r) = cat.role(role) else {
-            return Err(Error::new(ErrorCode::UndefinedObject, format!("role \"{role}\" does not exist")));
+            return Err(Error::new(
+                ErrorCode::UndefinedObject,
+                format!("role \"{role}\" does not exist"),
+            ));
         };
         let mut r = r.clone();
         r.password = match password {
@@ -286,7 +300,11 @@ impl Engine {
                     // -c name=value / --name=value
                     let mut words = v.split_whitespace().peekable();
                     while let Some(w) = words.next() {
-                        let kv = if w == "-c" { words.next().unwrap_or("") } else { w.trim_start_matches("--").trim_start_matches("-c") };
+                        let kv = if w == "-c" {
+                            words.next().unwrap_or("")
+                        } else {
+                            w.trim_start_matches("--").trim_start_matches("-c")
+                        };
                         if let Some((n, val)) = kv.split_once('=') {
                             settings.set(&n.replace('-', "_"), val)?;
                         }
@@ -402,7 +420,10 @@ impl Session {
         param_types: &[Option<DataType>],
     ) -> Result<Description> {
         let Some(s) = &stmt.statement else {
-            return Ok(Description { params: vec![], columns: None });
+            return Ok(Description {
+                params: vec![],
+                columns: None,
+            });
         };
         let catalog = self.catalog().await?;
         dispatch::describe(self, &catalog, s, param_types)
@@ -428,7 +449,8 @@ impl Session {
         if let Some(out) = dispatch::without_transaction(self, s).await? {
             return Ok(out);
         }
-        self.run_in_transaction(txn::Work::Statement(s, params)).await
+        self.run_in_transaction(txn::Work::Statement(s, params))
+            .await
     }
 
     /// Loads the data of a COPY ... FROM STDIN (all CopyData bytes

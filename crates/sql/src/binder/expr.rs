@@ -49,7 +49,10 @@ impl Binder<'_> {
                             _ => UnaryOp::BitNot,
                         };
                         let (x, t) = if t == DataType::Unknown {
-                            (self.coerce(x, &t, &DataType::Numeric(None))?, DataType::Numeric(None))
+                            (
+                                self.coerce(x, &t, &DataType::Numeric(None))?,
+                                DataType::Numeric(None),
+                            )
                         } else {
                             (x, t)
                         };
@@ -151,7 +154,11 @@ impl Binder<'_> {
                 pattern,
                 ..
             } => {
-                let op = if *negated { BinaryOp::NotLike } else { BinaryOp::Like };
+                let op = if *negated {
+                    BinaryOp::NotLike
+                } else {
+                    BinaryOp::Like
+                };
                 self.text_op(op, expr, pattern, scope)
             }
             ast::Expr::ILike {
@@ -184,7 +191,12 @@ impl Binder<'_> {
                 conditions,
                 else_result,
                 ..
-            } => self.case(operand.as_deref(), conditions, else_result.as_deref(), scope),
+            } => self.case(
+                operand.as_deref(),
+                conditions,
+                else_result.as_deref(),
+                scope,
+            ),
             ast::Expr::Function(f) => self.function(f, scope),
             ast::Expr::Extract { field, expr, .. } => {
                 let (x, t) = self.expr(expr, scope)?;
@@ -210,9 +222,11 @@ impl Binder<'_> {
                 }
                 self.call("substring", &args, scope)
             }
-            ast::Expr::Position { expr, r#in } => {
-                self.call("strpos", &[r#in.as_ref().clone(), expr.as_ref().clone()], scope)
-            }
+            ast::Expr::Position { expr, r#in } => self.call(
+                "strpos",
+                &[r#in.as_ref().clone(), expr.as_ref().clone()],
+                scope,
+            ),
             ast::Expr::Trim {
                 expr,
                 trim_where,
@@ -276,10 +290,7 @@ impl Binder<'_> {
                 let (arr, at) = self.expr(right, scope)?;
                 let _ = t;
                 Ok((
-                    Expr::Func(
-                        format!("any_{}", op_name(compare_op)),
-                        vec![x, arr],
-                    ),
+                    Expr::Func(format!("any_{}", op_name(compare_op)), vec![x, arr]),
                     {
                         let _ = at;
                         DataType::Bool
@@ -464,14 +475,25 @@ impl Binder<'_> {
         }
     }
 
-    fn pair(&mut self, a: &ast::Expr, b: &ast::Expr, scope: &Scope) -> Result<(Expr, Expr, DataType)> {
+    fn pair(
+        &mut self,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        scope: &Scope,
+    ) -> Result<(Expr, Expr, DataType)> {
         let (a, at) = self.expr(a, scope)?;
         let (b, bt) = self.expr(b, scope)?;
         self.unify(a, at, b, bt)
     }
 
     /// Gives an unknown side the other side's type.
-    fn unify(&mut self, a: Expr, at: DataType, b: Expr, bt: DataType) -> Result<(Expr, Expr, DataType)> {
+    fn unify(
+        &mut self,
+        a: Expr,
+        at: DataType,
+        b: Expr,
+        bt: DataType,
+    ) -> Result<(Expr, Expr, DataType)> {
         match (at == DataType::Unknown, bt == DataType::Unknown) {
             (true, false) => Ok((self.coerce(a, &at, &bt)?, b, bt)),
             (false, true) => Ok((a, self.coerce(b, &bt, &at)?, at)),
@@ -484,7 +506,13 @@ impl Binder<'_> {
         }
     }
 
-    fn compare(&mut self, l: &ast::Expr, op: BinaryOp, r: &ast::Expr, scope: &Scope) -> Result<Expr> {
+    fn compare(
+        &mut self,
+        l: &ast::Expr,
+        op: BinaryOp,
+        r: &ast::Expr,
+        scope: &Scope,
+    ) -> Result<Expr> {
         let (a, b, _) = self.pair(l, r, scope)?;
         Ok(Expr::Binary(op, Box::new(a), Box::new(b)))
     }
@@ -537,28 +565,70 @@ impl Binder<'_> {
         let (a, at) = self.expr(l, scope)?;
         let (b, bt) = self.expr(r, scope)?;
         let (a, b, at, bt) = if fop == BinaryOp::Concat {
-            let a = if at == DataType::Unknown { self.coerce(a, &at, &DataType::Text)? } else { a };
-            let b = if bt == DataType::Unknown { self.coerce(b, &bt, &DataType::Text)? } else { b };
-            let at = if at == DataType::Unknown { DataType::Text } else { at };
-            let bt = if bt == DataType::Unknown { DataType::Text } else { bt };
+            let a = if at == DataType::Unknown {
+                self.coerce(a, &at, &DataType::Text)?
+            } else {
+                a
+            };
+            let b = if bt == DataType::Unknown {
+                self.coerce(b, &bt, &DataType::Text)?
+            } else {
+                b
+            };
+            let at = if at == DataType::Unknown {
+                DataType::Text
+            } else {
+                at
+            };
+            let bt = if bt == DataType::Unknown {
+                DataType::Text
+            } else {
+                bt
+            };
             (a, b, at, bt)
         } else if matches!(fop, BinaryOp::JsonGet | BinaryOp::JsonGetText) {
             (a, b, at, bt)
         } else {
             let (a, b, _) = self.unify(a, at.clone(), b, bt.clone())?;
-            let at2 = if at == DataType::Unknown { bt.clone() } else { at };
-            let bt2 = if bt == DataType::Unknown { at2.clone() } else { bt };
-            let (at2, bt2) = if at2 == DataType::Unknown { (DataType::Text, DataType::Text) } else { (at2, bt2) };
+            let at2 = if at == DataType::Unknown {
+                bt.clone()
+            } else {
+                at
+            };
+            let bt2 = if bt == DataType::Unknown {
+                at2.clone()
+            } else {
+                bt
+            };
+            let (at2, bt2) = if at2 == DataType::Unknown {
+                (DataType::Text, DataType::Text)
+            } else {
+                (at2, bt2)
+            };
             (a, b, at2, bt2)
         };
         let rt = func::binary_type(fop, &at, &bt)?;
         Ok((Expr::Binary(fop, Box::new(a), Box::new(b)), rt))
     }
 
-    fn text_op(&mut self, op: BinaryOp, l: &ast::Expr, r: &ast::Expr, scope: &Scope) -> Result<Bound> {
+    fn text_op(
+        &mut self,
+        op: BinaryOp,
+        l: &ast::Expr,
+        r: &ast::Expr,
+        scope: &Scope,
+    ) -> Result<Bound> {
         let (a, at) = self.expr(l, scope)?;
         let (b, bt) = self.expr(r, scope)?;
-        let a = self.coerce(a, &at, &if at == DataType::Unknown { DataType::Text } else { at.clone() })?;
+        let a = self.coerce(
+            a,
+            &at,
+            &if at == DataType::Unknown {
+                DataType::Text
+            } else {
+                at.clone()
+            },
+        )?;
         let b = self.coerce(b, &bt, &DataType::Text)?;
         Ok((Expr::Binary(op, Box::new(a), Box::new(b)), DataType::Bool))
     }
@@ -571,7 +641,10 @@ impl Binder<'_> {
     fn is_bool(&mut self, x: &ast::Expr, v: bool, negated: bool, scope: &Scope) -> Result<Bound> {
         let (x, t) = self.expr(x, scope)?;
         let x = self.coerce(x, &t, &DataType::Bool)?;
-        Ok((negate(Expr::IsBool(Box::new(x), v), negated), DataType::Bool))
+        Ok((
+            negate(Expr::IsBool(Box::new(x), v), negated),
+            DataType::Bool,
+        ))
     }
 
     fn cast(&mut self, e: &ast::Expr, dt: &ast::DataType, scope: &Scope) -> Result<Bound> {
@@ -580,7 +653,10 @@ impl Binder<'_> {
             let (x, t) = self.expr(e, scope)?;
             if let Expr::Const(Value::Text(s)) = &x {
                 let (schema, rel) = crate::catalog::split_qualified(s);
-                return match self.catalog.lookup(schema.as_deref(), &rel, self.search_path)? {
+                return match self
+                    .catalog
+                    .lookup(schema.as_deref(), &rel, self.search_path)?
+                {
                     Some((_, r)) => Ok((Expr::Const(Value::Oid(r.oid())), DataType::Oid)),
                     None => match crate::pg_catalog::virtual_oid(&rel) {
                         Some(oid) => Ok((Expr::Const(Value::Oid(oid)), DataType::Oid)),
@@ -695,7 +771,10 @@ impl Binder<'_> {
                 return Err(Error::unsupported("function over a subquery"))
             }
             ast::FunctionArguments::List(l) => {
-                distinct = matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                distinct = matches!(
+                    l.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
                 for a in &l.args {
                     let ae = match a {
                         ast::FunctionArg::Unnamed(x) => x,
@@ -732,7 +811,10 @@ impl Binder<'_> {
         let Some(saved) = self.aggs.take() else {
             return Err(Error::new(
                 ErrorCode::GroupingError,
-                format!("aggregate functions are not allowed in {}", self.agg_forbidden),
+                format!(
+                    "aggregate functions are not allowed in {}",
+                    self.agg_forbidden
+                ),
             ));
         };
         let forbidden = self.agg_forbidden;
@@ -786,7 +868,8 @@ impl Binder<'_> {
         _filter: Option<&ast::Expr>,
         _scope: &Scope,
     ) -> Result<Bound> {
-        let session = |f: SessionFn, ty: DataType, args: Vec<Expr>| Ok((Expr::Session(f, args), ty));
+        let session =
+            |f: SessionFn, ty: DataType, args: Vec<Expr>| Ok((Expr::Session(f, args), ty));
         let texts = |b: &mut Binder, bound: Vec<Bound>| -> Result<Vec<Expr>> {
             bound
                 .into_iter()
@@ -824,20 +907,36 @@ impl Binder<'_> {
             }
             "nextval" => {
                 let args = texts(self, bound)?;
-                let arg = args.into_iter().next().ok_or_else(|| undefined_function(name, &[]))?;
-                Ok((Expr::Slot(self.add_slot(SlotKind::NextVal(arg))), DataType::Int8))
+                let arg = args
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| undefined_function(name, &[]))?;
+                Ok((
+                    Expr::Slot(self.add_slot(SlotKind::NextVal(arg))),
+                    DataType::Int8,
+                ))
             }
             "setval" => {
                 let args = texts(self, bound)?;
-                Ok((Expr::Slot(self.add_slot(SlotKind::SetVal(args))), DataType::Int8))
+                Ok((
+                    Expr::Slot(self.add_slot(SlotKind::SetVal(args))),
+                    DataType::Int8,
+                ))
             }
             "set_config" => {
                 let args = texts(self, bound)?;
-                Ok((Expr::Slot(self.add_slot(SlotKind::SetConfig(args))), DataType::Text))
+                Ok((
+                    Expr::Slot(self.add_slot(SlotKind::SetConfig(args))),
+                    DataType::Text,
+                ))
             }
             "currval" => session(SessionFn::CurrVal, DataType::Int8, texts(self, bound)?),
             "lastval" => session(SessionFn::LastVal, DataType::Int8, vec![]),
-            "current_setting" => session(SessionFn::CurrentSetting, DataType::Text, texts(self, bound)?),
+            "current_setting" => session(
+                SessionFn::CurrentSetting,
+                DataType::Text,
+                texts(self, bound)?,
+            ),
             "version" => session(SessionFn::Version, DataType::Text, vec![]),
             "current_database" | "current_catalog" => {
                 session(SessionFn::CurrentDatabase, DataType::Name, vec![])
@@ -856,10 +955,15 @@ impl Binder<'_> {
                 session(SessionFn::Now, DataType::Timestamptz, vec![])
             }
             "localtimestamp" => Ok((
-                Expr::Cast(Box::new(Expr::Session(SessionFn::Now, vec![])), DataType::Timestamp),
+                Expr::Cast(
+                    Box::new(Expr::Session(SessionFn::Now, vec![])),
+                    DataType::Timestamp,
+                ),
                 DataType::Timestamp,
             )),
-            "statement_timestamp" => session(SessionFn::StatementTimestamp, DataType::Timestamptz, vec![]),
+            "statement_timestamp" => {
+                session(SessionFn::StatementTimestamp, DataType::Timestamptz, vec![])
+            }
             "clock_timestamp" => session(SessionFn::ClockTimestamp, DataType::Timestamptz, vec![]),
             "current_date" => session(SessionFn::CurrentDate, DataType::Date, vec![]),
             _ => {
@@ -911,7 +1015,10 @@ impl Binder<'_> {
     }
 
     /// Forbids aggregates while binding `clause` (WHERE, JOIN ...).
-    pub(crate) fn forbid_aggs(&mut self, clause: &'static str) -> (Option<Vec<AggCall>>, &'static str) {
+    pub(crate) fn forbid_aggs(
+        &mut self,
+        clause: &'static str,
+    ) -> (Option<Vec<AggCall>>, &'static str) {
         let saved = (self.aggs.take(), self.agg_forbidden);
         self.agg_forbidden = clause;
         saved
@@ -949,7 +1056,8 @@ fn same_family(a: &DataType, b: &DataType) -> bool {
     use DataType::*;
     let num = |t: &DataType| matches!(t, Int2 | Int4 | Int8 | Float4 | Float8 | Numeric(_) | Oid);
     let text = |t: &DataType| matches!(t, Text | Varchar(_) | Char(_) | Name);
-    (num(a) && num(b) && !matches!(b, Numeric(Some(_)))) || (text(a) && text(b) && matches!(b, Text | Name | Varchar(None)))
+    (num(a) && num(b) && !matches!(b, Numeric(Some(_))))
+        || (text(a) && text(b) && matches!(b, Text | Name | Varchar(None)))
 }
 
 pub(crate) fn undefined_function(name: &str, args: &[DataType]) -> Error {

@@ -174,15 +174,14 @@ pub fn ident(i: &sqlparser::ast::Ident) -> String {
 
 /// `[schema.]name` of an object name.
 pub fn object_name(n: &sqlparser::ast::ObjectName) -> Result<(Option<String>, String)> {
-    let parts: Vec<String> = n
-        .0
-        .iter()
-        .map(|p| {
-            p.as_ident()
-                .map(ident)
-                .ok_or_else(|| Error::syntax(format!("syntax error at or near \"{n}\"")))
-        })
-        .collect::<Result<_>>()?;
+    let parts: Vec<String> =
+        n.0.iter()
+            .map(|p| {
+                p.as_ident()
+                    .map(ident)
+                    .ok_or_else(|| Error::syntax(format!("syntax error at or near \"{n}\"")))
+            })
+            .collect::<Result<_>>()?;
     match parts.as_slice() {
         [name] => Ok((None, name.clone())),
         [schema, name] => Ok((Some(schema.clone()), name.clone())),

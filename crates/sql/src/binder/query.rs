@@ -127,7 +127,7 @@ impl Binder<'_> {
         Ok((plan, cols))
     }
 
-    fn cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<(usize, Plan, Option<(Plan, bool)>)> {
+    fn cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<crate::planner::plan::CtePlan> {
         let name = ident(&cte.alias.name);
         let id = self.next_cte;
         self.next_cte += 1;
@@ -156,7 +156,9 @@ impl Binder<'_> {
                 });
                 let (step, scols) = self.set_expr(right)?;
                 if scols.len() != cols.len() {
-                    return Err(Error::syntax("each UNION query must have the same number of columns"));
+                    return Err(Error::syntax(
+                        "each UNION query must have the same number of columns",
+                    ));
                 }
                 let all = matches!(set_quantifier, ast::SetQuantifier::All);
                 return Ok((id, base, Some((step, all))));
@@ -203,7 +205,11 @@ impl Binder<'_> {
                 let mut cast_needed = false;
                 for (i, (l, r)) in lcols.iter().zip(&rcols).enumerate() {
                     let t = cast::common_type(&[l.ty.clone(), r.ty.clone()])?;
-                    let t = if t == DataType::Unknown { DataType::Text } else { t };
+                    let t = if t == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        t
+                    };
                     cast_needed |= l.ty != t || r.ty != t;
                     lx.push(self.coerce(Expr::Column(i), &l.ty, &t)?);
                     rx.push(self.coerce(Expr::Column(i), &r.ty, &t)?);
@@ -213,8 +219,14 @@ impl Binder<'_> {
                 }
                 let (lp, rp) = if cast_needed {
                     (
-                        Plan::Project { input: Box::new(lp), exprs: lx },
-                        Plan::Project { input: Box::new(rp), exprs: rx },
+                        Plan::Project {
+                            input: Box::new(lp),
+                            exprs: lx,
+                        },
+                        Plan::Project {
+                            input: Box::new(rp),
+                            exprs: rx,
+                        },
                     )
                 } else {
                     (lp, rp)
@@ -231,12 +243,18 @@ impl Binder<'_> {
                 ))
             }
             ast::SetExpr::Table(t) => {
-                let name = t.table_name.clone().map(|i| i.to_string()).unwrap_or_default();
+                let name = t
+                    .table_name
+                    .clone()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default();
                 let q = format!("SELECT * FROM {name}");
                 let stmt = crate::parser::parse_query(&q)?;
                 self.query(&stmt)
             }
-            other => Err(Error::unsupported(format!("query form not supported: {other}"))),
+            other => Err(Error::unsupported(format!(
+                "query form not supported: {other}"
+            ))),
         }
     }
 
@@ -264,7 +282,11 @@ impl Binder<'_> {
         let mut common = Vec::new();
         for (i, ts) in types.iter().enumerate() {
             let t = cast::common_type(ts)?;
-            let t = if t == DataType::Unknown { DataType::Text } else { t };
+            let t = if t == DataType::Unknown {
+                DataType::Text
+            } else {
+                t
+            };
             cols.push(ScopeCol::new(format!("column{}", i + 1), t.clone()));
             common.push(t);
         }
@@ -272,7 +294,11 @@ impl Binder<'_> {
         for row in rows {
             let mut r = Vec::new();
             for (i, x) in row.into_iter().enumerate() {
-                r.push(self.coerce(x, &types[i][out.len().min(types[i].len() - 1)].clone(), &common[i])?);
+                r.push(self.coerce(
+                    x,
+                    &types[i][out.len().min(types[i].len() - 1)].clone(),
+                    &common[i],
+                )?);
             }
             out.push(r);
         }
@@ -413,7 +439,10 @@ impl Binder<'_> {
         // DISTINCT
         match &s.distinct {
             Some(ast::Distinct::Distinct) => {
-                if extra_keys.iter().any(|(e, _)| matches!(e, Expr::Column(i) if *i >= visible)) {
+                if extra_keys
+                    .iter()
+                    .any(|(e, _)| matches!(e, Expr::Column(i) if *i >= visible))
+                {
                     return Err(Error::new(
                         ErrorCode::InvalidColumnReference,
                         "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
@@ -437,7 +466,10 @@ impl Binder<'_> {
                 if !extra_keys.is_empty() {
                     plan = Plan::Sort {
                         input: Box::new(plan),
-                        keys: extra_keys.iter().map(|(e, o)| sort_key(e.clone(), o)).collect(),
+                        keys: extra_keys
+                            .iter()
+                            .map(|(e, o)| sort_key(e.clone(), o))
+                            .collect(),
                     };
                     extra_keys.clear();
                 }
@@ -451,7 +483,10 @@ impl Binder<'_> {
         if !extra_keys.is_empty() {
             plan = Plan::Sort {
                 input: Box::new(plan),
-                keys: extra_keys.iter().map(|(e, o)| sort_key(e.clone(), o)).collect(),
+                keys: extra_keys
+                    .iter()
+                    .map(|(e, o)| sort_key(e.clone(), o))
+                    .collect(),
             };
         }
         let width = plan_width_hint(&plan);
@@ -465,7 +500,11 @@ impl Binder<'_> {
         Ok((plan, cols))
     }
 
-    pub(crate) fn select_list(&mut self, items: &[ast::SelectItem], scope: &Scope) -> Result<(Vec<Expr>, Vec<ScopeCol>)> {
+    pub(crate) fn select_list(
+        &mut self,
+        items: &[ast::SelectItem],
+        scope: &Scope,
+    ) -> Result<(Vec<Expr>, Vec<ScopeCol>)> {
         let mut exprs = Vec::new();
         let mut cols = Vec::new();
         for item in items {
@@ -480,7 +519,9 @@ impl Binder<'_> {
                         }
                     }
                     if !any && scope.cols.is_empty() {
-                        return Err(Error::syntax("SELECT * with no tables specified is not valid"));
+                        return Err(Error::syntax(
+                            "SELECT * with no tables specified is not valid",
+                        ));
                     }
                 }
                 ast::SelectItem::QualifiedWildcard(kind, _) => {
@@ -558,9 +599,15 @@ impl Binder<'_> {
         for j in &twj.joins {
             let (rp, rs) = self.table_factor(&j.relation)?;
             let (kind, constraint) = match &j.join_operator {
-                ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => (JoinKind::Inner, c.clone()),
-                ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => (JoinKind::Left, c.clone()),
-                ast::JoinOperator::Right(c) | ast::JoinOperator::RightOuter(c) => (JoinKind::Right, c.clone()),
+                ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => {
+                    (JoinKind::Inner, c.clone())
+                }
+                ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => {
+                    (JoinKind::Left, c.clone())
+                }
+                ast::JoinOperator::Right(c) | ast::JoinOperator::RightOuter(c) => {
+                    (JoinKind::Right, c.clone())
+                }
                 ast::JoinOperator::FullOuter(c) => (JoinKind::Full, c.clone()),
                 ast::JoinOperator::CrossJoin(_) => (JoinKind::Inner, ast::JoinConstraint::None),
                 other => return Err(Error::unsupported(format!("join type {other:?}"))),
@@ -579,8 +626,12 @@ impl Binder<'_> {
                     let mut cond: Option<Expr> = None;
                     for n in names {
                         let name = object_name(&n)?.1;
-                        let li = scope.find(None, &name)?.ok_or_else(|| using_missing(&name, "left"))?;
-                        let ri = rs.find(None, &name)?.ok_or_else(|| using_missing(&name, "right"))?;
+                        let li = scope
+                            .find(None, &name)?
+                            .ok_or_else(|| using_missing(&name, "left"))?;
+                        let ri = rs
+                            .find(None, &name)?
+                            .ok_or_else(|| using_missing(&name, "right"))?;
                         joined.cols[lw + ri].qualified_only = true;
                         let eq = Expr::Binary(
                             crate::func::BinaryOp::Eq,
@@ -616,7 +667,9 @@ impl Binder<'_> {
                     cond
                 }
                 ast::JoinConstraint::None => None,
-                ast::JoinConstraint::UsingAlias(..) => return Err(Error::unsupported("USING ... AS")),
+                ast::JoinConstraint::UsingAlias(..) => {
+                    return Err(Error::unsupported("USING ... AS"))
+                }
             };
             plan = planner::make_join(kind, plan, rp, on, lw, rw);
             scope = joined;
@@ -635,7 +688,9 @@ impl Binder<'_> {
                         .args
                         .iter()
                         .filter_map(|a| match a {
-                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                                Some(e.clone())
+                            }
                             _ => None,
                         })
                         .collect();
@@ -644,7 +699,10 @@ impl Binder<'_> {
                 self.named_relation(schema.as_deref(), &rel, alias.as_ref())
             }
             ast::TableFactor::Derived {
-                subquery, alias, lateral, ..
+                subquery,
+                alias,
+                lateral,
+                ..
             } => {
                 if *lateral {
                     return Err(Error::unsupported("LATERAL"));
@@ -657,7 +715,9 @@ impl Binder<'_> {
                 apply_alias(&mut cols, alias);
                 Ok((plan, Scope::new(cols)))
             }
-            ast::TableFactor::Function { name, args, alias, .. } => {
+            ast::TableFactor::Function {
+                name, args, alias, ..
+            } => {
                 let rel = object_name(name)?.1;
                 let exprs: Vec<ast::Expr> = args
                     .iter()
@@ -678,11 +738,18 @@ impl Binder<'_> {
                 }
                 Ok((p, s))
             }
-            other => Err(Error::unsupported(format!("FROM item not supported: {other}"))),
+            other => Err(Error::unsupported(format!(
+                "FROM item not supported: {other}"
+            ))),
         }
     }
 
-    fn table_function(&mut self, name: &str, args: &[ast::Expr], alias: Option<&ast::TableAlias>) -> Result<(Plan, Scope)> {
+    fn table_function(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
         match name {
             "generate_series" => {
                 let empty = Scope::default();
@@ -697,17 +764,22 @@ impl Binder<'_> {
                 let t = match t {
                     DataType::Unknown => DataType::Int4,
                     DataType::Timestamptz | DataType::Timestamp | DataType::Date => {
-                        if t == DataType::Date { DataType::Timestamptz } else { t }
+                        if t == DataType::Date {
+                            DataType::Timestamptz
+                        } else {
+                            t
+                        }
                     }
                     t => t,
                 };
                 let mut args = Vec::new();
                 for (i, (x, xt)) in bound.into_iter().zip(types).enumerate() {
-                    let target = if i == 2 && matches!(t, DataType::Timestamp | DataType::Timestamptz) {
-                        DataType::Interval
-                    } else {
-                        t.clone()
-                    };
+                    let target =
+                        if i == 2 && matches!(t, DataType::Timestamp | DataType::Timestamptz) {
+                            DataType::Interval
+                        } else {
+                            t.clone()
+                        };
                     args.push(self.coerce(x, &xt, &target)?);
                 }
                 if args.len() < 2 || args.len() > 3 {
@@ -721,7 +793,13 @@ impl Binder<'_> {
                         cols[0].name = ident(&a.name);
                     }
                 }
-                Ok((Plan::Function { name: name.into(), args }, Scope::new(cols)))
+                Ok((
+                    Plan::Function {
+                        name: name.into(),
+                        args,
+                    },
+                    Scope::new(cols),
+                ))
             }
             _ => Err(Error::new(
                 ErrorCode::UndefinedFunction,
@@ -731,7 +809,12 @@ impl Binder<'_> {
     }
 
     /// A table, view, CTE or system view by name.
-    pub fn named_relation(&mut self, schema: Option<&str>, rel: &str, alias: Option<&ast::TableAlias>) -> Result<(Plan, Scope)> {
+    pub fn named_relation(
+        &mut self,
+        schema: Option<&str>,
+        rel: &str,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
         if schema.is_none() {
             if let Some(c) = self.ctes.iter().rev().find(|c| c.name == rel).cloned() {
                 let mut cols = c.cols.clone();
@@ -741,7 +824,10 @@ impl Binder<'_> {
                 return Ok((Plan::CteRef { id: c.id }, Scope::new(cols)));
             }
         }
-        let found = self.catalog.lookup(schema, rel, self.search_path)?.map(|(_, r)| r.clone());
+        let found = self
+            .catalog
+            .lookup(schema, rel, self.search_path)?
+            .map(|(_, r)| r.clone());
         let (plan, mut cols) = match found {
             Some(Relation::Table(t)) => (
                 Plan::Scan {
@@ -809,7 +895,12 @@ impl Binder<'_> {
                             c
                         })
                         .collect();
-                    (Plan::Virtual { name: rel.to_string() }, cols)
+                    (
+                        Plan::Virtual {
+                            name: rel.to_string(),
+                        },
+                        cols,
+                    )
                 }
                 None => {
                     let full = match schema {
@@ -838,7 +929,11 @@ pub fn table_cols(t: &Arc<TableDef>) -> Vec<ScopeCol> {
         .enumerate()
         .map(|(i, c)| ScopeCol {
             qualifier: Some(t.name.clone()),
-            name: if c.dropped { format!("........pg.dropped.{}", i + 1) } else { c.name.clone() },
+            name: if c.dropped {
+                format!("........pg.dropped.{}", i + 1)
+            } else {
+                c.name.clone()
+            },
             ty: c.ty.clone(),
             hidden: c.dropped,
             qualified_only: false,
@@ -875,7 +970,10 @@ fn cross(lp: Plan, ls: Scope, rp: Plan, rs: Scope) -> (Plan, Scope) {
     let lw = ls.cols.len();
     let rw = rs.cols.len();
     let scope = Scope::new(ls.cols.into_iter().chain(rs.cols).collect());
-    (planner::make_join(JoinKind::Inner, lp, rp, None, lw, rw), scope)
+    (
+        planner::make_join(JoinKind::Inner, lp, rp, None, lw, rw),
+        scope,
+    )
 }
 
 fn using_missing(name: &str, side: &str) -> Error {
@@ -934,7 +1032,9 @@ fn select_item_expr(items: &[ast::SelectItem], pos: usize) -> Option<ast::Expr> 
 
 fn alias_expr(items: &[ast::SelectItem], name: &str) -> Option<ast::Expr> {
     items.iter().find_map(|i| match i {
-        ast::SelectItem::ExprWithAlias { expr, alias } if ident(alias) == name => Some(expr.clone()),
+        ast::SelectItem::ExprWithAlias { expr, alias } if ident(alias) == name => {
+            Some(expr.clone())
+        }
         _ => None,
     })
 }
@@ -961,7 +1061,9 @@ fn post_agg(e: Expr, group: &[Expr], ng: usize, scope: &Scope) -> Result<Expr> {
                 format!("column \"{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
             ))
         }
-        Expr::Const(_) | Expr::Param(_) | Expr::Outer { .. } | Expr::Slot(_) | Expr::Exists(_) => Ok(e),
+        Expr::Const(_) | Expr::Param(_) | Expr::Outer { .. } | Expr::Slot(_) | Expr::Exists(_) => {
+            Ok(e)
+        }
         other => {
             // Map children, keeping this node.
             let mut err = None;
@@ -1010,7 +1112,11 @@ fn map_children(e: Expr, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
         Expr::IsBool(a, v) => Expr::IsBool(b(a), v),
         Expr::Cast(a, t) => Expr::Cast(b(a), t),
         Expr::InSubquery(a, s) => Expr::InSubquery(b(a), s),
-        Expr::Case { operand, whens, else_ } => Expr::Case {
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+        } => Expr::Case {
             operand: operand.map(&mut b),
             whens: whens.into_iter().map(|(w, t)| (f(w), f(t))).collect(),
             else_: else_.map(|x| Box::new(f(*x))),
@@ -1039,11 +1145,17 @@ pub fn column_name(e: &ast::Expr) -> String {
             .and_then(|p| p.as_ident())
             .map(ident)
             .unwrap_or_else(|| "?column?".into()),
-        ast::Expr::Cast { expr, data_type, .. } => match expr.as_ref() {
+        ast::Expr::Cast {
+            expr, data_type, ..
+        } => match expr.as_ref() {
             ast::Expr::Value(_) => type_column_name(data_type),
             other => {
                 let n = column_name(other);
-                if n == "?column?" { type_column_name(data_type) } else { n }
+                if n == "?column?" {
+                    type_column_name(data_type)
+                } else {
+                    n
+                }
             }
         },
         ast::Expr::Nested(x) => column_name(x),

@@ -31,7 +31,10 @@ pub async fn load(txn: &Transaction) -> Result<Catalog> {
     let start = Bytes::from(vec![keys::CATALOG]);
     let end = Bytes::from(vec![keys::CATALOG + 1]);
     let mut it = txn
-        .scan((Bound::Included(start), Bound::Excluded(end)), Direction::Forward)
+        .scan(
+            (Bound::Included(start), Bound::Excluded(end)),
+            Direction::Forward,
+        )
         .await?;
     let mut cat = Catalog::default();
     while let Some((k, v)) = it.next().await? {

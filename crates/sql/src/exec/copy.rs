@@ -35,8 +35,12 @@ fn bad(msg: impl Into<String>) -> Error {
 
 /// Splits COPY data into rows of fields (`None` = NULL).
 pub fn parse(data: &[u8], o: &CopyOptions) -> Result<Vec<Vec<Option<String>>>> {
-    let text = std::str::from_utf8(data)
-        .map_err(|_| Error::new(ErrorCode::CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\""))?;
+    let text = std::str::from_utf8(data).map_err(|_| {
+        Error::new(
+            ErrorCode::CharacterNotInRepertoire,
+            "invalid byte sequence for encoding \"UTF8\"",
+        )
+    })?;
     match o.format {
         CopyFormat::Text => parse_text(text, o),
         CopyFormat::Csv => parse_csv(text, o),
@@ -247,7 +251,13 @@ mod tests {
     fn text_round_trip() {
         let o = CopyOptions::new(CopyFormat::Text);
         let rows = parse(b"1\ta\\tb\n2\t\\N\n\\.\n", &o).expect("parse");
-        assert_eq!(rows, vec![vec![Some("1".into()), Some("a\tb".into())], vec![Some("2".into()), None]]);
+        assert_eq!(
+            rows,
+            vec![
+                vec![Some("1".into()), Some("a\tb".into())],
+                vec![Some("2".into()), None]
+            ]
+        );
         assert_eq!(format_row(&rows[0], &o), b"1\ta\\tb\n".to_vec());
     }
 
@@ -256,6 +266,12 @@ mod tests {
         let mut o = CopyOptions::new(CopyFormat::Csv);
         o.header = true;
         let rows = parse(b"id,name\n1,\"x,\"\"y\"\"\"\n2,\n", &o).expect("parse");
-        assert_eq!(rows, vec![vec![Some("1".into()), Some("x,\"y\"".into())], vec![Some("2".into()), None]]);
+        assert_eq!(
+            rows,
+            vec![
+                vec![Some("1".into()), Some("x,\"y\"".into())],
+                vec![Some("2".into()), None]
+            ]
+        );
     }
 }

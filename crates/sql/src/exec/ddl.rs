@@ -24,7 +24,10 @@ use crate::types::row::encode_row;
 use crate::types::{DataType, Value};
 
 fn exists_err(name: &str) -> Error {
-    Error::new(ErrorCode::DuplicateTable, format!("relation \"{name}\" already exists"))
+    Error::new(
+        ErrorCode::DuplicateTable,
+        format!("relation \"{name}\" already exists"),
+    )
 }
 
 fn notice(msg: String) -> Notice {
@@ -51,7 +54,10 @@ fn constraint_cols(t: &TableDef, cols: &[ast::IndexColumn]) -> Result<Vec<usize>
             ast::Expr::Identifier(i) => {
                 let n = ident(i);
                 t.column(&n).ok_or_else(|| {
-                    Error::new(ErrorCode::UndefinedColumn, format!("column \"{n}\" named in key does not exist"))
+                    Error::new(
+                        ErrorCode::UndefinedColumn,
+                        format!("column \"{n}\" named in key does not exist"),
+                    )
                 })
             }
             other => Err(Error::unsupported(format!("index on expression {other}"))),
@@ -71,7 +77,11 @@ impl Ctx<'_> {
     async fn lock_table(&mut self, oid: u32, name: &str) -> Result<()> {
         let timeout = self.state.settings.lock_timeout();
         self.txn
-            .lock(&[(oid as u64, None, LockMode::TableExclusive)], WaitPolicy::Wait, timeout)
+            .lock(
+                &[(oid as u64, None, LockMode::TableExclusive)],
+                WaitPolicy::Wait,
+                timeout,
+            )
             .await
             .map_err(|e| lock_error(e, name))?;
         Ok(())
@@ -82,7 +92,13 @@ impl Ctx<'_> {
     }
 
     /// A sequence definition with PostgreSQL's defaults for `ty`.
-    fn sequence_def(oid: u32, schema: u32, name: String, ty: DataType, counter_base: u64) -> SequenceDef {
+    fn sequence_def(
+        oid: u32,
+        schema: u32,
+        name: String,
+        ty: DataType,
+        counter_base: u64,
+    ) -> SequenceDef {
         let max = match ty {
             DataType::Int2 => i16::MAX as i64,
             DataType::Int4 => i32::MAX as i64,
@@ -106,10 +122,14 @@ impl Ctx<'_> {
 
     pub async fn create_table(&mut self, ct: &ast::CreateTable) -> Result<String> {
         let (schema_name, name) = object_name(&ct.name)?;
-        let schema = self.catalog.creation_schema(schema_name.as_deref(), &self.search_path())?;
+        let schema = self
+            .catalog
+            .creation_schema(schema_name.as_deref(), &self.search_path())?;
         if self.name_taken(schema, &name) {
             if ct.if_not_exists {
-                self.state.notices.push(notice(format!("relation \"{name}\" already exists, skipping")));
+                self.state.notices.push(notice(format!(
+                    "relation \"{name}\" already exists, skipping"
+                )));
                 return Ok("CREATE TABLE".into());
             }
             return Err(exists_err(&name));
@@ -133,7 +153,10 @@ impl Ctx<'_> {
         for c in &ct.columns {
             let cname = ident(&c.name);
             if t.column(&cname).is_some() {
-                return Err(Error::new(ErrorCode::DuplicateColumn, format!("column \"{cname}\" specified more than once")));
+                return Err(Error::new(
+                    ErrorCode::DuplicateColumn,
+                    format!("column \"{cname}\" specified more than once"),
+                ));
             }
             let serial = serial_type(&c.data_type);
             let ty = match &serial {
@@ -183,11 +206,17 @@ impl Ctx<'_> {
                     ast::ColumnOption::Check(ck) => {
                         let mut ck = ck.clone();
                         if ck.name.is_none() {
-                            ck.name = Some(opt.name.clone().unwrap_or_else(|| ast::Ident::new(format!("{name}_{cname}_check"))));
+                            ck.name = Some(opt.name.clone().unwrap_or_else(|| {
+                                ast::Ident::new(format!("{name}_{cname}_check"))
+                            }));
                         }
                         constraints.push(ast::TableConstraint::Check(ck));
                     }
-                    ast::ColumnOption::Generated { generated_as, generation_expr, .. } => {
+                    ast::ColumnOption::Generated {
+                        generated_as,
+                        generation_expr,
+                        ..
+                    } => {
                         if generation_expr.is_some() {
                             return Err(Error::unsupported("generated columns"));
                         }
@@ -228,17 +257,29 @@ impl Ctx<'_> {
     }
 
     /// Adds a constraint to `t` (validated over existing rows unless `fresh`).
-    async fn add_constraint(&mut self, t: &mut TableDef, c: &ast::TableConstraint, fresh: bool) -> Result<()> {
+    async fn add_constraint(
+        &mut self,
+        t: &mut TableDef,
+        c: &ast::TableConstraint,
+        fresh: bool,
+    ) -> Result<()> {
         match c {
             ast::TableConstraint::PrimaryKey(pk) => {
                 if !t.pk.is_empty() {
                     return Err(Error::new(
                         ErrorCode::DuplicateObject,
-                        format!("multiple primary keys for table \"{}\" are not allowed", t.name),
+                        format!(
+                            "multiple primary keys for table \"{}\" are not allowed",
+                            t.name
+                        ),
                     ));
                 }
                 let cols = constraint_cols(t, &pk.columns)?;
-                let name = pk.name.as_ref().map(ident).unwrap_or_else(|| format!("{}_pkey", t.name));
+                let name = pk
+                    .name
+                    .as_ref()
+                    .map(ident)
+                    .unwrap_or_else(|| format!("{}_pkey", t.name));
                 if !fresh {
                     self.rekey(t, &cols, &name).await?;
                 }
@@ -247,14 +288,32 @@ impl Ctx<'_> {
                 }
                 t.pk = cols.clone();
                 let oid = new_oid(self.db).await?;
-                t.indexes.push(IndexDef { oid, name, columns: cols, unique: true, primary: true, constraint: true });
+                t.indexes.push(IndexDef {
+                    oid,
+                    name,
+                    columns: cols,
+                    unique: true,
+                    primary: true,
+                    constraint: true,
+                });
             }
             ast::TableConstraint::Unique(u) => {
                 let cols = constraint_cols(t, &u.columns)?;
                 let names: Vec<String> = cols.iter().map(|c| t.columns[*c].name.clone()).collect();
-                let name = u.name.as_ref().map(ident).unwrap_or_else(|| format!("{}_{}_key", t.name, names.join("_")));
+                let name = u
+                    .name
+                    .as_ref()
+                    .map(ident)
+                    .unwrap_or_else(|| format!("{}_{}_key", t.name, names.join("_")));
                 let oid = new_oid(self.db).await?;
-                let ix = IndexDef { oid, name, columns: cols, unique: true, primary: false, constraint: true };
+                let ix = IndexDef {
+                    oid,
+                    name,
+                    columns: cols,
+                    unique: true,
+                    primary: false,
+                    constraint: true,
+                };
                 if !fresh {
                     self.build_index(t, &ix).await?;
                 }
@@ -266,7 +325,10 @@ impl Ctx<'_> {
                     let _ = cols;
                     format!("{}_check", t.name)
                 });
-                let def = CheckDef { name, expr: ck.expr.to_string() };
+                let def = CheckDef {
+                    name,
+                    expr: ck.expr.to_string(),
+                };
                 // Bind it now so a bad expression fails the DDL.
                 let arc = Arc::new(t.clone());
                 let path = self.search_path();
@@ -297,9 +359,17 @@ impl Ctx<'_> {
                 let parent: Arc<TableDef> = if pn == t.name && ps.is_none() {
                     Arc::new(t.clone())
                 } else {
-                    match self.catalog.lookup(ps.as_deref(), &pn, &self.search_path())? {
+                    match self
+                        .catalog
+                        .lookup(ps.as_deref(), &pn, &self.search_path())?
+                    {
                         Some((_, Relation::Table(p))) => p.clone(),
-                        _ => return Err(Error::new(ErrorCode::UndefinedTable, format!("relation \"{pn}\" does not exist"))),
+                        _ => {
+                            return Err(Error::new(
+                                ErrorCode::UndefinedTable,
+                                format!("relation \"{pn}\" does not exist"),
+                            ))
+                        }
                     }
                 };
                 let ref_cols: Vec<usize> = if fk.referred_columns.is_empty() {
@@ -322,7 +392,11 @@ impl Ctx<'_> {
                         "number of referencing and referenced columns for foreign key disagree",
                     ));
                 }
-                let unique = parent.pk == ref_cols || parent.indexes.iter().any(|i| i.unique && i.columns == ref_cols);
+                let unique = parent.pk == ref_cols
+                    || parent
+                        .indexes
+                        .iter()
+                        .any(|i| i.unique && i.columns == ref_cols);
                 if !unique {
                     return Err(Error::new(
                         ErrorCode::InvalidColumnReference,
@@ -330,13 +404,20 @@ impl Ctx<'_> {
                     ));
                 }
                 let names: Vec<String> = cols.iter().map(|c| t.columns[*c].name.clone()).collect();
-                let name = fk.name.as_ref().map(ident).unwrap_or_else(|| format!("{}_{}_fkey", t.name, names.join("_")));
+                let name = fk
+                    .name
+                    .as_ref()
+                    .map(ident)
+                    .unwrap_or_else(|| format!("{}_{}_fkey", t.name, names.join("_")));
                 t.foreign_keys.push(ForeignKeyDef {
                     name,
                     columns: cols,
                     ref_table: parent.oid,
                     ref_columns: ref_cols,
-                    on_delete_cascade: matches!(fk.on_delete, Some(ast::ReferentialAction::Cascade)),
+                    on_delete_cascade: matches!(
+                        fk.on_delete,
+                        Some(ast::ReferentialAction::Cascade)
+                    ),
                 });
             }
             other => return Err(Error::unsupported(format!("constraint {other}"))),
@@ -366,7 +447,10 @@ impl Ctx<'_> {
             if let Some(c) = cols.iter().find(|c| r[**c].is_null()) {
                 return Err(Error::new(
                     ErrorCode::NotNullViolation,
-                    format!("column \"{}\" of relation \"{}\" contains null values", t.columns[*c].name, t.name),
+                    format!(
+                        "column \"{}\" of relation \"{}\" contains null values",
+                        t.columns[*c].name, t.name
+                    ),
                 ));
             }
             let key = keys::row_key(t.oid, &vals);
@@ -397,14 +481,26 @@ impl Ctx<'_> {
                 let vals: Vec<String> = ix
                     .columns
                     .iter()
-                    .map(|c| r[*c].to_text(&self.fctx.format).unwrap_or_else(|| "null".into()))
+                    .map(|c| {
+                        r[*c]
+                            .to_text(&self.fctx.format)
+                            .unwrap_or_else(|| "null".into())
+                    })
                     .collect();
-                let names: Vec<String> = ix.columns.iter().map(|c| t.columns[*c].name.clone()).collect();
+                let names: Vec<String> = ix
+                    .columns
+                    .iter()
+                    .map(|c| t.columns[*c].name.clone())
+                    .collect();
                 return Err(Error::new(
                     ErrorCode::UniqueViolation,
                     format!("could not create unique index \"{}\"", ix.name),
                 )
-                .with_detail(format!("Key ({})=({}) is duplicated.", names.join(", "), vals.join(", "))));
+                .with_detail(format!(
+                    "Key ({})=({}) is duplicated.",
+                    names.join(", "),
+                    vals.join(", ")
+                )));
             }
             self.txn.put(k, v);
         }
@@ -433,9 +529,17 @@ impl Ctx<'_> {
 
     pub async fn create_index(&mut self, ci: &ast::CreateIndex) -> Result<String> {
         let (ts, tn) = object_name(&ci.table_name)?;
-        let t = match self.catalog.lookup(ts.as_deref(), &tn, &self.search_path())? {
+        let t = match self
+            .catalog
+            .lookup(ts.as_deref(), &tn, &self.search_path())?
+        {
             Some((_, Relation::Table(t))) => t.clone(),
-            _ => return Err(Error::new(ErrorCode::UndefinedTable, format!("relation \"{tn}\" does not exist"))),
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::UndefinedTable,
+                    format!("relation \"{tn}\" does not exist"),
+                ))
+            }
         };
         self.lock_table(t.oid, &t.name).await?;
         let cols = constraint_cols(&t, &ci.columns)?;
@@ -455,13 +559,22 @@ impl Ctx<'_> {
         };
         if self.name_taken(t.schema, &name) {
             if ci.if_not_exists {
-                self.state.notices.push(notice(format!("relation \"{name}\" already exists, skipping")));
+                self.state.notices.push(notice(format!(
+                    "relation \"{name}\" already exists, skipping"
+                )));
                 return Ok("CREATE INDEX".into());
             }
             return Err(exists_err(&name));
         }
         let oid = new_oid(self.db).await?;
-        let ix = IndexDef { oid, name, columns: cols, unique: ci.unique, primary: false, constraint: false };
+        let ix = IndexDef {
+            oid,
+            name,
+            columns: cols,
+            unique: ci.unique,
+            primary: false,
+            constraint: false,
+        };
         self.build_index(&t, &ix).await?;
         let mut nt = (*t).clone();
         nt.indexes.push(ix);
@@ -470,12 +583,21 @@ impl Ctx<'_> {
         Ok("CREATE INDEX".into())
     }
 
-    pub async fn create_sequence(&mut self, name: &ast::ObjectName, if_not_exists: bool, opts: &[ast::SequenceOptions]) -> Result<String> {
+    pub async fn create_sequence(
+        &mut self,
+        name: &ast::ObjectName,
+        if_not_exists: bool,
+        opts: &[ast::SequenceOptions],
+    ) -> Result<String> {
         let (sn, n) = object_name(name)?;
-        let schema = self.catalog.creation_schema(sn.as_deref(), &self.search_path())?;
+        let schema = self
+            .catalog
+            .creation_schema(sn.as_deref(), &self.search_path())?;
         if self.name_taken(schema, &n) {
             if if_not_exists {
-                self.state.notices.push(notice(format!("relation \"{n}\" already exists, skipping")));
+                self.state
+                    .notices
+                    .push(notice(format!("relation \"{n}\" already exists, skipping")));
                 return Ok("CREATE SEQUENCE".into());
             }
             return Err(exists_err(&n));
@@ -484,7 +606,8 @@ impl Ctx<'_> {
         let mut s = Self::sequence_def(oid, schema, n, DataType::Int8, 1);
         let num = |e: &ast::Expr| -> Result<i64> {
             let t = e.to_string().replace(' ', "");
-            t.parse::<i64>().map_err(|_| Error::syntax(format!("invalid sequence option value {t}")))
+            t.parse::<i64>()
+                .map_err(|_| Error::syntax(format!("invalid sequence option value {t}")))
         };
         let mut start = None;
         let mut min = None;
@@ -508,7 +631,10 @@ impl Ctx<'_> {
             }
         }
         if s.increment == 0 {
-            return Err(Error::new(ErrorCode::InvalidParameterValue, "INCREMENT must not be zero"));
+            return Err(Error::new(
+                ErrorCode::InvalidParameterValue,
+                "INCREMENT must not be zero",
+            ));
         }
         if s.increment < 0 {
             s.max = max.unwrap_or(-1);
@@ -534,7 +660,9 @@ impl Ctx<'_> {
 
     pub async fn create_view(&mut self, cv: &ast::CreateView) -> Result<String> {
         let (sn, n) = object_name(&cv.name)?;
-        let schema = self.catalog.creation_schema(sn.as_deref(), &self.search_path())?;
+        let schema = self
+            .catalog
+            .creation_schema(sn.as_deref(), &self.search_path())?;
         let path = self.search_path();
         let fmt = self.fctx.format.clone();
         let mut b = Binder::new(self.catalog, &path, &fmt, vec![]);
@@ -550,46 +678,96 @@ impl Ctx<'_> {
             Some(_) => return Err(exists_err(&n)),
             None => new_oid(self.db).await?,
         };
-        let v = ViewDef { oid, schema, name: n, query: cv.query.to_string(), columns: names };
+        let v = ViewDef {
+            oid,
+            schema,
+            name: n,
+            query: cv.query.to_string(),
+            columns: names,
+        };
         store::put(self.txn, Kind::View, oid, &v)?;
         self.dirty();
         Ok("CREATE VIEW".into())
     }
 
-    pub async fn create_schema(&mut self, name: &ast::SchemaName, if_not_exists: bool) -> Result<String> {
+    pub async fn create_schema(
+        &mut self,
+        name: &ast::SchemaName,
+        if_not_exists: bool,
+    ) -> Result<String> {
         let n = match name {
-            ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => object_name(n)?.1,
+            ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => {
+                object_name(n)?.1
+            }
             ast::SchemaName::UnnamedAuthorization(i) => ident(i),
         };
         if self.catalog.schema(&n).is_some() {
             if if_not_exists {
-                self.state.notices.push(notice(format!("schema \"{n}\" already exists, skipping")));
+                self.state
+                    .notices
+                    .push(notice(format!("schema \"{n}\" already exists, skipping")));
                 return Ok("CREATE SCHEMA".into());
             }
-            return Err(Error::new(ErrorCode::DuplicateSchema, format!("schema \"{n}\" already exists")));
+            return Err(Error::new(
+                ErrorCode::DuplicateSchema,
+                format!("schema \"{n}\" already exists"),
+            ));
         }
         let oid = new_oid(self.db).await?;
-        store::put(self.txn, Kind::Schema, oid, &SchemaDef { oid, name: n, owner: POSTGRES_ROLE })?;
+        store::put(
+            self.txn,
+            Kind::Schema,
+            oid,
+            &SchemaDef {
+                oid,
+                name: n,
+                owner: POSTGRES_ROLE,
+            },
+        )?;
         self.dirty();
         Ok("CREATE SCHEMA".into())
     }
 
-    pub async fn create_database(&mut self, name: &ast::ObjectName, if_not_exists: bool) -> Result<String> {
+    pub async fn create_database(
+        &mut self,
+        name: &ast::ObjectName,
+        if_not_exists: bool,
+    ) -> Result<String> {
         let n = object_name(name)?.1;
         if self.catalog.database(&n).is_some() {
             if if_not_exists {
-                self.state.notices.push(notice(format!("database \"{n}\" already exists, skipping")));
+                self.state
+                    .notices
+                    .push(notice(format!("database \"{n}\" already exists, skipping")));
                 return Ok("CREATE DATABASE".into());
             }
-            return Err(Error::new(ErrorCode::DuplicateDatabase, format!("database \"{n}\" already exists")));
+            return Err(Error::new(
+                ErrorCode::DuplicateDatabase,
+                format!("database \"{n}\" already exists"),
+            ));
         }
         let oid = new_oid(self.db).await?;
-        store::put(self.txn, Kind::Database, oid, &DatabaseDef { oid, name: n, owner: POSTGRES_ROLE })?;
+        store::put(
+            self.txn,
+            Kind::Database,
+            oid,
+            &DatabaseDef {
+                oid,
+                name: n,
+                owner: POSTGRES_ROLE,
+            },
+        )?;
         self.dirty();
         Ok("CREATE DATABASE".into())
     }
 
-    pub async fn drop(&mut self, kind: &ast::ObjectType, if_exists: bool, names: &[ast::ObjectName], cascade: bool) -> Result<String> {
+    pub async fn drop(
+        &mut self,
+        kind: &ast::ObjectType,
+        if_exists: bool,
+        names: &[ast::ObjectName],
+        cascade: bool,
+    ) -> Result<String> {
         let tag = match kind {
             ast::ObjectType::Table => "DROP TABLE",
             ast::ObjectType::View => "DROP VIEW",
@@ -606,12 +784,23 @@ impl Ctx<'_> {
                 ast::ObjectType::Schema => {
                     let Some(s) = self.catalog.schema(&n).cloned() else {
                         if if_exists {
-                            self.state.notices.push(notice(format!("schema \"{n}\" does not exist, skipping")));
+                            self.state
+                                .notices
+                                .push(notice(format!("schema \"{n}\" does not exist, skipping")));
                             continue;
                         }
-                        return Err(Error::new(ErrorCode::UndefinedSchema, format!("schema \"{n}\" does not exist")));
+                        return Err(Error::new(
+                            ErrorCode::UndefinedSchema,
+                            format!("schema \"{n}\" does not exist"),
+                        ));
                     };
-                    let tables: Vec<Arc<TableDef>> = self.catalog.tables.values().filter(|t| t.schema == s.oid).cloned().collect();
+                    let tables: Vec<Arc<TableDef>> = self
+                        .catalog
+                        .tables
+                        .values()
+                        .filter(|t| t.schema == s.oid)
+                        .cloned()
+                        .collect();
                     if !tables.is_empty() && !cascade {
                         return Err(Error::new(
                             ErrorCode::DependentObjectsStillExist,
@@ -627,28 +816,44 @@ impl Ctx<'_> {
                 ast::ObjectType::Database => {
                     let Some(d) = self.catalog.database(&n).cloned() else {
                         if if_exists {
-                            self.state.notices.push(notice(format!("database \"{n}\" does not exist, skipping")));
+                            self.state
+                                .notices
+                                .push(notice(format!("database \"{n}\" does not exist, skipping")));
                             continue;
                         }
-                        return Err(Error::new(ErrorCode::UndefinedDatabase, format!("database \"{n}\" does not exist")));
+                        return Err(Error::new(
+                            ErrorCode::UndefinedDatabase,
+                            format!("database \"{n}\" does not exist"),
+                        ));
                     };
                     if d.name == self.state.database {
-                        return Err(Error::new(ErrorCode::ObjectNotInPrerequisiteState, "cannot drop the currently open database"));
+                        return Err(Error::new(
+                            ErrorCode::ObjectNotInPrerequisiteState,
+                            "cannot drop the currently open database",
+                        ));
                     }
                     store::delete(self.txn, Kind::Database, d.oid);
                 }
                 ast::ObjectType::Role | ast::ObjectType::User => {
                     let Some(r) = self.catalog.role(&n).cloned() else {
                         if if_exists {
-                            self.state.notices.push(notice(format!("role \"{n}\" does not exist, skipping")));
+                            self.state
+                                .notices
+                                .push(notice(format!("role \"{n}\" does not exist, skipping")));
                             continue;
                         }
-                        return Err(Error::new(ErrorCode::UndefinedObject, format!("role \"{n}\" does not exist")));
+                        return Err(Error::new(
+                            ErrorCode::UndefinedObject,
+                            format!("role \"{n}\" does not exist"),
+                        ));
                     };
                     store::delete(self.txn, Kind::Role, r.oid);
                 }
                 _ => {
-                    let found = self.catalog.lookup(sn.as_deref(), &n, &self.search_path())?.map(|(_, r)| r.clone());
+                    let found = self
+                        .catalog
+                        .lookup(sn.as_deref(), &n, &self.search_path())?
+                        .map(|(_, r)| r.clone());
                     let what = match kind {
                         ast::ObjectType::Table => "table",
                         ast::ObjectType::View => "view",
@@ -657,10 +862,20 @@ impl Ctx<'_> {
                     };
                     match (kind, found) {
                         (ast::ObjectType::Table, Some(Relation::Table(t))) => {
-                            let children: Vec<_> = self.catalog.referencing(t.oid).into_iter().filter(|c| c.oid != t.oid).collect();
+                            let children: Vec<_> = self
+                                .catalog
+                                .referencing(t.oid)
+                                .into_iter()
+                                .filter(|c| c.oid != t.oid)
+                                .collect();
                             if let Some(c) = children.first() {
                                 if !cascade {
-                                    let fk = c.foreign_keys.iter().find(|f| f.ref_table == t.oid).map(|f| f.name.clone()).unwrap_or_default();
+                                    let fk = c
+                                        .foreign_keys
+                                        .iter()
+                                        .find(|f| f.ref_table == t.oid)
+                                        .map(|f| f.name.clone())
+                                        .unwrap_or_default();
                                     return Err(Error::new(
                                         ErrorCode::DependentObjectsStillExist,
                                         format!("cannot drop table {} because other objects depend on it", t.name),
@@ -676,8 +891,12 @@ impl Ctx<'_> {
                             }
                             self.drop_table(&t).await?;
                         }
-                        (ast::ObjectType::View, Some(Relation::View(v))) => store::delete(self.txn, Kind::View, v.oid),
-                        (ast::ObjectType::Sequence, Some(Relation::Sequence(s))) => store::delete(self.txn, Kind::Sequence, s.oid),
+                        (ast::ObjectType::View, Some(Relation::View(v))) => {
+                            store::delete(self.txn, Kind::View, v.oid)
+                        }
+                        (ast::ObjectType::Sequence, Some(Relation::Sequence(s))) => {
+                            store::delete(self.txn, Kind::Sequence, s.oid)
+                        }
                         (ast::ObjectType::Index, Some(Relation::Index(t, i))) => {
                             self.lock_table(t.oid, &t.name).await?;
                             let mut nt = (*t).clone();
@@ -693,15 +912,27 @@ impl Ctx<'_> {
                             store::put(self.txn, Kind::Table, nt.oid, &nt)?;
                         }
                         (_, Some(_)) => {
-                            return Err(Error::new(ErrorCode::WrongObjectType, format!("\"{n}\" is not a {what}"))
-                                .with_hint(format!("Use DROP {} to remove it.", "the matching command")));
+                            return Err(Error::new(
+                                ErrorCode::WrongObjectType,
+                                format!("\"{n}\" is not a {what}"),
+                            )
+                            .with_hint(format!(
+                                "Use DROP {} to remove it.",
+                                "the matching command"
+                            )));
                         }
                         (_, None) => {
                             if if_exists {
-                                self.state.notices.push(notice(format!("{what} \"{n}\" does not exist, skipping")));
+                                self.state.notices.push(notice(format!(
+                                    "{what} \"{n}\" does not exist, skipping"
+                                )));
                                 continue;
                             }
-                            let msg = if what == "index" || what == "sequence" || what == "view" || what == "table" {
+                            let msg = if what == "index"
+                                || what == "sequence"
+                                || what == "view"
+                                || what == "table"
+                            {
                                 format!("{what} \"{n}\" does not exist")
                             } else {
                                 format!("relation \"{n}\" does not exist")
@@ -722,7 +953,13 @@ impl Ctx<'_> {
         for ix in t.secondary() {
             self.delete_prefix(keys::index_prefix(ix.oid)).await?;
         }
-        let owned: Vec<u32> = self.catalog.sequences.values().filter(|s| s.owned_by.map(|o| o.0) == Some(t.oid)).map(|s| s.oid).collect();
+        let owned: Vec<u32> = self
+            .catalog
+            .sequences
+            .values()
+            .filter(|s| s.owned_by.map(|o| o.0) == Some(t.oid))
+            .map(|s| s.oid)
+            .collect();
         for s in owned {
             store::delete(self.txn, Kind::Sequence, s);
         }
@@ -734,9 +971,17 @@ impl Ctx<'_> {
         let mut tables = Vec::new();
         for target in &tr.table_names {
             let (sn, n) = object_name(&target.name)?;
-            match self.catalog.lookup(sn.as_deref(), &n, &self.search_path())? {
+            match self
+                .catalog
+                .lookup(sn.as_deref(), &n, &self.search_path())?
+            {
                 Some((_, Relation::Table(t))) => tables.push(t.clone()),
-                _ => return Err(Error::new(ErrorCode::UndefinedTable, format!("relation \"{n}\" does not exist"))),
+                _ => {
+                    return Err(Error::new(
+                        ErrorCode::UndefinedTable,
+                        format!("relation \"{n}\" does not exist"),
+                    ))
+                }
             }
         }
         let cascade = matches!(tr.cascade, Some(ast::CascadeOption::Cascade));
@@ -748,11 +993,19 @@ impl Ctx<'_> {
                     continue;
                 }
                 if !cascade {
-                    return Err(Error::new(ErrorCode::FeatureNotSupported, "cannot truncate a table referenced in a foreign key constraint")
-                        .with_detail(format!("Table \"{}\" references \"{}\".", c.name, t.name))
-                        .with_hint(format!("Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.", c.name)));
+                    return Err(Error::new(
+                        ErrorCode::FeatureNotSupported,
+                        "cannot truncate a table referenced in a foreign key constraint",
+                    )
+                    .with_detail(format!("Table \"{}\" references \"{}\".", c.name, t.name))
+                    .with_hint(format!(
+                        "Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.",
+                        c.name
+                    )));
                 }
-                self.state.notices.push(notice(format!("truncate cascades to table \"{}\"", c.name)));
+                self.state
+                    .notices
+                    .push(notice(format!("truncate cascades to table \"{}\"", c.name)));
                 tables.push(c);
             }
             i += 1;
@@ -764,8 +1017,13 @@ impl Ctx<'_> {
                 self.delete_prefix(keys::index_prefix(ix.oid)).await?;
             }
             if matches!(tr.identity, Some(ast::TruncateIdentityOption::Restart)) {
-                let owned: Vec<Arc<SequenceDef>> =
-                    self.catalog.sequences.values().filter(|s| s.owned_by.map(|o| o.0) == Some(t.oid)).cloned().collect();
+                let owned: Vec<Arc<SequenceDef>> = self
+                    .catalog
+                    .sequences
+                    .values()
+                    .filter(|s| s.owned_by.map(|o| o.0) == Some(t.oid))
+                    .cloned()
+                    .collect();
                 for s in owned {
                     let n = self.db.next_sequence_value(s.oid as u64, 1).await?;
                     let mut ns = (*s).clone();
@@ -781,7 +1039,10 @@ impl Ctx<'_> {
 
     pub async fn alter_table(&mut self, at: &ast::AlterTable) -> Result<String> {
         let (sn, n) = object_name(&at.name)?;
-        let t = match self.catalog.lookup(sn.as_deref(), &n, &self.search_path())? {
+        let t = match self
+            .catalog
+            .lookup(sn.as_deref(), &n, &self.search_path())?
+        {
             Some((_, Relation::Table(t))) => t.clone(),
             Some((_, Relation::View(v))) => {
                 // ALTER TABLE/VIEW ... RENAME on a view.
@@ -790,7 +1051,9 @@ impl Ctx<'_> {
                 for op in &at.operations {
                     if let ast::AlterTableOperation::RenameTable { table_name } = op {
                         let new = match table_name {
-                            ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => object_name(n)?.1,
+                            ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => {
+                                object_name(n)?.1
+                            }
                         };
                         nv.name = new;
                     }
@@ -801,26 +1064,41 @@ impl Ctx<'_> {
             }
             _ => {
                 if at.if_exists {
-                    self.state.notices.push(notice(format!("relation \"{n}\" does not exist, skipping")));
+                    self.state
+                        .notices
+                        .push(notice(format!("relation \"{n}\" does not exist, skipping")));
                     return Ok("ALTER TABLE".into());
                 }
-                return Err(Error::new(ErrorCode::UndefinedTable, format!("relation \"{n}\" does not exist")));
+                return Err(Error::new(
+                    ErrorCode::UndefinedTable,
+                    format!("relation \"{n}\" does not exist"),
+                ));
             }
         };
         self.lock_table(t.oid, &t.name).await?;
         let mut nt = (*t).clone();
         for op in &at.operations {
             match op {
-                ast::AlterTableOperation::AddColumn { if_not_exists, column_def, .. } => {
+                ast::AlterTableOperation::AddColumn {
+                    if_not_exists,
+                    column_def,
+                    ..
+                } => {
                     let cname = ident(&column_def.name);
                     if nt.column(&cname).is_some() {
                         if *if_not_exists {
-                            self.state.notices.push(notice(format!("column \"{cname}\" of relation \"{}\" already exists, skipping", nt.name)));
+                            self.state.notices.push(notice(format!(
+                                "column \"{cname}\" of relation \"{}\" already exists, skipping",
+                                nt.name
+                            )));
                             continue;
                         }
                         return Err(Error::new(
                             ErrorCode::DuplicateColumn,
-                            format!("column \"{cname}\" of relation \"{}\" already exists", nt.name),
+                            format!(
+                                "column \"{cname}\" of relation \"{}\" already exists",
+                                nt.name
+                            ),
                         ));
                     }
                     let serial = serial_type(&column_def.data_type);
@@ -828,7 +1106,16 @@ impl Ctx<'_> {
                         Some(t) => t.clone(),
                         None => DataType::from_sql(&column_def.data_type)?,
                     };
-                    let mut col = ColumnDef { name: cname.clone(), ty: ty.clone(), not_null: false, default: None, missing: None, dropped: false, identity: false, identity_always: false };
+                    let mut col = ColumnDef {
+                        name: cname.clone(),
+                        ty: ty.clone(),
+                        not_null: false,
+                        default: None,
+                        missing: None,
+                        dropped: false,
+                        identity: false,
+                        identity_always: false,
+                    };
                     let mut extra = Vec::new();
                     for o in &column_def.options {
                         match &o.option {
@@ -850,14 +1137,19 @@ impl Ctx<'_> {
                                 fk.columns = vec![column_def.name.clone()];
                                 extra.push(ast::TableConstraint::ForeignKey(fk));
                             }
-                            ast::ColumnOption::Check(ck) => extra.push(ast::TableConstraint::Check(ck.clone())),
-                            other => return Err(Error::unsupported(format!("column option {other}"))),
+                            ast::ColumnOption::Check(ck) => {
+                                extra.push(ast::TableConstraint::Check(ck.clone()))
+                            }
+                            other => {
+                                return Err(Error::unsupported(format!("column option {other}")))
+                            }
                         }
                     }
                     if serial.is_some() {
                         let seq_name = format!("{}_{cname}_seq", nt.name);
                         let soid = new_oid(self.db).await?;
-                        let mut s = Self::sequence_def(soid, nt.schema, seq_name.clone(), ty.clone(), 1);
+                        let mut s =
+                            Self::sequence_def(soid, nt.schema, seq_name.clone(), ty.clone(), 1);
                         s.owned_by = Some((nt.oid, nt.columns.len()));
                         store::put(self.txn, Kind::Sequence, soid, &s)?;
                         col.default = Some(format!("nextval('{seq_name}'::regclass)"));
@@ -874,12 +1166,27 @@ impl Ctx<'_> {
                         let slots = b.slots.clone();
                         if slots.is_empty() {
                             let v = self.eval(&x, &[], &[])?;
-                            col.missing = Some(crate::types::cast::cast(&v, &ty, crate::types::cast::CastKind::Assignment, &self.fctx.format)?);
+                            col.missing = Some(crate::types::cast::cast(
+                                &v,
+                                &ty,
+                                crate::types::cast::CastKind::Assignment,
+                                &self.fctx.format,
+                            )?);
                         } else {
                             // Volatile defaults (nextval): rewrite the rows.
                             let arc = Arc::new(nt.clone());
                             let rows = self.all_rows(&arc).await?;
-                            let mut inner = Ctx::new(self.txn, self.db, self.catalog, &[], &slots, self.state, self.fctx.clone(), self.cancel.clone(), self.deadline);
+                            let mut inner = Ctx::new(
+                                self.txn,
+                                self.db,
+                                self.catalog,
+                                &[],
+                                &slots,
+                                self.state,
+                                self.fctx.clone(),
+                                self.cancel.clone(),
+                                self.deadline,
+                            );
                             let mut writes = Vec::new();
                             for r in rows {
                                 let v = inner.eval_full(&x, &[], &[]).await?;
@@ -899,7 +1206,10 @@ impl Ctx<'_> {
                         if !self.all_rows(&arc).await?.is_empty() {
                             return Err(Error::new(
                                 ErrorCode::NotNullViolation,
-                                format!("column \"{cname}\" of relation \"{}\" contains null values", nt.name),
+                                format!(
+                                    "column \"{cname}\" of relation \"{}\" contains null values",
+                                    nt.name
+                                ),
                             ));
                         }
                     }
@@ -908,7 +1218,11 @@ impl Ctx<'_> {
                         self.add_constraint(&mut nt, c, false).await?;
                     }
                 }
-                ast::AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
+                ast::AlterTableOperation::DropColumn {
+                    column_names,
+                    if_exists,
+                    ..
+                } => {
                     for cn in column_names {
                         let cname = ident(cn);
                         let Some(i) = nt.column(&cname) else {
@@ -918,13 +1232,21 @@ impl Ctx<'_> {
                             }
                             return Err(Error::new(
                                 ErrorCode::UndefinedColumn,
-                                format!("column \"{cname}\" of relation \"{}\" does not exist", nt.name),
+                                format!(
+                                    "column \"{cname}\" of relation \"{}\" does not exist",
+                                    nt.name
+                                ),
                             ));
                         };
                         if nt.pk.contains(&i) {
                             return Err(Error::unsupported("dropping a primary key column"));
                         }
-                        let dropped: Vec<IndexDef> = nt.indexes.iter().filter(|x| x.columns.contains(&i)).cloned().collect();
+                        let dropped: Vec<IndexDef> = nt
+                            .indexes
+                            .iter()
+                            .filter(|x| x.columns.contains(&i))
+                            .cloned()
+                            .collect();
                         for ix in dropped {
                             self.delete_prefix(keys::index_prefix(ix.oid)).await?;
                         }
@@ -935,21 +1257,29 @@ impl Ctx<'_> {
                         nt.columns[i].default = None;
                     }
                 }
-                ast::AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
+                ast::AlterTableOperation::RenameColumn {
+                    old_column_name,
+                    new_column_name,
+                } => {
                     let old = ident(old_column_name);
                     let new = ident(new_column_name);
                     let i = nt.column_or_err(&old)?;
                     if nt.column(&new).is_some() {
                         return Err(Error::new(
                             ErrorCode::DuplicateColumn,
-                            format!("column \"{new}\" of relation \"{}\" already exists", nt.name),
+                            format!(
+                                "column \"{new}\" of relation \"{}\" already exists",
+                                nt.name
+                            ),
                         ));
                     }
                     nt.columns[i].name = new;
                 }
                 ast::AlterTableOperation::RenameTable { table_name } => {
                     let new = match table_name {
-                        ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => object_name(n)?.1,
+                        ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => {
+                            object_name(n)?.1
+                        }
                     };
                     if self.name_taken(nt.schema, &new) {
                         return Err(exists_err(&new));
@@ -964,10 +1294,17 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                ast::AlterTableOperation::DropConstraint { name, if_exists, .. } => {
+                ast::AlterTableOperation::DropConstraint {
+                    name, if_exists, ..
+                } => {
                     let cn = ident(name);
                     let before = (nt.indexes.len(), nt.checks.len(), nt.foreign_keys.len());
-                    if let Some(ix) = nt.indexes.iter().find(|i| i.name == cn && i.constraint).cloned() {
+                    if let Some(ix) = nt
+                        .indexes
+                        .iter()
+                        .find(|i| i.name == cn && i.constraint)
+                        .cloned()
+                    {
                         if ix.primary {
                             return Err(Error::unsupported("dropping a primary key"));
                         }
@@ -978,12 +1315,18 @@ impl Ctx<'_> {
                     nt.foreign_keys.retain(|f| f.name != cn);
                     if before == (nt.indexes.len(), nt.checks.len(), nt.foreign_keys.len()) {
                         if *if_exists {
-                            self.state.notices.push(notice(format!("constraint \"{cn}\" of relation \"{}\" does not exist, skipping", nt.name)));
+                            self.state.notices.push(notice(format!(
+                                "constraint \"{cn}\" of relation \"{}\" does not exist, skipping",
+                                nt.name
+                            )));
                             continue;
                         }
                         return Err(Error::new(
                             ErrorCode::UndefinedObject,
-                            format!("constraint \"{cn}\" of relation \"{}\" does not exist", nt.name),
+                            format!(
+                                "constraint \"{cn}\" of relation \"{}\" does not exist",
+                                nt.name
+                            ),
                         ));
                     }
                 }
@@ -995,13 +1338,18 @@ impl Ctx<'_> {
                             if self.all_rows(&arc).await?.iter().any(|r| r[i].is_null()) {
                                 return Err(Error::new(
                                     ErrorCode::NotNullViolation,
-                                    format!("column \"{}\" of relation \"{}\" contains null values", nt.columns[i].name, nt.name),
+                                    format!(
+                                        "column \"{}\" of relation \"{}\" contains null values",
+                                        nt.columns[i].name, nt.name
+                                    ),
                                 ));
                             }
                             nt.columns[i].not_null = true;
                         }
                         ast::AlterColumnOperation::DropNotNull => nt.columns[i].not_null = false,
-                        ast::AlterColumnOperation::SetDefault { value } => nt.columns[i].default = Some(value.to_string()),
+                        ast::AlterColumnOperation::SetDefault { value } => {
+                            nt.columns[i].default = Some(value.to_string())
+                        }
                         ast::AlterColumnOperation::DropDefault => nt.columns[i].default = None,
                         other => return Err(Error::unsupported(format!("ALTER COLUMN {other}"))),
                     }
@@ -1017,13 +1365,25 @@ impl Ctx<'_> {
     async fn validate_fk(&mut self, t: &TableDef, fk: &ForeignKeyDef) -> Result<()> {
         let arc = Arc::new(t.clone());
         let rows = self.all_rows(&arc).await?;
-        let parent = if fk.ref_table == t.oid { arc.clone() } else {
-            match self.catalog.table_by_oid(fk.ref_table) { Some(p) => p.clone(), None => return Ok(()) }
+        let parent = if fk.ref_table == t.oid {
+            arc.clone()
+        } else {
+            match self.catalog.table_by_oid(fk.ref_table) {
+                Some(p) => p.clone(),
+                None => return Ok(()),
+            }
         };
         let prows = self.all_rows(&parent).await?;
         let keys: std::collections::HashSet<Vec<u8>> = prows
             .iter()
-            .map(|r| super::ops::hash_key(&fk.ref_columns.iter().map(|c| r[*c].clone()).collect::<Vec<_>>()))
+            .map(|r| {
+                super::ops::hash_key(
+                    &fk.ref_columns
+                        .iter()
+                        .map(|c| r[*c].clone())
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
         for r in rows {
             let vals: Vec<Value> = fk.columns.iter().map(|c| r[*c].clone()).collect();
@@ -1031,13 +1391,28 @@ impl Ctx<'_> {
                 continue;
             }
             if !keys.contains(&super::ops::hash_key(&vals)) {
-                let shown: Vec<String> = vals.iter().map(|v| v.to_text(&self.fctx.format).unwrap_or_default()).collect();
-                let names: Vec<String> = fk.columns.iter().map(|c| t.columns[*c].name.clone()).collect();
+                let shown: Vec<String> = vals
+                    .iter()
+                    .map(|v| v.to_text(&self.fctx.format).unwrap_or_default())
+                    .collect();
+                let names: Vec<String> = fk
+                    .columns
+                    .iter()
+                    .map(|c| t.columns[*c].name.clone())
+                    .collect();
                 return Err(Error::new(
                     ErrorCode::ForeignKeyViolation,
-                    format!("insert or update on table \"{}\" violates foreign key constraint \"{}\"", t.name, fk.name),
+                    format!(
+                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                        t.name, fk.name
+                    ),
                 )
-                .with_detail(format!("Key ({})=({}) is not present in table \"{}\".", names.join(", "), shown.join(", "), parent.name)));
+                .with_detail(format!(
+                    "Key ({})=({}) is not present in table \"{}\".",
+                    names.join(", "),
+                    shown.join(", "),
+                    parent.name
+                )));
             }
         }
         Ok(())
@@ -1053,7 +1428,10 @@ fn index_col(name: &ast::Ident) -> ast::IndexColumn {
     ast::IndexColumn {
         column: ast::OrderByExpr {
             expr: ast::Expr::Identifier(name.clone()),
-            options: ast::OrderByOptions { sort: None, nulls_first: None },
+            options: ast::OrderByOptions {
+                sort: None,
+                nulls_first: None,
+            },
             with_fill: None,
         },
         operator_class: None,
@@ -1086,10 +1464,14 @@ impl Ctx<'_> {
         for n in &cr.names {
             let name = object_name(n)?.1;
             if self.catalog.role(&name).is_some() {
-                return Err(Error::new(ErrorCode::DuplicateObject, format!("role \"{name}\" already exists")));
+                return Err(Error::new(
+                    ErrorCode::DuplicateObject,
+                    format!("role \"{name}\" already exists"),
+                ));
             }
             let oid = new_oid(self.db).await?;
-            let login = cr.login.unwrap_or(false) || cr.keyword.to_string().eq_ignore_ascii_case("user");
+            let login =
+                cr.login.unwrap_or(false) || cr.keyword.to_string().eq_ignore_ascii_case("user");
             let role = RoleDef {
                 oid,
                 name,
@@ -1103,10 +1485,17 @@ impl Ctx<'_> {
         Ok(tag.into())
     }
 
-    pub async fn alter_role(&mut self, name: &ast::Ident, op: &ast::AlterRoleOperation) -> Result<String> {
+    pub async fn alter_role(
+        &mut self,
+        name: &ast::Ident,
+        op: &ast::AlterRoleOperation,
+    ) -> Result<String> {
         let n = ident(name);
         let Some(r) = self.catalog.role(&n) else {
-            return Err(Error::new(ErrorCode::UndefinedObject, format!("role \"{n}\" does not exist")));
+            return Err(Error::new(
+                ErrorCode::UndefinedObject,
+                format!("role \"{n}\" does not exist"),
+            ));
         };
         let mut r = r.clone();
         match op {

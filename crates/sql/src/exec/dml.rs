@@ -66,7 +66,9 @@ fn target_table(b: &Binder<'_>, name: &ast::ObjectName, verb: &str) -> Result<Ar
             ErrorCode::ObjectNotInPrerequisiteState,
             format!("cannot {verb} view \"{rel}\""),
         )
-        .with_detail("Views that do not select from a single table or view are not automatically updatable.")),
+        .with_detail(
+            "Views that do not select from a single table or view are not automatically updatable.",
+        )),
         Some(_) => Err(Error::new(
             ErrorCode::WrongObjectType,
             format!("cannot change relation \"{rel}\""),
@@ -125,7 +127,11 @@ fn is_default_kw(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
 }
 
-fn returning(b: &mut Binder<'_>, items: &Option<Vec<ast::SelectItem>>, scope: &Scope) -> Result<Returning> {
+fn returning(
+    b: &mut Binder<'_>,
+    items: &Option<Vec<ast::SelectItem>>,
+    scope: &Scope,
+) -> Result<Returning> {
     let Some(items) = items else { return Ok(None) };
     let (exprs, cols) = b.returning_list(items, scope)?;
     Ok(Some((exprs, cols)))
@@ -133,7 +139,11 @@ fn returning(b: &mut Binder<'_>, items: &Option<Vec<ast::SelectItem>>, scope: &S
 
 impl Binder<'_> {
     /// RETURNING's list, bound like a select list over `scope`.
-    pub fn returning_list(&mut self, items: &[ast::SelectItem], scope: &Scope) -> Result<(Vec<Expr>, Vec<ScopeCol>)> {
+    pub fn returning_list(
+        &mut self,
+        items: &[ast::SelectItem],
+        scope: &Scope,
+    ) -> Result<(Vec<Expr>, Vec<ScopeCol>)> {
         let saved = self.forbid_aggs("RETURNING");
         let r = self.select_list(items, scope);
         self.restore_aggs(saved);
@@ -166,7 +176,11 @@ impl Binder<'_> {
         };
         let mut defaults = Vec::with_capacity(ncols);
         for c in 0..ncols {
-            defaults.push(if targets.contains(&c) { None } else { Some(default_expr(self, &t, c)?) });
+            defaults.push(if targets.contains(&c) {
+                None
+            } else {
+                Some(default_expr(self, &t, c)?)
+            });
         }
         let source = match ins.source.as_deref() {
             None => Plan::Values {
@@ -175,22 +189,25 @@ impl Binder<'_> {
                     .collect::<Result<_>>()?],
             },
             Some(q) => match q.body.as_ref() {
-                ast::SetExpr::Values(values) if q.order_by.is_none() && q.limit_clause.is_none() => {
+                ast::SetExpr::Values(values)
+                    if q.order_by.is_none() && q.limit_clause.is_none() =>
+                {
                     let mut rows = Vec::new();
                     for r in &values.rows {
                         if r.content.len() > targets.len() {
-                            return Err(Error::syntax("INSERT has more expressions than target columns"));
+                            return Err(Error::syntax(
+                                "INSERT has more expressions than target columns",
+                            ));
                         }
                         if r.content.len() < targets.len() {
-                            return Err(Error::syntax("INSERT has more target columns than expressions"));
+                            return Err(Error::syntax(
+                                "INSERT has more target columns than expressions",
+                            ));
                         }
-                        let mut row: Vec<Expr> = Vec::with_capacity(ncols);
-                        for c in 0..ncols {
-                            row.push(match &defaults[c] {
-                                Some(d) => d.clone(),
-                                None => Expr::Const(Value::Null),
-                            });
-                        }
+                        let mut row: Vec<Expr> = defaults
+                            .iter()
+                            .map(|d| d.clone().unwrap_or(Expr::Const(Value::Null)))
+                            .collect();
                         for (e, &c) in r.content.iter().zip(&targets) {
                             row[c] = if is_default_kw(e) {
                                 default_expr(self, &t, c)?
@@ -206,10 +223,14 @@ impl Binder<'_> {
                 _ => {
                     let (plan, cols) = self.query(q)?;
                     if cols.len() > targets.len() {
-                        return Err(Error::syntax("INSERT has more expressions than target columns"));
+                        return Err(Error::syntax(
+                            "INSERT has more expressions than target columns",
+                        ));
                     }
                     if cols.len() < targets.len() {
-                        return Err(Error::syntax("INSERT has more target columns than expressions"));
+                        return Err(Error::syntax(
+                            "INSERT has more target columns than expressions",
+                        ));
                     }
                     let mut exprs: Vec<Expr> = defaults
                         .iter()
@@ -218,7 +239,10 @@ impl Binder<'_> {
                     for (i, &c) in targets.iter().enumerate() {
                         exprs[c] = assign(self, Expr::Column(i), &cols[i].ty, &t, c)?;
                     }
-                    Plan::Project { input: Box::new(plan), exprs }
+                    Plan::Project {
+                        input: Box::new(plan),
+                        exprs,
+                    }
                 }
             },
         };
@@ -261,7 +285,12 @@ impl Binder<'_> {
         })
     }
 
-    fn assignments(&mut self, list: &[ast::Assignment], t: &TableDef, scope: &Scope) -> Result<Vec<(usize, Expr)>> {
+    fn assignments(
+        &mut self,
+        list: &[ast::Assignment],
+        t: &TableDef,
+        scope: &Scope,
+    ) -> Result<Vec<(usize, Expr)>> {
         let mut sets = Vec::new();
         for a in list {
             let names: Vec<ast::ObjectName> = match &a.target {
@@ -271,7 +300,11 @@ impl Binder<'_> {
             let values: Vec<ast::Expr> = if names.len() > 1 {
                 match &a.value {
                     ast::Expr::Tuple(v) => v.clone(),
-                    _ => return Err(Error::unsupported("multi-column assignment from a subquery")),
+                    _ => {
+                        return Err(Error::unsupported(
+                            "multi-column assignment from a subquery",
+                        ))
+                    }
                 }
             } else {
                 vec![a.value.clone()]
@@ -280,7 +313,9 @@ impl Binder<'_> {
                 let col = object_name(n)?.1;
                 let c = t.column_or_err(&col)?;
                 if sets.iter().any(|(x, _)| *x == c) {
-                    return Err(Error::syntax(format!("multiple assignments to same column \"{col}\"")));
+                    return Err(Error::syntax(format!(
+                        "multiple assignments to same column \"{col}\""
+                    )));
                 }
                 let x = if is_default_kw(&v) {
                     default_expr(self, t, c)?
@@ -341,7 +376,8 @@ impl Binder<'_> {
         };
         let t = target_table(self, name, "update")?;
         let from: Vec<ast::TableWithJoins> = match &u.from {
-            Some(ast::UpdateTableFromKind::AfterSet(v)) | Some(ast::UpdateTableFromKind::BeforeSet(v)) => v.clone(),
+            Some(ast::UpdateTableFromKind::AfterSet(v))
+            | Some(ast::UpdateTableFromKind::BeforeSet(v)) => v.clone(),
             None => vec![],
         };
         let key_change = u.assignments.iter().any(|a| match &a.target {
@@ -352,8 +388,21 @@ impl Binder<'_> {
                 .unwrap_or(false),
             _ => true,
         });
-        let mode = if key_change { LockMode::RowExclusive } else { LockMode::RowNoKeyExclusive };
-        let (input, scope) = self.modify_input(&t, alias, &from, u.selection.as_ref(), RowLock { mode, wait: WaitPolicy::Wait })?;
+        let mode = if key_change {
+            LockMode::RowExclusive
+        } else {
+            LockMode::RowNoKeyExclusive
+        };
+        let (input, scope) = self.modify_input(
+            &t,
+            alias,
+            &from,
+            u.selection.as_ref(),
+            RowLock {
+                mode,
+                wait: WaitPolicy::Wait,
+            },
+        )?;
         let sets = self.assignments(&u.assignments, &t, &scope)?;
         let returning = returning(self, &u.returning, &scope)?;
         let checks = bind_checks(self, &t)?;
@@ -385,7 +434,10 @@ impl Binder<'_> {
             alias,
             &using,
             d.selection.as_ref(),
-            RowLock { mode: LockMode::RowExclusive, wait: WaitPolicy::Wait },
+            RowLock {
+                mode: LockMode::RowExclusive,
+                wait: WaitPolicy::Wait,
+            },
         )?;
         let returning = returning(self, &d.returning, &scope)?;
         Ok(ModifyPlan {
@@ -418,7 +470,10 @@ fn show_values(vals: &[&Value], fmt: &FormatOptions) -> String {
 }
 
 fn col_names(t: &TableDef, cols: &[usize]) -> String {
-    cols.iter().map(|c| t.columns[*c].name.clone()).collect::<Vec<_>>().join(", ")
+    cols.iter()
+        .map(|c| t.columns[*c].name.clone())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The index entry (key, value) of `row` for `ix`: unique entries without
@@ -439,7 +494,12 @@ pub fn index_entry(ix: &IndexDef, row: &[Value], row_key: &[u8]) -> (Vec<u8>, Ve
 
 impl Ctx<'_> {
     /// Casts, NOT NULL and CHECK for a row about to be written.
-    async fn prepare_row(&mut self, t: &TableDef, mut row: Row, checks: &[(String, Expr)]) -> Result<Row> {
+    async fn prepare_row(
+        &mut self,
+        t: &TableDef,
+        mut row: Row,
+        checks: &[(String, Expr)],
+    ) -> Result<Row> {
         row.truncate(t.columns.len());
         for (i, c) in t.columns.iter().enumerate() {
             if c.dropped {
@@ -466,9 +526,15 @@ impl Ctx<'_> {
                 if matches!(self.eval_full(e, &full, &[]).await?, Value::Bool(false)) {
                     return Err(Error::new(
                         ErrorCode::CheckViolation,
-                        format!("new row for relation \"{}\" violates check constraint \"{name}\"", t.name),
+                        format!(
+                            "new row for relation \"{}\" violates check constraint \"{name}\"",
+                            t.name
+                        ),
                     )
-                    .with_detail(format!("Failing row contains ({}).", self.failing_row(t, &row))));
+                    .with_detail(format!(
+                        "Failing row contains ({}).",
+                        self.failing_row(t, &row)
+                    )));
                 }
             }
         }
@@ -476,7 +542,12 @@ impl Ctx<'_> {
     }
 
     fn failing_row(&self, t: &TableDef, row: &[Value]) -> String {
-        let vals: Vec<&Value> = row.iter().zip(&t.columns).filter(|(_, c)| !c.dropped).map(|(v, _)| v).collect();
+        let vals: Vec<&Value> = row
+            .iter()
+            .zip(&t.columns)
+            .filter(|(_, c)| !c.dropped)
+            .map(|(v, _)| v)
+            .collect();
         show_values(&vals, &self.fctx.format)
     }
 
@@ -504,12 +575,20 @@ impl Ctx<'_> {
     }
 
     fn pk_name(t: &TableDef) -> String {
-        t.primary_index().map(|i| i.name.clone()).unwrap_or_else(|| format!("{}_pkey", t.name))
+        t.primary_index()
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| format!("{}_pkey", t.name))
     }
 
     /// Writes a new row with its index entries. `old` is the row it
     /// replaces (UPDATE), whose entries go away. Locks must be held.
-    async fn write_row(&mut self, t: &TableDef, key: &[u8], row: &[Value], old: Option<(&[u8], &[Value])>) -> Result<()> {
+    async fn write_row(
+        &mut self,
+        t: &TableDef,
+        key: &[u8],
+        row: &[Value],
+        old: Option<(&[u8], &[Value])>,
+    ) -> Result<()> {
         for ix in t.secondary() {
             let (nk, nv, unique) = index_entry(ix, row, key);
             if let Some((ok, orow)) = old {
@@ -549,14 +628,23 @@ impl Ctx<'_> {
     }
 
     /// Child-side foreign key checks for a written row.
-    async fn check_parents(&mut self, t: &TableDef, row: &[Value], changed: Option<&[Value]>) -> Result<()> {
+    async fn check_parents(
+        &mut self,
+        t: &TableDef,
+        row: &[Value],
+        changed: Option<&[Value]>,
+    ) -> Result<()> {
         for fk in &t.foreign_keys {
             let vals: Vec<&Value> = fk.columns.iter().map(|c| &row[*c]).collect();
             if vals.iter().any(|v| v.is_null()) {
                 continue;
             }
             if let Some(old) = changed {
-                if fk.columns.iter().all(|c| old[*c].compare(&row[*c]) == Some(std::cmp::Ordering::Equal)) {
+                if fk
+                    .columns
+                    .iter()
+                    .all(|c| old[*c].compare(&row[*c]) == Some(std::cmp::Ordering::Equal))
+                {
                     continue;
                 }
             }
@@ -565,7 +653,12 @@ impl Ctx<'_> {
             };
             let mut pv = Vec::new();
             for (v, c) in vals.iter().zip(&fk.ref_columns) {
-                pv.push(cast(v, &parent.columns[*c].ty, CastKind::Explicit, &self.fctx.format)?);
+                pv.push(cast(
+                    v,
+                    &parent.columns[*c].ty,
+                    CastKind::Explicit,
+                    &self.fctx.format,
+                )?);
             }
             let refs: Vec<&Value> = pv.iter().collect();
             let lookup = if parent.pk == fk.ref_columns {
@@ -580,7 +673,11 @@ impl Ctx<'_> {
                 Some(k) => {
                     let timeout = self.state.settings.lock_timeout();
                     self.txn
-                        .lock(&[(parent.oid as u64, Some(&k), LockMode::RowKeyShare)], WaitPolicy::Wait, timeout)
+                        .lock(
+                            &[(parent.oid as u64, Some(&k), LockMode::RowKeyShare)],
+                            WaitPolicy::Wait,
+                            timeout,
+                        )
                         .await
                         .map_err(|e| lock_error(e, &parent.name))?;
                     self.txn.get_latest(&k).await?.value.is_some()
@@ -590,7 +687,10 @@ impl Ctx<'_> {
             if !present {
                 return Err(Error::new(
                     ErrorCode::ForeignKeyViolation,
-                    format!("insert or update on table \"{}\" violates foreign key constraint \"{}\"", t.name, fk.name),
+                    format!(
+                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                        t.name, fk.name
+                    ),
                 )
                 .with_detail(format!(
                     "Key ({})=({}) is not present in table \"{}\".",
@@ -604,7 +704,12 @@ impl Ctx<'_> {
     }
 
     /// Parent-side checks: no row may still reference `old`'s key.
-    async fn check_children(&mut self, t: &TableDef, old: &[Value], new: Option<&[Value]>) -> Result<()> {
+    async fn check_children(
+        &mut self,
+        t: &TableDef,
+        old: &[Value],
+        new: Option<&[Value]>,
+    ) -> Result<()> {
         for child in self.catalog.referencing(t.oid) {
             for fk in child.foreign_keys.iter().filter(|f| f.ref_table == t.oid) {
                 let vals: Vec<Value> = fk.ref_columns.iter().map(|c| old[*c].clone()).collect();
@@ -612,7 +717,11 @@ impl Ctx<'_> {
                     continue;
                 }
                 if let Some(new) = new {
-                    if fk.ref_columns.iter().all(|c| old[*c].compare(&new[*c]) == Some(std::cmp::Ordering::Equal)) {
+                    if fk
+                        .ref_columns
+                        .iter()
+                        .all(|c| old[*c].compare(&new[*c]) == Some(std::cmp::Ordering::Equal))
+                    {
                         continue;
                     }
                 }
@@ -670,7 +779,11 @@ impl Ctx<'_> {
     async fn delete_row(&mut self, t: &TableDef, key: &[u8], row: &[Value]) -> Result<()> {
         let timeout = self.state.settings.lock_timeout();
         self.txn
-            .lock(&[(t.oid as u64, Some(key), LockMode::RowExclusive)], WaitPolicy::Wait, timeout)
+            .lock(
+                &[(t.oid as u64, Some(key), LockMode::RowExclusive)],
+                WaitPolicy::Wait,
+                timeout,
+            )
             .await
             .map_err(|e| lock_error(e, &t.name))?;
         self.check_children(t, row, None).await?;
@@ -685,13 +798,22 @@ impl Ctx<'_> {
     async fn table_lock(&mut self, t: &TableDef) -> Result<()> {
         let timeout = self.state.settings.lock_timeout();
         self.txn
-            .lock(&[(t.oid as u64, None, LockMode::TableIntentExclusive)], WaitPolicy::Wait, timeout)
+            .lock(
+                &[(t.oid as u64, None, LockMode::TableIntentExclusive)],
+                WaitPolicy::Wait,
+                timeout,
+            )
             .await
             .map_err(|e| lock_error(e, &t.name))?;
         Ok(())
     }
 
-    async fn returning_row(&mut self, r: &Returning, row: &[Value], out: &mut Vec<Row>) -> Result<()> {
+    async fn returning_row(
+        &mut self,
+        r: &Returning,
+        row: &[Value],
+        out: &mut Vec<Row>,
+    ) -> Result<()> {
         if let Some((exprs, _)) = r {
             let mut v = Vec::with_capacity(exprs.len());
             for e in exprs {
@@ -741,7 +863,12 @@ impl Ctx<'_> {
             let mut existing: Option<(Vec<u8>, Row, String, Vec<usize>)> = None;
             if !t.pk.is_empty() {
                 if let Some(v) = self.txn.get_latest(&key).await?.value {
-                    existing = Some((key.clone(), decode_table_row(t, &key, &v)?, Self::pk_name(t), t.pk.clone()));
+                    existing = Some((
+                        key.clone(),
+                        decode_table_row(t, &key, &v)?,
+                        Self::pk_name(t),
+                        t.pk.clone(),
+                    ));
                 }
             }
             if existing.is_none() {
@@ -754,7 +881,12 @@ impl Ctx<'_> {
                         let mut rk = keys::table_prefix(t.oid);
                         rk.extend_from_slice(&pk);
                         if let Some(v) = self.txn.get_latest(&rk).await?.value {
-                            existing = Some((rk.clone(), decode_table_row(t, &rk, &v)?, ix.name.clone(), ix.columns.clone()));
+                            existing = Some((
+                                rk.clone(),
+                                decode_table_row(t, &rk, &v)?,
+                                ix.name.clone(),
+                                ix.columns.clone(),
+                            ));
                             break;
                         }
                     }
@@ -784,7 +916,11 @@ impl Ctx<'_> {
                     }
                     let timeout = self.state.settings.lock_timeout();
                     self.txn
-                        .lock(&[(t.oid as u64, Some(&okey), LockMode::RowExclusive)], WaitPolicy::Wait, timeout)
+                        .lock(
+                            &[(t.oid as u64, Some(&okey), LockMode::RowExclusive)],
+                            WaitPolicy::Wait,
+                            timeout,
+                        )
                         .await
                         .map_err(|e| lock_error(e, &t.name))?;
                     let mut both = old.clone();
@@ -800,10 +936,15 @@ impl Ctx<'_> {
                         new[*c] = self.eval_full(e, &both, &[]).await?;
                     }
                     let new = self.prepare_row(t, new, &p.checks).await?;
-                    let new_key = if t.pk.is_empty() { okey.clone() } else { self.new_row_key(t, &new).await? };
+                    let new_key = if t.pk.is_empty() {
+                        okey.clone()
+                    } else {
+                        self.new_row_key(t, &new).await?
+                    };
                     self.check_parents(t, &new, Some(&old)).await?;
                     self.check_children(t, &old, Some(&new)).await?;
-                    self.write_row(t, &new_key, &new, Some((&okey, &old))).await?;
+                    self.write_row(t, &new_key, &new, Some((&okey, &old)))
+                        .await?;
                     written.insert(new_key.clone());
                     count += 1;
                     let mut full = new;
@@ -854,7 +995,11 @@ impl Ctx<'_> {
                 if k != key {
                     let timeout = self.state.settings.lock_timeout();
                     self.txn
-                        .lock(&[(t.oid as u64, Some(&k), LockMode::RowExclusive)], WaitPolicy::Wait, timeout)
+                        .lock(
+                            &[(t.oid as u64, Some(&k), LockMode::RowExclusive)],
+                            WaitPolicy::Wait,
+                            timeout,
+                        )
                         .await
                         .map_err(|e| lock_error(e, &t.name))?;
                     if self.txn.get_latest(&k).await?.value.is_some() && !done.contains(&k) {
@@ -870,11 +1015,15 @@ impl Ctx<'_> {
                     .map(|k| (t.oid as u64, Some(k.as_slice()), LockMode::RowExclusive))
                     .collect();
                 let timeout = self.state.settings.lock_timeout();
-                self.txn.lock(&specs, WaitPolicy::Wait, timeout).await.map_err(|e| lock_error(e, &t.name))?;
+                self.txn
+                    .lock(&specs, WaitPolicy::Wait, timeout)
+                    .await
+                    .map_err(|e| lock_error(e, &t.name))?;
             }
             self.check_parents(t, &new, Some(&old)).await?;
             self.check_children(t, &old, Some(&new)).await?;
-            self.write_row(t, &new_key, &new, Some((&key, &old))).await?;
+            self.write_row(t, &new_key, &new, Some((&key, &old)))
+                .await?;
             done.insert(new_key.clone());
             count += 1;
             if p.returning.is_some() {

@@ -191,7 +191,9 @@ impl Ctx<'_> {
                 _ => Value::Null,
             },
             Expr::IsNull(a) => Value::Bool(self.eval(a, row, outer)?.is_null()),
-            Expr::IsBool(a, want) => Value::Bool(matches!(self.eval(a, row, outer)?, Value::Bool(b) if b == *want)),
+            Expr::IsBool(a, want) => {
+                Value::Bool(matches!(self.eval(a, row, outer)?, Value::Bool(b) if b == *want))
+            }
             Expr::IsDistinct(a, b) => {
                 let a = self.eval(a, row, outer)?;
                 let b = self.eval(b, row, outer)?;
@@ -416,7 +418,10 @@ impl Ctx<'_> {
     pub fn sequence_arg(&self, v: &Value) -> Result<Arc<crate::catalog::SequenceDef>> {
         match v {
             Value::Oid(oid) => self.catalog.sequences.get(oid).cloned().ok_or_else(|| {
-                Error::new(ErrorCode::UndefinedTable, format!("relation with OID {oid} does not exist"))
+                Error::new(
+                    ErrorCode::UndefinedTable,
+                    format!("relation with OID {oid} does not exist"),
+                )
             }),
             Value::Int4(i) => self.sequence_arg(&Value::Oid(*i as u32)),
             Value::Int8(i) => self.sequence_arg(&Value::Oid(*i as u32)),
@@ -443,7 +448,11 @@ impl Ctx<'_> {
                 ErrorCode::DataException,
                 format!(
                     "nextval: reached {} value of sequence \"{}\" ({})",
-                    if seq.increment > 0 { "maximum" } else { "minimum" },
+                    if seq.increment > 0 {
+                        "maximum"
+                    } else {
+                        "minimum"
+                    },
                     seq.name,
                     if seq.increment > 0 { seq.max } else { seq.min }
                 ),
@@ -461,10 +470,15 @@ impl Ctx<'_> {
         let v = match args.get(1) {
             Some(Value::Int8(v)) => *v,
             Some(Value::Int4(v)) => *v as i64,
-            Some(other) => text(other)
-                .parse::<i64>()
-                .map_err(|_| Error::new(ErrorCode::InvalidTextRepresentation, "setval: bad value"))?,
-            None => return Err(super::super::binder::expr::undefined_function("setval", &[])),
+            Some(other) => text(other).parse::<i64>().map_err(|_| {
+                Error::new(ErrorCode::InvalidTextRepresentation, "setval: bad value")
+            })?,
+            None => {
+                return Err(super::super::binder::expr::undefined_function(
+                    "setval",
+                    &[],
+                ))
+            }
         };
         let called = !matches!(args.get(2), Some(Value::Bool(false)));
         if v < seq.min || v > seq.max {
@@ -476,10 +490,7 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        let n = self
-            .db
-            .next_sequence_value(seq.oid as u64, 1)
-            .await?;
+        let n = self.db.next_sequence_value(seq.oid as u64, 1).await?;
         let mut s = (*seq).clone();
         s.base = if called { v + s.increment } else { v };
         s.counter_base = n + 1;

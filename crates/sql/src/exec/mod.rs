@@ -142,7 +142,10 @@ impl<'a> Ctx<'a> {
                     access,
                     filter,
                     lock,
-                } => self.scan(table, access, filter.as_ref(), *lock, outer).await,
+                } => {
+                    self.scan(table, access, filter.as_ref(), *lock, outer)
+                        .await
+                }
                 Plan::Virtual { name } => crate::pg_catalog::rows(name, self),
                 Plan::Function { name, args } => self.table_function(name, args, outer).await,
                 Plan::Filter { input, predicate } => {
@@ -180,8 +183,17 @@ impl<'a> Ctx<'a> {
                 } => {
                     let l = self.run(left, outer).await?;
                     let r = self.run(right, outer).await?;
-                    self.join(*kind, l, r, equi, on.as_ref(), *left_width, *right_width, outer)
-                        .await
+                    self.join(
+                        *kind,
+                        l,
+                        r,
+                        equi,
+                        on.as_ref(),
+                        *left_width,
+                        *right_width,
+                        outer,
+                    )
+                    .await
                 }
                 Plan::Aggregate { input, group, aggs } => {
                     let rows = self.run(input, outer).await?;

@@ -108,7 +108,13 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    pub async fn aggregate(&mut self, rows: Vec<Row>, group: &[Expr], aggs: &[AggCall], outer: &[Row]) -> Result<Vec<Row>> {
+    pub async fn aggregate(
+        &mut self,
+        rows: Vec<Row>,
+        group: &[Expr],
+        aggs: &[AggCall],
+        outer: &[Row],
+    ) -> Result<Vec<Row>> {
         struct Group {
             key: Row,
             accs: Vec<Box<dyn aggregate::Accumulator>>,
@@ -118,7 +124,10 @@ impl Ctx<'_> {
         let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
         let new_group = |key: Row| Group {
             key,
-            accs: aggs.iter().map(|a| aggregate::accumulator(&a.func)).collect(),
+            accs: aggs
+                .iter()
+                .map(|a| aggregate::accumulator(&a.func))
+                .collect(),
             seen: aggs.iter().map(|_| HashSet::new()).collect(),
         };
         for r in &rows {
@@ -171,7 +180,12 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    pub async fn sort(&mut self, rows: Vec<Row>, keys: &[SortKey], outer: &[Row]) -> Result<Vec<Row>> {
+    pub async fn sort(
+        &mut self,
+        rows: Vec<Row>,
+        keys: &[SortKey],
+        outer: &[Row],
+    ) -> Result<Vec<Row>> {
         let mut keyed = Vec::with_capacity(rows.len());
         for r in rows {
             self.check_cancel()?;
@@ -185,7 +199,13 @@ impl Ctx<'_> {
         Ok(keyed.into_iter().map(|(_, r)| r).collect())
     }
 
-    pub fn limit(&mut self, rows: Vec<Row>, limit: Option<&Expr>, offset: Option<&Expr>, outer: &[Row]) -> Result<Vec<Row>> {
+    pub fn limit(
+        &mut self,
+        rows: Vec<Row>,
+        limit: Option<&Expr>,
+        offset: Option<&Expr>,
+        outer: &[Row],
+    ) -> Result<Vec<Row>> {
         let num = |v: Value| -> Option<i64> {
             match v {
                 Value::Int8(i) => Some(i),
@@ -227,7 +247,12 @@ impl Ctx<'_> {
         })
     }
 
-    pub async fn distinct(&mut self, rows: Vec<Row>, on: Option<&[Expr]>, outer: &[Row]) -> Result<Vec<Row>> {
+    pub async fn distinct(
+        &mut self,
+        rows: Vec<Row>,
+        on: Option<&[Expr]>,
+        outer: &[Row],
+    ) -> Result<Vec<Row>> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for r in rows {
@@ -248,7 +273,13 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    pub async fn with_cte(&mut self, id: usize, base: &Plan, step: Option<&(Plan, bool)>, outer: &[Row]) -> Result<()> {
+    pub async fn with_cte(
+        &mut self,
+        id: usize,
+        base: &Plan,
+        step: Option<&(Plan, bool)>,
+        outer: &[Row],
+    ) -> Result<()> {
         let rows = self.run(base, outer).await?;
         let Some((step, all)) = step else {
             self.ctes.insert(id, Arc::new(rows));
@@ -267,7 +298,10 @@ impl Ctx<'_> {
         while !working.is_empty() {
             iterations += 1;
             if iterations > 1_000_000 {
-                return Err(Error::new(ErrorCode::DataException, "recursive query did not terminate"));
+                return Err(Error::new(
+                    ErrorCode::DataException,
+                    "recursive query did not terminate",
+                ));
             }
             self.ctes.insert(id, Arc::new(std::mem::take(&mut working)));
             let new = self.run(step, outer).await?;
@@ -328,7 +362,9 @@ pub fn set_op(kind: SetOpKind, all: bool, left: Vec<Row>, right: Vec<Row>) -> Ve
                 return out;
             }
             let mut seen = HashSet::new();
-            out.into_iter().filter(|r| seen.insert(hash_key(r))).collect()
+            out.into_iter()
+                .filter(|r| seen.insert(hash_key(r)))
+                .collect()
         }
         SetOpKind::Intersect | SetOpKind::Except => {
             let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
@@ -341,7 +377,11 @@ pub fn set_op(kind: SetOpKind, all: bool, left: Vec<Row>, right: Vec<Row>) -> Ve
                 let k = hash_key(&r);
                 let c = counts.get_mut(&k);
                 let in_right = c.as_ref().map(|c| **c > 0).unwrap_or(false);
-                let keep = if kind == SetOpKind::Intersect { in_right } else { !in_right };
+                let keep = if kind == SetOpKind::Intersect {
+                    in_right
+                } else {
+                    !in_right
+                };
                 if all {
                     if let Some(c) = c {
                         if *c > 0 {

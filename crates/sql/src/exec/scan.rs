@@ -129,15 +129,27 @@ impl Ctx<'_> {
     }
 
     /// The rows an access path finds (before the filter).
-    async fn fetch(&mut self, table: &Arc<TableDef>, access: &Access, outer: &[Row]) -> Result<Vec<Row>> {
+    async fn fetch(
+        &mut self,
+        table: &Arc<TableDef>,
+        access: &Access,
+        outer: &[Row],
+    ) -> Result<Vec<Row>> {
         match access {
             Access::Full => {
                 let prefix = keys::table_prefix(table.oid);
-                self.scan_range(table, prefix.clone(), keys::prefix_end(&prefix)).await
+                self.scan_range(table, prefix.clone(), keys::prefix_end(&prefix))
+                    .await
             }
             Access::Primary { eq, lower, upper } => {
-                let cols: Vec<DataType> = table.pk.iter().map(|c| table.columns[*c].ty.clone()).collect();
-                let Some(prefix) = self.key_prefix(keys::table_prefix(table.oid), eq, &cols, outer)? else {
+                let cols: Vec<DataType> = table
+                    .pk
+                    .iter()
+                    .map(|c| table.columns[*c].ty.clone())
+                    .collect();
+                let Some(prefix) =
+                    self.key_prefix(keys::table_prefix(table.oid), eq, &cols, outer)?
+                else {
                     return Ok(Vec::new());
                 };
                 if eq.len() == table.pk.len() {
@@ -150,12 +162,22 @@ impl Ctx<'_> {
                 let (start, end) = self.bounds(&prefix, lower, upper, next_ty.as_ref(), outer)?;
                 self.scan_range(table, start, end).await
             }
-            Access::Index { index, eq, lower, upper } => {
+            Access::Index {
+                index,
+                eq,
+                lower,
+                upper,
+            } => {
                 let Some(ix) = table.indexes.get(*index) else {
                     return Err(Error::internal("index vanished"));
                 };
-                let cols: Vec<DataType> = ix.columns.iter().map(|c| table.columns[*c].ty.clone()).collect();
-                let Some(prefix) = self.key_prefix(keys::index_prefix(ix.oid), eq, &cols, outer)? else {
+                let cols: Vec<DataType> = ix
+                    .columns
+                    .iter()
+                    .map(|c| table.columns[*c].ty.clone())
+                    .collect();
+                let Some(prefix) = self.key_prefix(keys::index_prefix(ix.oid), eq, &cols, outer)?
+                else {
                     return Ok(Vec::new());
                 };
                 let next_ty = cols.get(eq.len()).cloned();
@@ -190,7 +212,13 @@ impl Ctx<'_> {
         }
     }
 
-    fn key_prefix(&self, mut prefix: Vec<u8>, eq: &[Expr], types: &[DataType], outer: &[Row]) -> Result<Option<Vec<u8>>> {
+    fn key_prefix(
+        &self,
+        mut prefix: Vec<u8>,
+        eq: &[Expr],
+        types: &[DataType],
+        outer: &[Row],
+    ) -> Result<Option<Vec<u8>>> {
         for (e, t) in eq.iter().zip(types) {
             let v = self.eval(e, &[], outer)?;
             let Some(v) = key_value(v, t, self) else {
@@ -226,7 +254,12 @@ impl Ctx<'_> {
         Ok((start, end))
     }
 
-    async fn scan_range(&mut self, table: &Arc<TableDef>, start: Vec<u8>, end: Option<Vec<u8>>) -> Result<Vec<Row>> {
+    async fn scan_range(
+        &mut self,
+        table: &Arc<TableDef>,
+        start: Vec<u8>,
+        end: Option<Vec<u8>>,
+    ) -> Result<Vec<Row>> {
         let range = (
             Bound::Included(Bytes::from(start)),
             match end {
@@ -244,9 +277,17 @@ impl Ctx<'_> {
     }
 
     /// generate_series(start, stop [, step]).
-    pub async fn table_function(&mut self, name: &str, args: &[Expr], outer: &[Row]) -> Result<Vec<Row>> {
+    pub async fn table_function(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        outer: &[Row],
+    ) -> Result<Vec<Row>> {
         if name != "generate_series" {
-            return Err(Error::new(ErrorCode::UndefinedFunction, format!("function {name} does not exist")));
+            return Err(Error::new(
+                ErrorCode::UndefinedFunction,
+                format!("function {name} does not exist"),
+            ));
         }
         let mut v = Vec::new();
         for a in args {
@@ -276,7 +317,10 @@ impl Ctx<'_> {
             other => other.compare(&Value::Int4(0)) == Some(std::cmp::Ordering::Equal),
         };
         if zero {
-            return Err(Error::new(ErrorCode::InvalidParameterValue, "step size cannot equal zero"));
+            return Err(Error::new(
+                ErrorCode::InvalidParameterValue,
+                "step size cannot equal zero",
+            ));
         }
         let descending = match &step {
             Value::Interval(i) => i.months < 0 || i.days < 0 || i.micros < 0,
@@ -300,7 +344,10 @@ impl Ctx<'_> {
                 Err(_) => break, // overflow ends the series
             };
             if out.len() > 100_000_000 {
-                return Err(Error::new(ErrorCode::DataException, "generate_series: too many rows"));
+                return Err(Error::new(
+                    ErrorCode::DataException,
+                    "generate_series: too many rows",
+                ));
             }
         }
         Ok(out)
@@ -314,9 +361,10 @@ pub fn lock_error(e: shoal_txn::Error, table: &str) -> Error {
             ErrorCode::LockNotAvailable,
             format!("could not obtain lock on row in relation \"{table}\""),
         ),
-        shoal_txn::ErrorKind::LockTimeout => {
-            Error::new(ErrorCode::LockNotAvailable, "canceling statement due to lock timeout")
-        }
+        shoal_txn::ErrorKind::LockTimeout => Error::new(
+            ErrorCode::LockNotAvailable,
+            "canceling statement due to lock timeout",
+        ),
         _ => e.into(),
     }
 }

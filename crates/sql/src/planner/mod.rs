@@ -232,7 +232,13 @@ pub fn make_join(
                     let cols = e.columns();
                     let mut slots = false;
                     e.walk(&mut |x| {
-                        if matches!(x, Expr::Slot(_) | Expr::Exists(_) | Expr::InSubquery(..) | Expr::Outer { .. }) {
+                        if matches!(
+                            x,
+                            Expr::Slot(_)
+                                | Expr::Exists(_)
+                                | Expr::InSubquery(..)
+                                | Expr::Outer { .. }
+                        ) {
                             slots = true
                         }
                     });
@@ -348,7 +354,14 @@ fn explain_node(plan: &Plan, catalog: &Catalog, depth: usize, out: &mut Vec<Stri
                 JoinKind::Full => "Full ",
             };
             if equi.is_empty() {
-                out.push(format!("{pad}Nested Loop{}", if k.is_empty() { String::new() } else { format!(" {}Join", k) }));
+                out.push(format!(
+                    "{pad}Nested Loop{}",
+                    if k.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}Join", k)
+                    }
+                ));
             } else {
                 out.push(format!("{pad}Hash {k}Join"));
             }
@@ -361,7 +374,14 @@ fn explain_node(plan: &Plan, catalog: &Catalog, depth: usize, out: &mut Vec<Stri
             }
         }
         Plan::Aggregate { input, group, .. } => {
-            out.push(format!("{pad}{}", if group.is_empty() { "Aggregate" } else { "HashAggregate" }));
+            out.push(format!(
+                "{pad}{}",
+                if group.is_empty() {
+                    "Aggregate"
+                } else {
+                    "HashAggregate"
+                }
+            ));
             explain_node(input, catalog, depth + 1, out);
         }
         Plan::Sort { input, .. } => {
@@ -376,7 +396,9 @@ fn explain_node(plan: &Plan, catalog: &Catalog, depth: usize, out: &mut Vec<Stri
             out.push(format!("{pad}Unique"));
             explain_node(input, catalog, depth + 1, out);
         }
-        Plan::SetOp { kind, left, right, .. } => {
+        Plan::SetOp {
+            kind, left, right, ..
+        } => {
             out.push(format!(
                 "{pad}{}",
                 match kind {

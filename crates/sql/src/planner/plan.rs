@@ -16,7 +16,10 @@ pub enum Expr {
     /// A column of the input row.
     Column(usize),
     /// A column of an enclosing query's row (`depth` 1 is the nearest).
-    Outer { depth: usize, index: usize },
+    Outer {
+        depth: usize,
+        index: usize,
+    },
     /// `$n` (0-based).
     Param(usize),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
@@ -277,11 +280,17 @@ pub struct SortKey {
     pub nulls_first: bool,
 }
 
+/// A CTE: its id, its plan, and for WITH RECURSIVE the step plan and
+/// whether it is UNION ALL.
+pub type CtePlan = (usize, Plan, Option<(Plan, bool)>);
+
 /// A relational operator. Every node produces rows of a fixed width.
 #[derive(Clone, Debug)]
 pub enum Plan {
     /// Literal rows (VALUES; one empty row for SELECT without FROM).
-    Values { rows: Vec<Vec<Expr>> },
+    Values {
+        rows: Vec<Vec<Expr>>,
+    },
     /// A table's rows: every column, then the row's key as bytea.
     Scan {
         table: Arc<TableDef>,
@@ -290,11 +299,22 @@ pub enum Plan {
         lock: Option<RowLock>,
     },
     /// A pg_catalog / information_schema table computed from the catalog.
-    Virtual { name: String },
+    Virtual {
+        name: String,
+    },
     /// generate_series and other set-returning functions.
-    Function { name: String, args: Vec<Expr> },
-    Filter { input: Box<Plan>, predicate: Expr },
-    Project { input: Box<Plan>, exprs: Vec<Expr> },
+    Function {
+        name: String,
+        args: Vec<Expr>,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+    },
     Join {
         kind: JoinKind,
         left: Box<Plan>,
@@ -311,7 +331,10 @@ pub enum Plan {
         group: Vec<Expr>,
         aggs: Vec<AggCall>,
     },
-    Sort { input: Box<Plan>, keys: Vec<SortKey> },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
     Limit {
         input: Box<Plan>,
         limit: Option<Expr>,
@@ -328,9 +351,11 @@ pub enum Plan {
         right: Box<Plan>,
     },
     /// The rows of CTE `id` (materialised by an enclosing `With`).
-    CteRef { id: usize },
+    CteRef {
+        id: usize,
+    },
     With {
-        ctes: Vec<(usize, Plan, Option<(Plan, bool)>)>,
+        ctes: Vec<CtePlan>,
         input: Box<Plan>,
     },
 }

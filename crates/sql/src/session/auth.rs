@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 const ITERATIONS: u32 = 4096;
 
 fn hmac(key: &[u8], msg: &[u8]) -> Result<Vec<u8>> {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|e| Error::internal(e.to_string()))?;
+    let mut m =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|e| Error::internal(e.to_string()))?;
     m.update(msg);
     Ok(m.finalize().into_bytes().to_vec())
 }
@@ -51,6 +52,9 @@ mod tests {
         let v = verifier("secret").expect("verifier");
         assert!(v.starts_with("SCRAM-SHA-256$4096:"));
         let again = verifier_with_salt("secret", b"0123456789abcdef").expect("v");
-        assert_eq!(again, verifier_with_salt("secret", b"0123456789abcdef").expect("v"));
+        assert_eq!(
+            again,
+            verifier_with_salt("secret", b"0123456789abcdef").expect("v")
+        );
     }
 }

@@ -25,7 +25,11 @@ fn command(tag: impl Into<String>) -> Output {
 fn columns(cols: &[ScopeCol]) -> Vec<Column> {
     cols.iter()
         .map(|c| {
-            let ty = if c.ty == DataType::Unknown { DataType::Text } else { c.ty.clone() };
+            let ty = if c.ty == DataType::Unknown {
+                DataType::Text
+            } else {
+                c.ty.clone()
+            };
             Column {
                 name: c.name.clone(),
                 type_modifier: ty.type_modifier(),
@@ -55,7 +59,13 @@ fn set_value(values: &[ast::Expr]) -> Result<Option<String>> {
             ast::Expr::Value(v) => match &v.value {
                 ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
                 ast::Value::Number(n, _) => n.clone(),
-                ast::Value::Boolean(b) => if *b { "on".into() } else { "off".into() },
+                ast::Value::Boolean(b) => {
+                    if *b {
+                        "on".into()
+                    } else {
+                        "off".into()
+                    }
+                }
                 other => other.to_string(),
             },
             ast::Expr::Identifier(i) => {
@@ -64,7 +74,10 @@ fn set_value(values: &[ast::Expr]) -> Result<Option<String>> {
                 }
                 ident(i)
             }
-            ast::Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => format!("-{}", expr),
+            ast::Expr::UnaryOp {
+                op: ast::UnaryOperator::Minus,
+                expr,
+            } => format!("-{}", expr),
             other => other.to_string(),
         };
         parts.push(s);
@@ -85,13 +98,22 @@ fn show_name(parts: &[ast::Ident]) -> String {
 
 /// Statements that need no transaction: SET, SHOW, RESET, DISCARD, no-ops
 /// and COPY FROM STDIN (which only prepares here).
-pub(crate) async fn without_transaction(s: &mut Session, stmt: &Statement) -> Result<Option<Output>> {
+pub(crate) async fn without_transaction(
+    s: &mut Session,
+    stmt: &Statement,
+) -> Result<Option<Output>> {
     let st = &mut s.state;
     Ok(Some(match stmt {
         Statement::Set(set) => match set {
-            ast::Set::SingleAssignment { variable, values, .. } => {
+            ast::Set::SingleAssignment {
+                variable, values, ..
+            } => {
                 let name = variable.to_string().to_lowercase();
-                let name = if name == "time.zone" { "timezone".into() } else { name };
+                let name = if name == "time.zone" {
+                    "timezone".into()
+                } else {
+                    name
+                };
                 match set_value(values)? {
                     Some(v) => st.settings.set(&name, &v)?,
                     None => st.settings.reset(&name)?,
@@ -100,7 +122,9 @@ pub(crate) async fn without_transaction(s: &mut Session, stmt: &Statement) -> Re
             }
             ast::Set::SetTimeZone { value, .. } => {
                 match set_value(std::slice::from_ref(value))? {
-                    Some(v) if !v.eq_ignore_ascii_case("local") => st.settings.set("timezone", &v)?,
+                    Some(v) if !v.eq_ignore_ascii_case("local") => {
+                        st.settings.set("timezone", &v)?
+                    }
                     _ => st.settings.reset("timezone")?,
                 }
                 command("SET")
@@ -129,7 +153,11 @@ pub(crate) async fn without_transaction(s: &mut Session, stmt: &Statement) -> Re
                 cols.extend(text_column("setting"));
                 cols.extend(text_column("description"));
                 let n = rows.len();
-                return Ok(Some(Output::Rows { columns: cols, rows, tag: format!("SHOW {n}") }));
+                return Ok(Some(Output::Rows {
+                    columns: cols,
+                    rows,
+                    tag: format!("SHOW {n}"),
+                }));
             }
             let v = st.settings.get(&name)?;
             Output::Rows {
@@ -166,10 +194,21 @@ pub(crate) async fn without_transaction(s: &mut Session, stmt: &Statement) -> Re
         Statement::Analyze(_) => command("ANALYZE"),
         Statement::UnlockTables => command("CHECKPOINT"),
         Statement::Deallocate { .. } => command("DEALLOCATE"),
-        Statement::Copy { source, to: false, target: ast::CopyTarget::Stdin, options, legacy_options, .. } => {
+        Statement::Copy {
+            source,
+            to: false,
+            target: ast::CopyTarget::Stdin,
+            options,
+            legacy_options,
+            ..
+        } => {
             let catalog = s.catalog().await?;
             let (plan, n, format) = copy_from_plan(s, &catalog, source, options, legacy_options)?;
-            Output::CopyIn(CopyIn { format, columns: n, plan: Arc::new(plan) })
+            Output::CopyIn(CopyIn {
+                format,
+                columns: n,
+                plan: Arc::new(plan),
+            })
         }
         _ => return Ok(None),
     }))
@@ -182,7 +221,10 @@ struct CopyInPlan {
     opts: CopyOptions,
 }
 
-fn copy_options(options: &[ast::CopyOption], legacy: &[ast::CopyLegacyOption]) -> Result<CopyOptions> {
+fn copy_options(
+    options: &[ast::CopyOption],
+    legacy: &[ast::CopyLegacyOption],
+) -> Result<CopyOptions> {
     let mut format = CopyFormat::Text;
     for o in options {
         if let ast::CopyOption::Format(f) = o {
@@ -190,7 +232,12 @@ fn copy_options(options: &[ast::CopyOption], legacy: &[ast::CopyLegacyOption]) -
                 "csv" => CopyFormat::Csv,
                 "binary" => CopyFormat::Binary,
                 "text" => CopyFormat::Text,
-                other => return Err(Error::new(ErrorCode::InvalidParameterValue, format!("COPY format \"{other}\" not recognized"))),
+                other => {
+                    return Err(Error::new(
+                        ErrorCode::InvalidParameterValue,
+                        format!("COPY format \"{other}\" not recognized"),
+                    ))
+                }
             };
         }
     }
@@ -236,17 +283,37 @@ fn copy_options(options: &[ast::CopyOption], legacy: &[ast::CopyLegacyOption]) -
     Ok(c)
 }
 
-fn copy_table(s: &Session, catalog: &Catalog, name: &ast::ObjectName, columns: &[ast::Ident]) -> Result<(Arc<TableDef>, Vec<usize>)> {
+fn copy_table(
+    s: &Session,
+    catalog: &Catalog,
+    name: &ast::ObjectName,
+    columns: &[ast::Ident],
+) -> Result<(Arc<TableDef>, Vec<usize>)> {
     let (schema, rel) = object_name(name)?;
     let t = match catalog.lookup(schema.as_deref(), &rel, &s.state.settings.search_path())? {
         Some((_, Relation::Table(t))) => t.clone(),
-        Some(_) => return Err(Error::new(ErrorCode::WrongObjectType, format!("cannot copy from non-table relation \"{rel}\""))),
-        None => return Err(Error::new(ErrorCode::UndefinedTable, format!("relation \"{rel}\" does not exist"))),
+        Some(_) => {
+            return Err(Error::new(
+                ErrorCode::WrongObjectType,
+                format!("cannot copy from non-table relation \"{rel}\""),
+            ))
+        }
+        None => {
+            return Err(Error::new(
+                ErrorCode::UndefinedTable,
+                format!("relation \"{rel}\" does not exist"),
+            ))
+        }
     };
     let cols = if columns.is_empty() {
-        (0..t.columns.len()).filter(|i| !t.columns[*i].dropped).collect()
+        (0..t.columns.len())
+            .filter(|i| !t.columns[*i].dropped)
+            .collect()
     } else {
-        columns.iter().map(|c| t.column_or_err(&ident(c))).collect::<Result<_>>()?
+        columns
+            .iter()
+            .map(|c| t.column_or_err(&ident(c)))
+            .collect::<Result<_>>()?
     };
     Ok((t, cols))
 }
@@ -258,7 +325,11 @@ fn copy_from_plan(
     options: &[ast::CopyOption],
     legacy: &[ast::CopyLegacyOption],
 ) -> Result<(CopyInPlan, usize, CopyFormat)> {
-    let ast::CopySource::Table { table_name, columns } = source else {
+    let ast::CopySource::Table {
+        table_name,
+        columns,
+    } = source
+    else {
         return Err(Error::syntax("COPY FROM needs a table"));
     };
     let (table, cols) = copy_table(s, catalog, table_name, columns)?;
@@ -271,21 +342,46 @@ fn copy_from_plan(
 /// A context for running plans in the session's transaction.
 macro_rules! with_ctx {
     ($s:expr, $catalog:expr, $params:expr, $slots:expr, |$ctx:ident| $body:expr) => {{
-        let deadline = $s.state.settings.statement_timeout().map(|d| std::time::Instant::now() + d);
+        let deadline = $s
+            .state
+            .settings
+            .statement_timeout()
+            .map(|d| std::time::Instant::now() + d);
         let format = $s.state.settings.format.clone();
         let (txn, db, state, cancel, start) = $s.parts()?;
-        let fctx = FunctionContext { format, transaction_start: start, statement_start: now_micros() };
-        let mut $ctx = Ctx::new(txn, db, $catalog, $params, $slots, state, fctx, cancel, deadline);
+        let fctx = FunctionContext {
+            format,
+            transaction_start: start,
+            statement_start: now_micros(),
+        };
+        let mut $ctx = Ctx::new(
+            txn, db, $catalog, $params, $slots, state, fctx, cancel, deadline,
+        );
         $body
     }};
 }
 
-fn binder<'a>(catalog: &'a Catalog, path: &'a [String], fmt: &'a crate::types::FormatOptions, params: &[Value]) -> Binder<'a> {
-    Binder::new(catalog, path, fmt, params.iter().map(|v| v.data_type()).collect())
+fn binder<'a>(
+    catalog: &'a Catalog,
+    path: &'a [String],
+    fmt: &'a crate::types::FormatOptions,
+    params: &[Value],
+) -> Binder<'a> {
+    Binder::new(
+        catalog,
+        path,
+        fmt,
+        params.iter().map(|v| v.data_type()).collect(),
+    )
 }
 
 /// Runs one statement in the session's transaction.
-pub(crate) async fn execute(s: &mut Session, catalog: &Catalog, stmt: &Statement, params: &[Value]) -> Result<Output> {
+pub(crate) async fn execute(
+    s: &mut Session,
+    catalog: &Catalog,
+    stmt: &Statement,
+    params: &[Value],
+) -> Result<Output> {
     let path = s.state.settings.search_path();
     let fmt = s.state.settings.format.clone();
     match stmt {
@@ -293,9 +389,15 @@ pub(crate) async fn execute(s: &mut Session, catalog: &Catalog, stmt: &Statement
             let mut b = binder(catalog, &path, &fmt, params);
             let (plan, cols) = b.query(q)?;
             let slots = b.slots;
-            let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx.run(&plan, &[]).await?);
+            let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx
+                .run(&plan, &[])
+                .await?);
             let n = rows.len();
-            Ok(Output::Rows { columns: columns(&cols), rows, tag: format!("SELECT {n}") })
+            Ok(Output::Rows {
+                columns: columns(&cols),
+                rows,
+                tag: format!("SELECT {n}"),
+            })
         }
         Statement::Insert(ins) => {
             let mut b = binder(catalog, &path, &fmt, params);
@@ -304,7 +406,11 @@ pub(crate) async fn execute(s: &mut Session, catalog: &Catalog, stmt: &Statement
             let (n, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.insert(&p).await?);
             let tag = format!("INSERT 0 {n}");
             Ok(match p.returning {
-                Some((_, cols)) => Output::Rows { columns: columns(&cols), rows, tag },
+                Some((_, cols)) => Output::Rows {
+                    columns: columns(&cols),
+                    rows,
+                    tag,
+                },
                 None => command(tag),
             })
         }
@@ -315,7 +421,11 @@ pub(crate) async fn execute(s: &mut Session, catalog: &Catalog, stmt: &Statement
             let (n, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
             let tag = format!("UPDATE {n}");
             Ok(match p.returning {
-                Some((_, cols)) => Output::Rows { columns: columns(&cols), rows, tag },
+                Some((_, cols)) => Output::Rows {
+                    columns: columns(&cols),
+                    rows,
+                    tag,
+                },
                 None => command(tag),
             })
         }
@@ -326,7 +436,11 @@ pub(crate) async fn execute(s: &mut Session, catalog: &Catalog, stmt: &Statement
             let (n, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
             let tag = format!("DELETE {n}");
             Ok(match p.returning {
-                Some((_, cols)) => Output::Rows { columns: columns(&cols), rows, tag },
+                Some((_, cols)) => Output::Rows {
+                    columns: columns(&cols),
+                    rows,
+                    tag,
+                },
                 None => command(tag),
             })
         }
@@ -341,17 +455,41 @@ pub(crate) async fn execute(s: &mut Session, catalog: &Catalog, stmt: &Statement
             };
             let lines = crate::planner::explain(&plan, catalog);
             let rows: Vec<Row> = lines.into_iter().map(|l| vec![Value::Text(l)]).collect();
-            Ok(Output::Rows { columns: text_column("QUERY PLAN"), rows, tag: "EXPLAIN".into() })
+            Ok(Output::Rows {
+                columns: text_column("QUERY PLAN"),
+                rows,
+                tag: "EXPLAIN".into(),
+            })
         }
-        Statement::Copy { source, to: true, options, legacy_options, .. } => {
+        Statement::Copy {
+            source,
+            to: true,
+            options,
+            legacy_options,
+            ..
+        } => {
             let opts = copy_options(options, legacy_options)?;
             let mut b = binder(catalog, &path, &fmt, params);
             let (plan, width) = match source {
-                ast::CopySource::Table { table_name, columns } => {
+                ast::CopySource::Table {
+                    table_name,
+                    columns,
+                } => {
                     let (t, cols) = copy_table(s, catalog, table_name, columns)?;
-                    let scan = Plan::Scan { table: t, access: crate::planner::plan::Access::Full, filter: None, lock: None };
+                    let scan = Plan::Scan {
+                        table: t,
+                        access: crate::planner::plan::Access::Full,
+                        filter: None,
+                        lock: None,
+                    };
                     let n = cols.len();
-                    (Plan::Project { input: Box::new(scan), exprs: cols.into_iter().map(Expr::Column).collect() }, n)
+                    (
+                        Plan::Project {
+                            input: Box::new(scan),
+                            exprs: cols.into_iter().map(Expr::Column).collect(),
+                        },
+                        n,
+                    )
                 }
                 ast::CopySource::Query(q) => {
                     let (p, cols) = b.query(q)?;
@@ -359,7 +497,9 @@ pub(crate) async fn execute(s: &mut Session, catalog: &Catalog, stmt: &Statement
                 }
             };
             let slots = b.slots;
-            let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx.run(&plan, &[]).await?);
+            let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx
+                .run(&plan, &[])
+                .await?);
             let mut data = Vec::with_capacity(rows.len() + 1);
             if opts.header {
                 data.push(copy::format_row(&[], &opts));
@@ -369,43 +509,123 @@ pub(crate) async fn execute(s: &mut Session, catalog: &Catalog, stmt: &Statement
                 data.push(copy::format_row(&fields, &opts));
             }
             let n = rows.len();
-            Ok(Output::CopyOut { format: opts.format, columns: width, data, tag: format!("COPY {n}") })
+            Ok(Output::CopyOut {
+                format: opts.format,
+                columns: width,
+                data,
+                tag: format!("COPY {n}"),
+            })
         }
-        Statement::Copy { .. } => Err(Error::unsupported("COPY to or from a file is not supported; use STDIN/STDOUT")),
-        Statement::CreateTable(ct) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_table(ct).await })).await,
-        Statement::CreateIndex(ci) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_index(ci).await })).await,
-        Statement::CreateView(cv) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_view(cv).await })).await,
-        Statement::CreateSequence { name, if_not_exists, sequence_options, .. } => {
-            ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_sequence(name, *if_not_exists, sequence_options).await })).await
+        Statement::Copy { .. } => Err(Error::unsupported(
+            "COPY to or from a file is not supported; use STDIN/STDOUT",
+        )),
+        Statement::CreateTable(ct) => {
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.create_table(ct).await })
+            })
+            .await
         }
-        Statement::CreateSchema { schema_name, if_not_exists, .. } => {
-            ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_schema(schema_name, *if_not_exists).await })).await
+        Statement::CreateIndex(ci) => {
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.create_index(ci).await })
+            })
+            .await
         }
-        Statement::CreateDatabase { db_name, if_not_exists, .. } => {
+        Statement::CreateView(cv) => {
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.create_view(cv).await })
+            })
+            .await
+        }
+        Statement::CreateSequence {
+            name,
+            if_not_exists,
+            sequence_options,
+            ..
+        } => {
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move {
+                    ctx.create_sequence(name, *if_not_exists, sequence_options)
+                        .await
+                })
+            })
+            .await
+        }
+        Statement::CreateSchema {
+            schema_name,
+            if_not_exists,
+            ..
+        } => {
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.create_schema(schema_name, *if_not_exists).await })
+            })
+            .await
+        }
+        Statement::CreateDatabase {
+            db_name,
+            if_not_exists,
+            ..
+        } => {
             if s.block {
-                return Err(Error::new(ErrorCode::ActiveSqlTransaction, "CREATE DATABASE cannot run inside a transaction block"));
+                return Err(Error::new(
+                    ErrorCode::ActiveSqlTransaction,
+                    "CREATE DATABASE cannot run inside a transaction block",
+                ));
             }
-            ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_database(db_name, *if_not_exists).await })).await
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.create_database(db_name, *if_not_exists).await })
+            })
+            .await
         }
-        Statement::Drop { object_type, if_exists, names, cascade, .. } => {
-            ddl(s, catalog, |ctx| Box::pin(async move { ctx.drop(object_type, *if_exists, names, *cascade).await })).await
+        Statement::Drop {
+            object_type,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => {
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.drop(object_type, *if_exists, names, *cascade).await })
+            })
+            .await
         }
-        Statement::AlterTable(at) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.alter_table(at).await })).await,
-        Statement::Truncate(tr) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.truncate(tr).await })).await,
-        Statement::CreateRole(cr) => ddl(s, catalog, |ctx| Box::pin(async move { ctx.create_role(cr).await })).await,
+        Statement::AlterTable(at) => {
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.alter_table(at).await })
+            })
+            .await
+        }
+        Statement::Truncate(tr) => {
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.truncate(tr).await })
+            })
+            .await
+        }
+        Statement::CreateRole(cr) => {
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.create_role(cr).await })
+            })
+            .await
+        }
         Statement::AlterRole { name, operation } => {
-            ddl(s, catalog, |ctx| Box::pin(async move { ctx.alter_role(name, operation).await })).await
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move { ctx.alter_role(name, operation).await })
+            })
+            .await
         }
         Statement::Lock(_) => Ok(command("LOCK TABLE")),
         Statement::Comment { .. } => Ok(command("COMMENT")),
         Statement::Grant(_) => Ok(command("GRANT")),
         Statement::Revoke(_) => Ok(command("REVOKE")),
         Statement::CreateExtension(_) => Ok(command("CREATE EXTENSION")),
-        other => Err(Error::unsupported(format!("statement not supported: {other}"))),
+        other => Err(Error::unsupported(format!(
+            "statement not supported: {other}"
+        ))),
     }
 }
 
-type DdlFn<'c> = Box<dyn for<'x> FnOnce(&'x mut Ctx<'c>) -> crate::exec::BoxFut<'x, String> + Send + 'c>;
+type DdlFn<'c> =
+    Box<dyn for<'x> FnOnce(&'x mut Ctx<'c>) -> crate::exec::BoxFut<'x, String> + Send + 'c>;
 
 async fn ddl<'c, F>(s: &'c mut Session, catalog: &'c Catalog, f: F) -> Result<Output>
 where
@@ -434,7 +654,11 @@ pub(crate) async fn copy_in(
     let ncols = t.columns.len();
     let mut defaults = Vec::with_capacity(ncols);
     for c in 0..ncols {
-        defaults.push(if plan.cols.contains(&c) { None } else { Some(default_expr(&mut b, &t, c)?) });
+        defaults.push(if plan.cols.contains(&c) {
+            None
+        } else {
+            Some(default_expr(&mut b, &t, c)?)
+        });
     }
     let checks = crate::exec::dml::bind_checks(&mut b, &t)?;
     let slots = b.slots;
@@ -445,21 +669,32 @@ pub(crate) async fn copy_in(
             let line = chunk_no * 5000 + i + 1 + usize::from(plan.opts.header);
             if r.len() != plan.cols.len() {
                 let msg = if r.len() < plan.cols.len() {
-                    format!("missing data for column \"{}\"", t.columns[plan.cols[r.len()]].name)
+                    format!(
+                        "missing data for column \"{}\"",
+                        t.columns[plan.cols[r.len()]].name
+                    )
                 } else {
                     "extra data after last expected column".to_string()
                 };
                 return Err(Error::new(ErrorCode::BadCopyFileFormat, msg)
                     .with_detail(format!("COPY {}, line {line}", t.name)));
             }
-            let mut row: Vec<Expr> = defaults.iter().map(|d| d.clone().unwrap_or(Expr::Const(Value::Null))).collect();
+            let mut row: Vec<Expr> = defaults
+                .iter()
+                .map(|d| d.clone().unwrap_or(Expr::Const(Value::Null)))
+                .collect();
             for (f, &c) in r.iter().zip(&plan.cols) {
                 row[c] = match f {
                     None => Expr::Const(Value::Null),
-                    Some(text) => Expr::Const(Value::from_text(&t.columns[c].ty, text, &fmt).map_err(|e| {
-                        let col = &t.columns[c].name;
-                        e.with_detail(format!("COPY {}, line {line}, column {col}: \"{text}\"", t.name))
-                    })?),
+                    Some(text) => Expr::Const(
+                        Value::from_text(&t.columns[c].ty, text, &fmt).map_err(|e| {
+                            let col = &t.columns[c].name;
+                            e.with_detail(format!(
+                                "COPY {}, line {line}, column {col}: \"{text}\"",
+                                t.name
+                            ))
+                        })?,
+                    ),
                 };
             }
             out_rows.push(row);
@@ -478,7 +713,12 @@ pub(crate) async fn copy_in(
 }
 
 /// Parameter and result types of a statement, without running it.
-pub(crate) fn describe(s: &mut Session, catalog: &Catalog, stmt: &Statement, given: &[Option<DataType>]) -> Result<Description> {
+pub(crate) fn describe(
+    s: &mut Session,
+    catalog: &Catalog,
+    stmt: &Statement,
+    given: &[Option<DataType>],
+) -> Result<Description> {
     let path = s.state.settings.search_path();
     let fmt = s.state.settings.format.clone();
     let mut b = Binder::new(catalog, &path, &fmt, given.to_vec());
@@ -488,7 +728,9 @@ pub(crate) fn describe(s: &mut Session, catalog: &Catalog, stmt: &Statement, giv
         Statement::Update(u) => b.bind_update(u)?.returning.map(|(_, c)| columns(&c)),
         Statement::Delete(d) => b.bind_delete(d)?.returning.map(|(_, c)| columns(&c)),
         Statement::Explain { .. } => Some(text_column("QUERY PLAN")),
-        Statement::ShowVariable { variable } => Some(text_column(&display_name(&show_name(variable)))),
+        Statement::ShowVariable { variable } => {
+            Some(text_column(&display_name(&show_name(variable))))
+        }
         _ => None,
     };
     let mut params = b.param_types();

@@ -8,7 +8,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::types::FormatOptions;
 
 /// `version()`.
-pub const VERSION: &str = "PostgreSQL 15.8 (Shoal 0.1.0) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit";
+pub const VERSION: &str =
+    "PostgreSQL 15.8 (Shoal 0.1.0) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit";
 
 /// Microseconds since 2000-01-01 UTC, now.
 pub fn now_micros() -> i64 {
@@ -149,7 +150,11 @@ impl Settings {
                 value.to_string()
             }
             "timezone" => {
-                let v = if value.eq_ignore_ascii_case("utc") { "UTC".to_string() } else { value.to_string() };
+                let v = if value.eq_ignore_ascii_case("utc") {
+                    "UTC".to_string()
+                } else {
+                    value.to_string()
+                };
                 self.format.timezone = v.clone();
                 v
             }
@@ -174,13 +179,26 @@ impl Settings {
             }
             "transaction_isolation" | "default_transaction_isolation" => {
                 let v = value.to_lowercase();
-                if !["read committed", "repeatable read", "serializable", "read uncommitted"].contains(&v.as_str()) {
+                if ![
+                    "read committed",
+                    "repeatable read",
+                    "serializable",
+                    "read uncommitted",
+                ]
+                .contains(&v.as_str())
+                {
                     return Err(invalid(&n, value));
                 }
                 v
             }
-            "server_version" | "server_encoding" | "integer_datetimes" | "server_version_num"
-            | "max_identifier_length" | "block_size" | "lc_collate" | "lc_ctype" => {
+            "server_version"
+            | "server_encoding"
+            | "integer_datetimes"
+            | "server_version_num"
+            | "max_identifier_length"
+            | "block_size"
+            | "lc_collate"
+            | "lc_ctype" => {
                 return Err(Error::new(
                     ErrorCode::ObjectNotInPrerequisiteState,
                     format!("parameter \"{n}\" cannot be changed"),
@@ -245,7 +263,10 @@ impl Settings {
 
     /// All parameters (pg_settings).
     pub fn all(&self) -> Vec<(String, String)> {
-        self.values.iter().map(|(k, v)| (display_name(k), v.clone())).collect()
+        self.values
+            .iter()
+            .map(|(k, v)| (display_name(k), v.clone()))
+            .collect()
     }
 
     /// The schemas to search, `$user` removed.
@@ -266,11 +287,17 @@ impl Settings {
     }
 
     pub fn statement_timeout(&self) -> Option<Duration> {
-        self.values.get("statement_timeout").and_then(|v| parse_ms(v)).filter(|d| !d.is_zero())
+        self.values
+            .get("statement_timeout")
+            .and_then(|v| parse_ms(v))
+            .filter(|d| !d.is_zero())
     }
 
     pub fn lock_timeout(&self) -> Option<Duration> {
-        self.values.get("lock_timeout").and_then(|v| parse_ms(v)).filter(|d| !d.is_zero())
+        self.values
+            .get("lock_timeout")
+            .and_then(|v| parse_ms(v))
+            .filter(|d| !d.is_zero())
     }
 }
 
@@ -291,7 +318,9 @@ fn invalid(name: &str, value: &str) -> Error {
 /// A duration setting: plain numbers are milliseconds; units ms, s, min, h.
 fn parse_ms(v: &str) -> Option<Duration> {
     let v = v.trim().trim_matches('\'');
-    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
     let (num, unit) = v.split_at(split);
     let n: f64 = num.parse().ok()?;
     let ms = match unit.trim() {
@@ -357,7 +386,10 @@ mod tests {
         let mut s = Settings::default();
         s.set("application_name", "x").expect("set");
         assert_eq!(s.get("APPLICATION_NAME").expect("get"), "x");
-        assert_eq!(s.take_changes(), vec![("application_name".to_string(), "x".to_string())]);
+        assert_eq!(
+            s.take_changes(),
+            vec![("application_name".to_string(), "x".to_string())]
+        );
         assert!(s.set("nosuch", "1").is_err());
         s.set("my.var", "1").expect("dotted");
         s.set("statement_timeout", "1s").expect("timeout");

@@ -17,17 +17,26 @@ pub(crate) enum Work<'a> {
 }
 
 fn command(tag: &str) -> Output {
-    Output::Command { tag: tag.to_string() }
+    Output::Command {
+        tag: tag.to_string(),
+    }
 }
 
 /// The isolation named by transaction modes, if any.
 pub(crate) fn isolation_of(modes: &[ast::TransactionMode]) -> Option<(Isolation, &'static str)> {
     modes.iter().find_map(|m| match m {
         ast::TransactionMode::IsolationLevel(l) => Some(match l {
-            ast::TransactionIsolationLevel::ReadUncommitted => (Isolation::ReadCommitted, "read uncommitted"),
-            ast::TransactionIsolationLevel::ReadCommitted => (Isolation::ReadCommitted, "read committed"),
-            ast::TransactionIsolationLevel::RepeatableRead => (Isolation::RepeatableRead, "repeatable read"),
-            ast::TransactionIsolationLevel::Serializable | ast::TransactionIsolationLevel::Snapshot => {
+            ast::TransactionIsolationLevel::ReadUncommitted => {
+                (Isolation::ReadCommitted, "read uncommitted")
+            }
+            ast::TransactionIsolationLevel::ReadCommitted => {
+                (Isolation::ReadCommitted, "read committed")
+            }
+            ast::TransactionIsolationLevel::RepeatableRead => {
+                (Isolation::RepeatableRead, "repeatable read")
+            }
+            ast::TransactionIsolationLevel::Serializable
+            | ast::TransactionIsolationLevel::Snapshot => {
                 (Isolation::RepeatableRead, "serializable")
             }
         }),
@@ -122,7 +131,9 @@ impl Session {
                     command("COMMIT")
                 }
             }
-            Statement::Rollback { savepoint: None, .. } => {
+            Statement::Rollback {
+                savepoint: None, ..
+            } => {
                 if !self.block {
                     self.warn("25P01", "there is no transaction in progress");
                     return Ok(Some(command("ROLLBACK")));
@@ -134,7 +145,10 @@ impl Session {
                 }
                 command("ROLLBACK")
             }
-            Statement::Rollback { savepoint: Some(name), .. } => {
+            Statement::Rollback {
+                savepoint: Some(name),
+                ..
+            } => {
                 let name = crate::binder::ident(name);
                 if !self.block {
                     return Err(Error::new(
@@ -174,7 +188,8 @@ impl Session {
                     Some(t) => t.savepoint(),
                     None => return Err(Error::internal("transaction block without a transaction")),
                 };
-                self.savepoints.push((crate::binder::ident(name), sp, self.state.catalog_dirty));
+                self.savepoints
+                    .push((crate::binder::ident(name), sp, self.state.catalog_dirty));
                 command("SAVEPOINT")
             }
             Statement::ReleaseSavepoint { name } => {
@@ -206,9 +221,14 @@ impl Session {
                     return Ok(Some(command("SET")));
                 };
                 if *session {
-                    self.state.settings.set("default_transaction_isolation", name)?;
+                    self.state
+                        .settings
+                        .set("default_transaction_isolation", name)?;
                 } else if !self.block {
-                    self.warn("25P01", "SET TRANSACTION can only be used in transaction blocks");
+                    self.warn(
+                        "25P01",
+                        "SET TRANSACTION can only be used in transaction blocks",
+                    );
                 } else {
                     if self.started {
                         return Err(Error::new(
@@ -264,7 +284,11 @@ impl Session {
     async fn run_statement(&mut self, work: Work<'_>) -> Result<Output> {
         // The catalog version is read before the statement's snapshot.
         let catalog_first = !self.state.catalog_dirty;
-        let cached = if catalog_first { Some(self.engine.catalog().await?) } else { None };
+        let cached = if catalog_first {
+            Some(self.engine.catalog().await?)
+        } else {
+            None
+        };
         match self.txn.as_mut() {
             Some(t) => t.begin_statement().await?,
             None => return Err(Error::internal("no transaction")),
@@ -290,8 +314,17 @@ impl Session {
         super::CancelHandle,
         i64,
     )> {
-        let txn = self.txn.as_mut().ok_or_else(|| Error::internal("no transaction"))?;
-        Ok((txn, &self.engine.db, &mut self.state, self.cancel.clone(), self.txn_start))
+        let txn = self
+            .txn
+            .as_mut()
+            .ok_or_else(|| Error::internal("no transaction"))?;
+        Ok((
+            txn,
+            &self.engine.db,
+            &mut self.state,
+            self.cancel.clone(),
+            self.txn_start,
+        ))
     }
 }
 

@@ -1,7 +1,9 @@
-//! The `shoal` binary: `shoal coordinator` (active or `--spare`), `shoal
-//! ctl status`, `shoal store inspect`, and `shoal dev`, which today runs a
-//! coordinator on a local directory (the SQL frontend and standby roles
-//! arrive with the crates that implement them).
+//! The `shoal` binary: `shoal dev` (a coordinator and frontends in one
+//! process), `shoal frontend`, `shoal coordinator` (active or `--spare`),
+//! `shoal ctl status` and `shoal store inspect`.
+
+mod dev;
+mod frontend;
 
 use std::path::PathBuf;
 
@@ -28,10 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs an embedded single-process cluster on a local directory.
-    ///
-    /// Today this runs the coordinator (gRPC on 127.0.0.1:5440) over the
-    /// store until Ctrl-C: the SQL frontend is not built yet.
+    /// Runs an embedded cluster in one process: a coordinator and one or
+    /// more frontends (PostgreSQL protocol) on a local directory, until Ctrl-C.
     Dev {
         /// Directory of the local store.
         #[arg(long, default_value = "./shoal-data", env = "SHOAL_DATA")]
@@ -39,6 +39,43 @@ enum Command {
         /// A store URL (`file:///path`, `memory://`, `s3://bucket/prefix`); replaces --data.
         #[arg(long, env = "SHOAL_STORE")]
         store: Option<String>,
+        /// The first frontend's PostgreSQL port; more frontends take the next ports.
+        #[arg(long, default_value_t = 5433, env = "SHOAL_PORT")]
+        port: u16,
+        /// The address frontends listen on.
+        #[arg(long, default_value = "127.0.0.1", env = "SHOAL_HOST")]
+        host: String,
+        /// How many frontends to run.
+        #[arg(long, default_value_t = 1)]
+        frontends: u16,
+        /// The coordinator's gRPC port (its HTTP /metrics is the next one).
+        #[arg(long, default_value_t = 5440, env = "SHOAL_COORDINATOR_PORT")]
+        coordinator_port: u16,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// Runs a frontend: the PostgreSQL protocol and SQL engine of one node.
+    Frontend {
+        /// The coordinator's gRPC address.
+        #[arg(long, default_value = "127.0.0.1:5440", env = "SHOAL_COORDINATOR")]
+        coordinator: String,
+        /// The store URL (`file:///path`, `memory://`, `s3://bucket/prefix`).
+        #[arg(long, env = "SHOAL_STORE")]
+        store: String,
+        /// The PostgreSQL address to listen on.
+        #[arg(long, default_value = "127.0.0.1:5433", env = "SHOAL_LISTEN")]
+        listen: String,
+        /// Where to serve HTTP /health and /metrics.
+        #[arg(long, env = "SHOAL_HTTP")]
+        http: Option<String>,
+        /// This frontend's id in the cluster (default: random).
+        #[arg(long, env = "SHOAL_FRONTEND_ID")]
+        id: Option<u64>,
+        /// Page cache size in MiB.
+        #[arg(long, default_value_t = 256, env = "SHOAL_CACHE_MB")]
+        cache_mb: u64,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// Runs a coordinator: the lock and cache-invalidation service.
     Coordinator {
@@ -83,6 +120,47 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+}
+
+/// Who may connect, and how.
+#[derive(clap::Args, Clone, Debug)]
+pub struct AccessArgs {
+    /// Authentication: `trust`, or `scram-sha-256` (default: trust on
+    /// loopback addresses, SCRAM-SHA-256 on any other).
+    #[arg(long, env = "SHOAL_AUTH")]
+    pub auth: Option<AuthArg>,
+    /// TLS certificate (PEM); with --tls-key, clients may use SSL.
+    #[arg(long, requires = "tls_key", env = "SHOAL_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert", env = "SHOAL_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// The most client connections per frontend.
+    #[arg(long, default_value_t = 1000, env = "SHOAL_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum AuthArg {
+    Trust,
+    #[value(name = "scram-sha-256")]
+    ScramSha256,
+}
+
+impl AccessArgs {
+    fn auth(&self) -> Option<shoal_wire::AuthMode> {
+        self.auth.map(|a| match a {
+            AuthArg::Trust => shoal_wire::AuthMode::Trust,
+            AuthArg::ScramSha256 => shoal_wire::AuthMode::Scram,
+        })
+    }
+
+    fn tls(&self) -> Option<shoal_wire::TlsFiles> {
+        Some(shoal_wire::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -201,9 +279,7 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
         watch,
         http,
     };
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let shutdown = dev::wait_for_signal();
     shoal_coordinator::server::run(listener, objects, root, opts, shutdown)
         .await
         .map_err(|why| anyhow::anyhow!("coordinator stopped: {why}"))
@@ -252,29 +328,91 @@ async fn ctl_status(coordinator: &str) -> Result<()> {
     Ok(())
 }
 
-// One thread: the coordinator's work is many small messages, and on a
-// multi-threaded runtime most of its CPU went to waking threads (measured:
-// 31.5 -> 19.5 CPU-µs per lock request and 65 -> 45 per commit at 64
-// clients, at the same throughput).
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    match Cli::parse().command {
-        Command::Dev { data, store } => {
+    let cli = Cli::parse();
+    // The coordinator runs on one thread: its work is many small messages,
+    // and on a multi-threaded runtime most of its CPU went to waking
+    // threads (measured: 31.5 -> 19.5 CPU-µs per lock request and 65 -> 45
+    // per commit at 64 clients, at the same throughput). Frontends run SQL
+    // and use every core.
+    let runtime = match cli.command {
+        Command::Coordinator { .. } | Command::Ctl { .. } | Command::Store { .. } => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        Command::Dev { .. } | Command::Frontend { .. } => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
+    }
+    .enable_all()
+    .build()
+    .context("start the runtime")?;
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Dev {
+            data,
+            store,
+            port,
+            host,
+            frontends,
+            coordinator_port,
+            access,
+        } => {
             let url = store_url(&data, store)?;
-            let listen = "127.0.0.1:5440";
-            println!("Shoal dev: coordinator on {listen} (metrics on http://127.0.0.1:5441/metrics), store {url}");
-            println!("The SQL frontend is not built yet; press Ctrl-C to stop.");
-            let opts = CoordinatorArgs {
-                http: Some("127.0.0.1:5441".into()),
-                ..CoordinatorArgs::default()
+            dev::run(dev::DevConfig {
+                url,
+                host,
+                port,
+                frontends,
+                coordinator_port,
+                access,
+            })
+            .await?;
+        }
+        Command::Frontend {
+            coordinator,
+            store,
+            listen,
+            http,
+            id,
+            cache_mb,
+            access,
+        } => {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("listen on {listen}"))?;
+            let http = match http {
+                Some(addr) => Some(
+                    tokio::net::TcpListener::bind(&addr)
+                        .await
+                        .with_context(|| format!("listen for HTTP on {addr}"))?,
+                ),
+                None => None,
             };
-            run_coordinator(&url, listen, opts).await?;
-            println!("stopped");
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                dev::wait_for_signal().await;
+                let _ = stop.send(true);
+            });
+            let cfg = frontend::FrontendConfig {
+                frontend_id: id.unwrap_or_else(|| rand::random::<u32>() as u64 + 1000),
+                coordinator,
+                listener,
+                http,
+                auth: access.auth(),
+                tls: access.tls(),
+                cache_bytes: cache_mb << 20,
+                max_connections: access.max_connections,
+            };
+            println!("Shoal frontend: postgresql://postgres@{listen}/postgres");
+            frontend::run(frontend::StoreSource::Url(store), cfg, stopped).await?;
         }
         Command::Coordinator {
             store,

@@ -1,0 +1,41 @@
+"""Starts `shoal dev` (the debug build in target/, or $SHOAL_BIN) on a
+temporary directory for the client tests, or uses $SHOAL_TEST_POSTGRES
+(a libpq connection string) to run the same tests against PostgreSQL."""
+
+import os
+import pathlib
+import re
+import subprocess
+import tempfile
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dsn():
+    if os.environ.get("SHOAL_TEST_POSTGRES"):
+        yield os.environ["SHOAL_TEST_POSTGRES"] + " dbname=postgres"
+        return
+    binary = os.environ.get("SHOAL_BIN", str(ROOT / "target" / "debug" / "shoal"))
+    data = tempfile.mkdtemp(prefix="shoal-clients-")
+    proc = subprocess.Popen(
+        [binary, "dev", "--data", data, "--port", "0", "--coordinator-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "RUST_LOG": "warn"},
+    )
+    try:
+        addr = None
+        for line in proc.stdout:
+            m = re.search(r"postgresql://postgres@([\d.]+):(\d+)/postgres", line)
+            if m:
+                addr = m.groups()
+                break
+        assert addr, "shoal dev printed no frontend address"
+        yield f"host={addr[0]} port={addr[1]} user=postgres dbname=postgres"
+    finally:
+        proc.kill()
+        proc.wait()

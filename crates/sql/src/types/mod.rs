@@ -5,9 +5,11 @@
 //! Time values count microseconds from PostgreSQL's epoch, 2000-01-01, as
 //! PostgreSQL's own binary format does, so binary send/receive is a copy.
 
+pub mod binary;
 pub mod cast;
 pub mod keycode;
 pub mod row;
+pub mod text;
 
 use rust_decimal::Decimal;
 
@@ -167,25 +169,22 @@ impl Value {
     /// Parses PostgreSQL text input for `ty` (a Bind parameter in text
     /// format, a literal, COPY data). `opts` supplies TimeZone/DateStyle.
     pub fn from_text(ty: &DataType, s: &str, opts: &FormatOptions) -> Result<Value> {
-        let _ = (ty, s, opts);
-        Err(Error::unsupported("from_text not built yet"))
+        text::parse(ty, s, opts)
     }
 
     /// Decodes PostgreSQL binary format for `ty` (a Bind parameter).
     pub fn from_binary(ty: &DataType, b: &[u8]) -> Result<Value> {
-        let _ = (ty, b);
-        Err(Error::unsupported("from_binary not built yet"))
+        binary::decode(ty, b)
     }
 
     /// PostgreSQL's text output (`None` for NULL).
     pub fn to_text(&self, opts: &FormatOptions) -> Option<String> {
-        let _ = opts;
-        None
+        text::format(self, opts)
     }
 
     /// PostgreSQL's binary output (`None` for NULL).
     pub fn to_binary(&self) -> Option<Vec<u8>> {
-        None
+        binary::encode(self)
     }
 
     /// SQL comparison: `None` when either side is NULL. Numbers of

@@ -595,9 +595,9 @@ impl Binder<'_> {
 
     /// Binds one FROM item with its joins.
     pub fn table_with_joins(&mut self, twj: &ast::TableWithJoins) -> Result<(Plan, Scope)> {
-        let (mut plan, mut scope) = self.table_factor(&twj.relation)?;
+        let (mut plan, mut scope) = self.table_factor(&twj.relation, None)?;
         for j in &twj.joins {
-            let (rp, rs) = self.table_factor(&j.relation)?;
+            let (rp, rs) = self.table_factor(&j.relation, Some(&scope))?;
             let (kind, constraint) = match &j.join_operator {
                 ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => {
                     (JoinKind::Inner, c.clone())
@@ -677,7 +677,7 @@ impl Binder<'_> {
         Ok((plan, scope))
     }
 
-    fn table_factor(&mut self, f: &ast::TableFactor) -> Result<(Plan, Scope)> {
+    fn table_factor(&mut self, f: &ast::TableFactor, left: Option<&Scope>) -> Result<(Plan, Scope)> {
         match f {
             ast::TableFactor::Table {
                 name, alias, args, ..
@@ -704,10 +704,21 @@ impl Binder<'_> {
                 lateral,
                 ..
             } => {
-                if *lateral {
-                    return Err(Error::unsupported("LATERAL"));
-                }
-                let (plan, mut cols) = self.query(subquery)?;
+                let (plan, mut cols) = match (lateral, left) {
+                    (true, Some(left)) => {
+                        // Bound with the left side as its outer row; run once per left row.
+                        self.outer.push(left.clone());
+                        self.outer_used.push(false);
+                        let aggs = self.aggs.take();
+                        let r = self.query(subquery);
+                        self.aggs = aggs;
+                        self.outer.pop();
+                        self.outer_used.pop();
+                        let (p, c) = r?;
+                        (Plan::Lateral { input: Box::new(p) }, c)
+                    }
+                    _ => self.query(subquery)?,
+                };
                 let Some(alias) = alias else {
                     return Err(Error::syntax("subquery in FROM must have an alias")
                         .with_hint("For example, FROM (SELECT ...) [AS] foo."));
@@ -732,6 +743,7 @@ impl Binder<'_> {
                 table_with_joins,
                 alias,
             } => {
+                let _ = left;
                 let (p, mut s) = self.table_with_joins(table_with_joins)?;
                 if let Some(a) = alias {
                     apply_alias(&mut s.cols, a);

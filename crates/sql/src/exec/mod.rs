@@ -182,6 +182,20 @@ impl<'a> Ctx<'a> {
                     right_width,
                 } => {
                     let l = self.run(left, outer).await?;
+                    if let Plan::Lateral { input } = right.as_ref() {
+                        let mut out = Vec::new();
+                        for lr in l {
+                            let mut stack = outer.to_vec();
+                            stack.push(lr.clone());
+                            let r = self.run(input, &stack).await?;
+                            let (lw, rw) = (*left_width, *right_width);
+                            let joined = self
+                                .join(*kind, vec![lr], r, equi, on.as_ref(), lw, rw, outer)
+                                .await?;
+                            out.extend(joined);
+                        }
+                        return Ok(out);
+                    }
                     let r = self.run(right, outer).await?;
                     self.join(
                         *kind,
@@ -195,6 +209,7 @@ impl<'a> Ctx<'a> {
                     )
                     .await
                 }
+                Plan::Lateral { input } => self.run(input, outer).await,
                 Plan::Aggregate { input, group, aggs } => {
                     let rows = self.run(input, outer).await?;
                     self.aggregate(rows, group, aggs, outer).await

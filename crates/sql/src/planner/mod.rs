@@ -133,7 +133,11 @@ fn push_one(plan: Plan, cond: Expr) -> (Plan, Option<Expr>) {
                     None,
                 );
             }
-            if all_right && !cols.is_empty() && matches!(kind, JoinKind::Inner | JoinKind::Right) {
+            if all_right
+                && !cols.is_empty()
+                && matches!(kind, JoinKind::Inner | JoinKind::Right)
+                && !matches!(*right, Plan::Lateral { .. })
+            {
                 let shifted = shift(cond, left_width);
                 let right = Box::new(push_filter(*right, shifted));
                 return (
@@ -411,6 +415,10 @@ fn explain_node(plan: &Plan, catalog: &Catalog, depth: usize, out: &mut Vec<Stri
             explain_node(right, catalog, depth + 1, out);
         }
         Plan::CteRef { id } => out.push(format!("{pad}CTE Scan on cte{id}")),
+        Plan::Lateral { input } => {
+            out.push(format!("{pad}Subquery Scan (lateral)"));
+            explain_node(input, catalog, depth + 1, out);
+        }
         Plan::With { ctes, input } => {
             explain_node(input, catalog, depth, out);
             for (id, p, _) in ctes {

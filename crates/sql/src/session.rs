@@ -14,7 +14,7 @@
 //! 4. reports [`Session::transaction_status`] in every ReadyForQuery.
 
 pub mod auth;
-mod dispatch;
+pub(crate) mod dispatch;
 pub mod state;
 mod txn;
 
@@ -333,6 +333,8 @@ impl Engine {
                 lastval: None,
                 catalog_dirty: false,
                 notices: Vec::new(),
+                block_settings: None,
+                local_saves: Vec::new(),
             },
             txn: None,
             block: false,
@@ -358,8 +360,8 @@ pub struct Session {
     failed: bool,
     /// A statement ran in the block (isolation is fixed from then on).
     started: bool,
-    /// Savepoints: name, write set, whether the catalog was dirty.
-    savepoints: Vec<(String, Savepoint, bool)>,
+    /// Savepoints: name, write set, whether the catalog was dirty, settings.
+    savepoints: Vec<(String, Savepoint, bool, state::Settings)>,
     cancel: CancelHandle,
     /// The transaction's start (now()).
     txn_start: i64,

@@ -677,7 +677,11 @@ impl Binder<'_> {
         Ok((plan, scope))
     }
 
-    fn table_factor(&mut self, f: &ast::TableFactor, left: Option<&Scope>) -> Result<(Plan, Scope)> {
+    fn table_factor(
+        &mut self,
+        f: &ast::TableFactor,
+        left: Option<&Scope>,
+    ) -> Result<(Plan, Scope)> {
         match f {
             ast::TableFactor::Table {
                 name, alias, args, ..

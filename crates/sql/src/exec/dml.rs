@@ -506,7 +506,7 @@ impl Ctx<'_> {
                 row[i] = Value::Null;
                 continue;
             }
-            if !row[i].is_null() {
+            if !row[i].is_null() && row[i].data_type().as_ref() != Some(&c.ty) {
                 row[i] = cast(&row[i], &c.ty, CastKind::Assignment, &self.fctx.format)?;
             }
         }

@@ -119,7 +119,8 @@ impl Ctx<'_> {
                     }
                     let name = v.first().map(text).unwrap_or_default();
                     let value = v.get(1).map(text).unwrap_or_default();
-                    self.state.settings.set(&name, &value)?;
+                    let local = matches!(v.get(2), Some(Value::Bool(true)));
+                    crate::session::dispatch::set_scoped(self.state, &name, &value, local)?;
                     SlotVal::Value(Value::Text(self.state.settings.get(&name)?))
                 }
             };

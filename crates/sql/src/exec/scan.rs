@@ -50,6 +50,9 @@ fn key_value(v: Value, ty: &DataType, ctx: &Ctx<'_>) -> Option<Value> {
     if v.is_null() {
         return None;
     }
+    if v.data_type().as_ref() == Some(ty) {
+        return Some(v);
+    }
     cast(&v, ty, CastKind::Explicit, &ctx.fctx.format).ok()
 }
 

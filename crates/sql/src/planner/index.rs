@@ -33,21 +33,51 @@ pub fn choose_access(plan: Plan, catalog: &Catalog) -> Plan {
             on,
             left_width,
             right_width,
-        } => Plan::Join {
-            kind,
-            left: Box::new(choose_access(*left, catalog)),
-            right: Box::new(choose_access(*right, catalog)),
-            equi,
-            on,
-            left_width,
-            right_width,
-        },
+        } => {
+            let left = choose_access(*left, catalog);
+            let right = choose_access(*right, catalog);
+            index_join(Plan::Join {
+                kind,
+                left: Box::new(left),
+                right: Box::new(right),
+                equi,
+                on,
+                left_width,
+                right_width,
+            })
+        }
         Plan::Filter { input, predicate } => Plan::Filter {
             input: Box::new(choose_access(*input, catalog)),
             predicate,
         },
         other => other,
     }
+}
+
+/// [`pick`] for a nested loop's inner scan, where the outer row's
+/// columns are known per lookup.
+fn pick_with_outer(table: &TableDef, filter: Expr) -> (Access, Option<Expr>) {
+    pick(table, filter)
+}
+
+/// Whether `e` is known before the scan runs (constants, parameters,
+/// the outer row).
+fn independent(e: &Expr) -> bool {
+    let mut ok = true;
+    e.walk(&mut |x| {
+        if matches!(
+            x,
+            Expr::Column(_)
+                | Expr::Slot(_)
+                | Expr::Exists(_)
+                | Expr::InSubquery(..)
+                | Expr::Agg(_)
+                | Expr::Session(..)
+        ) {
+            ok = false;
+        }
+    });
+    ok
 }
 
 /// A conjunct `col op value` with `value` row independent.
@@ -77,12 +107,12 @@ fn comparison(e: &Expr) -> Option<(usize, BinaryOp, Expr)> {
         _ => None,
     };
     if let Some(c) = col(a) {
-        if b.is_row_independent() {
+        if independent(b) {
             return Some((c, *op, *b.clone()));
         }
     }
     if let Some(c) = col(b) {
-        if a.is_row_independent() {
+        if independent(a) {
             return Some((c, flip(*op), *a.clone()));
         }
     }
@@ -189,4 +219,175 @@ fn score(m: &Match, ncols: usize) -> usize {
         s += 5;
     }
     s
+}
+
+/// A rough row count, for choosing between a hash join and a nested
+/// loop over an index.
+pub fn estimate(plan: &Plan) -> usize {
+    match plan {
+        Plan::Scan {
+            table,
+            access,
+            filter,
+            ..
+        } => match access {
+            Access::Primary { eq, .. } if eq.len() == table.pk.len() => 1,
+            Access::Primary { .. } | Access::Index { .. } => 50,
+            Access::Full => {
+                if filter.is_some() {
+                    200
+                } else {
+                    1000
+                }
+            }
+        },
+        Plan::Values { rows } => rows.len(),
+        Plan::Filter { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Distinct { input, .. } => estimate(input),
+        Plan::Limit { input, limit, .. } => match limit {
+            Some(Expr::Const(crate::types::Value::Int8(n))) => (*n).max(0) as usize,
+            _ => estimate(input),
+        }
+        .min(estimate(input)),
+        Plan::Aggregate { group, .. } => {
+            if group.is_empty() {
+                1
+            } else {
+                100
+            }
+        }
+        Plan::Join { left, right, .. } => estimate(left).max(estimate(right)),
+        _ => 1000,
+    }
+}
+
+/// Turns a hash join whose left side is small and whose right side is a
+/// table with an index on the join columns into a nested loop that looks
+/// each left row up in the index.
+fn index_join(plan: Plan) -> Plan {
+    let Plan::Join {
+        kind,
+        left,
+        right,
+        equi,
+        on,
+        left_width,
+        right_width,
+    } = plan
+    else {
+        return plan;
+    };
+    let usable = !equi.is_empty()
+        && matches!(
+            kind,
+            super::plan::JoinKind::Inner | super::plan::JoinKind::Left
+        )
+        && estimate(&left) <= 100;
+    let target = match right.as_ref() {
+        Plan::Scan {
+            table,
+            access: Access::Full,
+            filter,
+            lock,
+        } if usable => {
+            let clean = filter.as_ref().map(|f| {
+                let mut ok = true;
+                f.walk(&mut |e| {
+                    if matches!(
+                        e,
+                        Expr::Outer { .. } | Expr::Slot(_) | Expr::Exists(_) | Expr::InSubquery(..)
+                    ) {
+                        ok = false;
+                    }
+                });
+                ok
+            });
+            if clean.unwrap_or(true) {
+                Some((table.clone(), filter.clone(), *lock))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    let Some((table, filter, lock)) = target else {
+        return Plan::Join {
+            kind,
+            left,
+            right,
+            equi,
+            on,
+            left_width,
+            right_width,
+        };
+    };
+    // The join keys as `right column = left column` conjuncts over the scan.
+    let mut parts = Vec::new();
+    for (l, r) in &equi {
+        let (Expr::Column(lc), Expr::Column(rc)) = (l, r) else {
+            return Plan::Join {
+                kind,
+                left,
+                right,
+                equi,
+                on,
+                left_width,
+                right_width,
+            };
+        };
+        parts.push(Expr::Binary(
+            BinaryOp::Eq,
+            Box::new(Expr::Column(*rc)),
+            Box::new(Expr::Outer {
+                depth: 1,
+                index: *lc,
+            }),
+        ));
+    }
+    let keyed = and_all(parts).map(|k| match filter.clone() {
+        Some(f) => Expr::And(Box::new(k), Box::new(f)),
+        None => k,
+    });
+    let Some(keyed) = keyed else {
+        return Plan::Join {
+            kind,
+            left,
+            right,
+            equi,
+            on,
+            left_width,
+            right_width,
+        };
+    };
+    // Outer references count as row independent for the key lookup.
+    let (access, rest) = pick_with_outer(&table, keyed);
+    if matches!(access, Access::Full) {
+        return Plan::Join {
+            kind,
+            left,
+            right,
+            equi,
+            on,
+            left_width,
+            right_width,
+        };
+    }
+    Plan::Join {
+        kind,
+        left,
+        right: Box::new(Plan::Lateral {
+            input: Box::new(Plan::Scan {
+                table,
+                access,
+                filter: rest,
+                lock,
+            }),
+        }),
+        equi: Vec::new(),
+        on,
+        left_width,
+        right_width,
+    }
 }

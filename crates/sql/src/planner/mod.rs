@@ -415,10 +415,13 @@ fn explain_node(plan: &Plan, catalog: &Catalog, depth: usize, out: &mut Vec<Stri
             explain_node(right, catalog, depth + 1, out);
         }
         Plan::CteRef { id } => out.push(format!("{pad}CTE Scan on cte{id}")),
-        Plan::Lateral { input } => {
-            out.push(format!("{pad}Subquery Scan (lateral)"));
-            explain_node(input, catalog, depth + 1, out);
-        }
+        Plan::Lateral { input } => match input.as_ref() {
+            Plan::Scan { .. } => explain_node(input, catalog, depth, out),
+            _ => {
+                out.push(format!("{pad}Subquery Scan (lateral)"));
+                explain_node(input, catalog, depth + 1, out);
+            }
+        },
         Plan::With { ctes, input } => {
             explain_node(input, catalog, depth, out);
             for (id, p, _) in ctes {

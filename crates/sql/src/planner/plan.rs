@@ -352,7 +352,9 @@ pub enum Plan {
     },
     /// A LATERAL subquery: the right side of a join, run once per left
     /// row with that row as its innermost outer row.
-    Lateral { input: Box<Plan> },
+    Lateral {
+        input: Box<Plan>,
+    },
     /// The rows of CTE `id` (materialised by an enclosing `With`).
     CteRef {
         id: usize,

@@ -85,6 +85,32 @@ fn set_value(values: &[ast::Expr]) -> Result<Option<String>> {
     Ok(Some(parts.join(", ")))
 }
 
+/// SET or SET LOCAL (undone when the transaction ends).
+pub(crate) fn set_scoped(
+    st: &mut super::state::SessionState,
+    name: &str,
+    value: &str,
+    local: bool,
+) -> Result<()> {
+    if !local {
+        st.settings.set(name, value)?;
+        st.local_saves.retain(|(k, _)| k != name);
+        return Ok(());
+    }
+    if st.block_settings.is_none() {
+        st.notices.push(super::Notice {
+            severity: "WARNING".into(),
+            code: "25P01".into(),
+            message: "SET LOCAL can only be used in transaction blocks".into(),
+        });
+        return Ok(());
+    }
+    let mut saves = std::mem::take(&mut st.local_saves);
+    let r = st.settings.set_local(name, value, &mut saves);
+    st.local_saves = saves;
+    r
+}
+
 /// The GUC a SHOW names.
 fn show_name(parts: &[ast::Ident]) -> String {
     let words: Vec<String> = parts.iter().map(|i| i.value.to_lowercase()).collect();
@@ -106,7 +132,10 @@ pub(crate) async fn without_transaction(
     Ok(Some(match stmt {
         Statement::Set(set) => match set {
             ast::Set::SingleAssignment {
-                variable, values, ..
+                variable,
+                values,
+                scope,
+                ..
             } => {
                 let name = variable.to_string().to_lowercase();
                 let name = if name == "time.zone" {
@@ -114,19 +143,25 @@ pub(crate) async fn without_transaction(
                 } else {
                     name
                 };
-                match set_value(values)? {
-                    Some(v) => st.settings.set(&name, &v)?,
-                    None => st.settings.reset(&name)?,
-                }
+                let value = match set_value(values)? {
+                    Some(v) => v,
+                    None => st.settings.default_of(&name)?,
+                };
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
+                set_scoped(st, &name, &value, local)?;
                 command("SET")
             }
-            ast::Set::SetTimeZone { value, .. } => {
-                match set_value(std::slice::from_ref(value))? {
-                    Some(v) if !v.eq_ignore_ascii_case("local") => {
-                        st.settings.set("timezone", &v)?
+            ast::Set::SetTimeZone { value, local } => {
+                let v = match set_value(std::slice::from_ref(value))? {
+                    Some(v)
+                        if !v.eq_ignore_ascii_case("local")
+                            && !v.eq_ignore_ascii_case("default") =>
+                    {
+                        v
                     }
-                    _ => st.settings.reset("timezone")?,
-                }
+                    _ => st.settings.default_of("timezone")?,
+                };
+                set_scoped(st, "timezone", &v, *local)?;
                 command("SET")
             }
             ast::Set::SetNames { charset_name, .. } => {

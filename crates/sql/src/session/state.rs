@@ -215,10 +215,73 @@ impl Settings {
         Ok(())
     }
 
+    /// Returns every value to what `saved` holds (a rolled-back
+    /// transaction's SETs), reporting the changes.
+    pub fn restore(&mut self, saved: &Settings) {
+        let keys: Vec<String> = self
+            .values
+            .keys()
+            .chain(saved.values.keys())
+            .cloned()
+            .collect();
+        for k in keys {
+            match saved.values.get(&k) {
+                Some(v) if self.values.get(&k) != Some(v) => {
+                    let _ = self.set(&k, v);
+                }
+                None => {
+                    self.values.remove(&k);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// SET LOCAL: sets `name` until the transaction ends, remembering the
+    /// value to go back to in `saves`.
+    pub fn set_local(
+        &mut self,
+        name: &str,
+        value: &str,
+        saves: &mut Vec<(String, Option<String>)>,
+    ) -> Result<()> {
+        let n = name.to_lowercase();
+        let old = self.values.get(&n).cloned();
+        self.set(&n, value)?;
+        if !saves.iter().any(|(k, _)| *k == n) {
+            saves.push((n, old));
+        }
+        Ok(())
+    }
+
+    /// Undoes SET LOCALs at the end of a transaction.
+    pub fn undo_local(&mut self, saves: Vec<(String, Option<String>)>) {
+        for (k, v) in saves.into_iter().rev() {
+            match v {
+                Some(v) => {
+                    let _ = self.set(&k, &v);
+                }
+                None => {
+                    self.values.remove(&k);
+                }
+            }
+        }
+    }
+
     /// Makes the current values the ones RESET returns to (after startup).
     pub fn commit_defaults(&mut self) {
         self.defaults = self.values.clone();
         self.changed.clear();
+    }
+
+    /// The value RESET returns `name` to.
+    pub fn default_of(&self, name: &str) -> Result<String> {
+        let n = name.to_lowercase();
+        match self.defaults.get(&n) {
+            Some(v) => Ok(v.clone()),
+            None if n.contains('.') => Ok(String::new()),
+            None => Err(unrecognized(name)),
+        }
     }
 
     /// RESET name.
@@ -375,6 +438,11 @@ pub struct SessionState {
     pub catalog_dirty: bool,
     /// Notices for the client (NoticeResponse).
     pub notices: Vec<crate::session::Notice>,
+    /// Inside a transaction block: the settings at BEGIN (a rollback
+    /// restores them).
+    pub block_settings: Option<Settings>,
+    /// SET LOCAL values to undo when the transaction ends.
+    pub local_saves: Vec<(String, Option<String>)>,
 }
 
 #[cfg(test)]

@@ -75,6 +75,9 @@ impl Session {
     }
 
     fn end_txn(&mut self) {
+        let saves = std::mem::take(&mut self.state.local_saves);
+        self.state.settings.undo_local(saves);
+        self.state.block_settings = None;
         self.txn = None;
         self.block = false;
         self.failed = false;
@@ -87,6 +90,14 @@ impl Session {
             .get("default_transaction_isolation")
             .unwrap_or_else(|_| "read committed".into());
         let _ = self.state.settings.set("transaction_isolation", &level);
+    }
+
+    /// A rolled-back block's SETs are undone.
+    fn restore_block_settings(&mut self) {
+        if let Some(saved) = self.state.block_settings.take() {
+            self.state.local_saves.clear();
+            self.state.settings.restore(&saved);
+        }
     }
 
     /// Runs BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, SET TRANSACTION;
@@ -102,6 +113,7 @@ impl Session {
                 } else {
                     self.begin_txn().await?;
                     self.block = true;
+                    self.state.block_settings = Some(self.state.settings.clone());
                     if let Some((iso, name)) = isolation_of(modes) {
                         if let Some(t) = self.txn.as_mut() {
                             t.set_isolation(iso)?;
@@ -118,6 +130,9 @@ impl Session {
                 }
                 let failed = self.failed;
                 let txn = self.txn.take();
+                if failed {
+                    self.restore_block_settings();
+                }
                 self.end_txn();
                 if failed {
                     if let Some(t) = txn {
@@ -139,6 +154,7 @@ impl Session {
                     return Ok(Some(command("ROLLBACK")));
                 }
                 let txn = self.txn.take();
+                self.restore_block_settings();
                 self.end_txn();
                 if let Some(t) = txn {
                     t.rollback().await?;
@@ -156,7 +172,7 @@ impl Session {
                         "ROLLBACK TO SAVEPOINT can only be used in transaction blocks",
                     ));
                 }
-                let Some(pos) = self.savepoints.iter().rposition(|(n, _, _)| *n == name) else {
+                let Some(pos) = self.savepoints.iter().rposition(|(n, _, _, _)| *n == name) else {
                     if !self.failed {
                         self.failed = true;
                     }
@@ -166,11 +182,13 @@ impl Session {
                     ));
                 };
                 self.savepoints.truncate(pos + 1);
-                let (_, sp, dirty) = &self.savepoints[pos];
+                let (_, sp, dirty, settings) = &self.savepoints[pos];
                 if let Some(t) = self.txn.as_mut() {
                     t.rollback_to(sp);
                 }
                 self.state.catalog_dirty = *dirty;
+                let settings = settings.clone();
+                self.state.settings.restore(&settings);
                 self.failed = false;
                 command("ROLLBACK")
             }
@@ -188,8 +206,13 @@ impl Session {
                     Some(t) => t.savepoint(),
                     None => return Err(Error::internal("transaction block without a transaction")),
                 };
-                self.savepoints
-                    .push((crate::binder::ident(name), sp, self.state.catalog_dirty));
+                let settings = self.state.settings.clone();
+                self.savepoints.push((
+                    crate::binder::ident(name),
+                    sp,
+                    self.state.catalog_dirty,
+                    settings,
+                ));
                 command("SAVEPOINT")
             }
             Statement::ReleaseSavepoint { name } => {
@@ -203,7 +226,7 @@ impl Session {
                         "RELEASE SAVEPOINT can only be used in transaction blocks",
                     ));
                 }
-                let Some(pos) = self.savepoints.iter().rposition(|(n, _, _)| *n == name) else {
+                let Some(pos) = self.savepoints.iter().rposition(|(n, _, _, _)| *n == name) else {
                     self.failed = true;
                     return Err(Error::new(
                         ErrorCode::InvalidSavepoint,

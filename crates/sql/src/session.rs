@@ -335,6 +335,7 @@ impl Engine {
                 notices: Vec::new(),
                 block_settings: None,
                 local_saves: Vec::new(),
+                table_locks: Default::default(),
             },
             txn: None,
             block: false,

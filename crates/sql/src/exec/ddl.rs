@@ -12,7 +12,7 @@ use shoal_txn::{LockMode, WaitPolicy};
 use sqlparser::ast;
 
 use super::dml::index_entry;
-use super::scan::{decode_table_row, lock_error};
+use super::scan::decode_table_row;
 use super::Ctx;
 use crate::binder::{ident, object_name, Binder, Scope};
 use crate::catalog::store::{self, new_oid};
@@ -75,7 +75,7 @@ impl Ctx<'_> {
     }
 
     async fn lock_table(&mut self, oid: u32, name: &str) -> Result<()> {
-        let timeout = self.state.settings.lock_timeout();
+        let timeout = self.lock_wait();
         self.txn
             .lock(
                 &[(oid as u64, None, LockMode::TableExclusive)],
@@ -83,7 +83,7 @@ impl Ctx<'_> {
                 timeout,
             )
             .await
-            .map_err(|e| lock_error(e, name))?;
+            .map_err(|e| self.lock_failed(e, name))?;
         Ok(())
     }
 
@@ -134,8 +134,8 @@ impl Ctx<'_> {
             }
             return Err(exists_err(&name));
         }
-        if ct.query.is_some() {
-            return Err(Error::unsupported("CREATE TABLE AS"));
+        if let Some(q) = &ct.query {
+            return self.create_table_as(ct, q, schema, name).await;
         }
         let oid = new_oid(self.db).await?;
         let mut t = TableDef {
@@ -254,6 +254,76 @@ impl Ctx<'_> {
         store::put(self.txn, Kind::Table, oid, &t)?;
         self.dirty();
         Ok("CREATE TABLE".into())
+    }
+
+    /// CREATE TABLE ... AS SELECT: columns from the query, rows from its result.
+    async fn create_table_as(
+        &mut self,
+        ct: &ast::CreateTable,
+        q: &ast::Query,
+        schema: u32,
+        name: String,
+    ) -> Result<String> {
+        let path = self.search_path();
+        let fmt = self.fctx.format.clone();
+        let mut b = Binder::new(self.catalog, &path, &fmt, vec![]);
+        let (plan, cols) = b.query(q)?;
+        let slots = b.slots;
+        let oid = new_oid(self.db).await?;
+        let mut t = TableDef {
+            oid,
+            schema,
+            name,
+            columns: vec![],
+            pk: vec![],
+            indexes: vec![],
+            checks: vec![],
+            foreign_keys: vec![],
+        };
+        for (i, c) in cols.iter().enumerate() {
+            let cname = ct
+                .columns
+                .get(i)
+                .map(|d| ident(&d.name))
+                .unwrap_or_else(|| c.name.clone());
+            t.columns.push(ColumnDef {
+                name: cname,
+                ty: if c.ty == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    c.ty.clone()
+                },
+                not_null: false,
+                default: None,
+                missing: None,
+                dropped: false,
+                identity: false,
+                identity_always: false,
+            });
+        }
+        let rows = {
+            let mut inner = Ctx::new(
+                self.txn,
+                self.db,
+                self.catalog,
+                &[],
+                &slots,
+                self.state,
+                self.fctx.clone(),
+                self.cancel.clone(),
+                self.deadline,
+            );
+            inner.run(&plan, &[]).await?
+        };
+        let n = rows.len();
+        for r in rows {
+            let id = self.db.next_sequence_value(oid as u64, 1000).await?;
+            let key = keys::row_key(oid, &[&Value::Int8(id as i64)]);
+            self.txn.put(key, encode_row(&r));
+        }
+        store::put(self.txn, Kind::Table, oid, &t)?;
+        self.dirty();
+        Ok(format!("SELECT {n}"))
     }
 
     /// Adds a constraint to `t` (validated over existing rows unless `fresh`).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use shoal_txn::{LockMode, WaitPolicy};
 use sqlparser::ast;
 
-use super::scan::{decode_table_row, lock_error, row_key_of};
+use super::scan::{decode_table_row, row_key_of};
 use super::{Ctx, Row};
 use crate::binder::query::table_cols;
 use crate::binder::{ident, object_name, Binder, Scope, ScopeCol};
@@ -671,7 +671,7 @@ impl Ctx<'_> {
             };
             let present = match lookup {
                 Some(k) => {
-                    let timeout = self.state.settings.lock_timeout();
+                    let timeout = self.lock_wait();
                     self.txn
                         .lock(
                             &[(parent.oid as u64, Some(&k), LockMode::RowKeyShare)],
@@ -679,7 +679,7 @@ impl Ctx<'_> {
                             timeout,
                         )
                         .await
-                        .map_err(|e| lock_error(e, &parent.name))?;
+                        .map_err(|e| self.lock_failed(e, &parent.name))?;
                     self.txn.get_latest(&k).await?.value.is_some()
                 }
                 None => false,
@@ -777,7 +777,7 @@ impl Ctx<'_> {
     }
 
     async fn delete_row(&mut self, t: &TableDef, key: &[u8], row: &[Value]) -> Result<()> {
-        let timeout = self.state.settings.lock_timeout();
+        let timeout = self.lock_wait();
         self.txn
             .lock(
                 &[(t.oid as u64, Some(key), LockMode::RowExclusive)],
@@ -785,26 +785,13 @@ impl Ctx<'_> {
                 timeout,
             )
             .await
-            .map_err(|e| lock_error(e, &t.name))?;
+            .map_err(|e| self.lock_failed(e, &t.name))?;
         self.check_children(t, row, None).await?;
         for ix in t.secondary() {
             let (k, _, _) = index_entry(ix, row, key);
             self.txn.delete(k);
         }
         self.txn.delete(key.to_vec());
-        Ok(())
-    }
-
-    async fn table_lock(&mut self, t: &TableDef) -> Result<()> {
-        let timeout = self.state.settings.lock_timeout();
-        self.txn
-            .lock(
-                &[(t.oid as u64, None, LockMode::TableIntentExclusive)],
-                WaitPolicy::Wait,
-                timeout,
-            )
-            .await
-            .map_err(|e| lock_error(e, &t.name))?;
         Ok(())
     }
 
@@ -827,7 +814,6 @@ impl Ctx<'_> {
     /// Runs an INSERT; returns the count and RETURNING rows.
     pub async fn insert(&mut self, p: &InsertPlan) -> Result<(u64, Vec<Row>)> {
         let t = &p.table;
-        self.table_lock(t).await?;
         let source = self.run(&p.source, &[]).await?;
         let mut prepared = Vec::with_capacity(source.len());
         for r in source {
@@ -844,16 +830,21 @@ impl Ctx<'_> {
             }
             lock_keys.extend(Self::unique_locks(t, row, key));
         }
-        if !lock_keys.is_empty() {
-            let specs: Vec<(u64, Option<&[u8]>, LockMode)> = lock_keys
+        let intent = !self.state.table_locks.contains(&(t.oid, true));
+        if !lock_keys.is_empty() || intent {
+            let mut specs: Vec<(u64, Option<&[u8]>, LockMode)> = lock_keys
                 .iter()
                 .map(|k| (t.oid as u64, Some(k.as_slice()), LockMode::RowExclusive))
                 .collect();
-            let timeout = self.state.settings.lock_timeout();
+            if intent {
+                specs.push((t.oid as u64, None, LockMode::TableIntentExclusive));
+            }
+            let timeout = self.lock_wait();
             self.txn
                 .lock(&specs, WaitPolicy::Wait, timeout)
                 .await
-                .map_err(|e| lock_error(e, &t.name))?;
+                .map_err(|e| self.lock_failed(e, &t.name))?;
+            self.state.table_locks.insert((t.oid, true));
         }
         let mut count = 0;
         let mut out = Vec::new();
@@ -914,7 +905,7 @@ impl Ctx<'_> {
                         )
                         .with_hint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."));
                     }
-                    let timeout = self.state.settings.lock_timeout();
+                    let timeout = self.lock_wait();
                     self.txn
                         .lock(
                             &[(t.oid as u64, Some(&okey), LockMode::RowExclusive)],
@@ -922,7 +913,7 @@ impl Ctx<'_> {
                             timeout,
                         )
                         .await
-                        .map_err(|e| lock_error(e, &t.name))?;
+                        .map_err(|e| self.lock_failed(e, &t.name))?;
                     let mut both = old.clone();
                     both.extend(row.iter().cloned());
                     both.push(Value::Bytea(key.clone()));
@@ -959,7 +950,7 @@ impl Ctx<'_> {
     /// Runs an UPDATE or DELETE.
     pub async fn modify(&mut self, p: &ModifyPlan) -> Result<(u64, Vec<Row>)> {
         let t = &p.table;
-        self.table_lock(t).await?;
+        // The target scan takes the table's intent lock with its row locks.
         let rows = self.run(&p.input, &[]).await?;
         let n = t.columns.len();
         let mut done: HashSet<Vec<u8>> = HashSet::new();
@@ -993,7 +984,7 @@ impl Ctx<'_> {
             } else {
                 let k = self.new_row_key(t, &new).await?;
                 if k != key {
-                    let timeout = self.state.settings.lock_timeout();
+                    let timeout = self.lock_wait();
                     self.txn
                         .lock(
                             &[(t.oid as u64, Some(&k), LockMode::RowExclusive)],
@@ -1001,7 +992,7 @@ impl Ctx<'_> {
                             timeout,
                         )
                         .await
-                        .map_err(|e| lock_error(e, &t.name))?;
+                        .map_err(|e| self.lock_failed(e, &t.name))?;
                     if self.txn.get_latest(&k).await?.value.is_some() && !done.contains(&k) {
                         return Err(self.duplicate(t, &Self::pk_name(t), &t.pk, &new));
                     }
@@ -1014,11 +1005,11 @@ impl Ctx<'_> {
                     .iter()
                     .map(|k| (t.oid as u64, Some(k.as_slice()), LockMode::RowExclusive))
                     .collect();
-                let timeout = self.state.settings.lock_timeout();
+                let timeout = self.lock_wait();
                 self.txn
                     .lock(&specs, WaitPolicy::Wait, timeout)
                     .await
-                    .map_err(|e| lock_error(e, &t.name))?;
+                    .map_err(|e| self.lock_failed(e, &t.name))?;
             }
             self.check_parents(t, &new, Some(&old)).await?;
             self.check_children(t, &old, Some(&new)).await?;

@@ -100,6 +100,35 @@ impl<'a> Ctx<'a> {
         self.check_now()
     }
 
+    /// How long a lock may be waited for: lock_timeout, cut short by
+    /// what is left of statement_timeout.
+    pub fn lock_wait(&self) -> Option<std::time::Duration> {
+        let lock = self.state.settings.lock_timeout();
+        let left = self.deadline.map(|d| {
+            d.saturating_duration_since(Instant::now())
+                .max(std::time::Duration::from_millis(1))
+        });
+        match (lock, left) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A failed lock request as PostgreSQL reports it.
+    pub fn lock_failed(&self, e: shoal_txn::Error, table: &str) -> Error {
+        if e.kind == shoal_txn::ErrorKind::LockTimeout {
+            if let Some(d) = self.deadline {
+                if Instant::now() >= d {
+                    return Error::new(
+                        ErrorCode::QueryCanceled,
+                        "canceling statement due to statement timeout",
+                    );
+                }
+            }
+        }
+        scan::lock_error(e, table)
+    }
+
     pub fn check_now(&mut self) -> Result<()> {
         if self.cancel.take() {
             return Err(Error::new(

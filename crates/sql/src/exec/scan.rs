@@ -99,16 +99,34 @@ impl Ctx<'_> {
             .iter()
             .map(|r| row_key_of(r).map(|k| k.to_vec()))
             .collect::<Result<_>>()?;
-        let specs: Vec<(u64, Option<&[u8]>, shoal_txn::LockMode)> = keys
+        let mut specs: Vec<(u64, Option<&[u8]>, shoal_txn::LockMode)> = keys
             .iter()
             .map(|k| (table.oid as u64, Some(k.as_slice()), l.mode))
             .collect();
-        let timeout = self.state.settings.lock_timeout();
+        // The table's intent lock travels in the same request (last, so
+        // skipped indexes stay row indexes).
+        let exclusive = matches!(
+            l.mode,
+            shoal_txn::LockMode::RowExclusive | shoal_txn::LockMode::RowNoKeyExclusive
+        );
+        let intent = !self.state.table_locks.contains(&(table.oid, exclusive));
+        if intent {
+            let mode = if exclusive {
+                shoal_txn::LockMode::TableIntentExclusive
+            } else {
+                shoal_txn::LockMode::TableIntentShared
+            };
+            specs.push((table.oid as u64, None, mode));
+        }
+        let timeout = self.lock_wait();
         let skipped = self
             .txn
             .lock(&specs, l.wait, timeout)
             .await
-            .map_err(|e| lock_error(e, &table.name))?;
+            .map_err(|e| self.lock_failed(e, &table.name))?;
+        if intent {
+            self.state.table_locks.insert((table.oid, exclusive));
+        }
         let mut out = Vec::with_capacity(rows.len());
         for (i, (_row, key)) in rows.into_iter().zip(keys).enumerate() {
             if l.wait == WaitPolicy::SkipLocked && skipped.contains(&i) {

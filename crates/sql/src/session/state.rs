@@ -443,6 +443,9 @@ pub struct SessionState {
     pub block_settings: Option<Settings>,
     /// SET LOCAL values to undo when the transaction ends.
     pub local_saves: Vec<(String, Option<String>)>,
+    /// Table intent locks this transaction holds (table oid, exclusive),
+    /// so each is requested once per transaction.
+    pub table_locks: std::collections::HashSet<(u32, bool)>,
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ impl Session {
         let saves = std::mem::take(&mut self.state.local_saves);
         self.state.settings.undo_local(saves);
         self.state.block_settings = None;
+        self.state.table_locks.clear();
         self.txn = None;
         self.block = false;
         self.failed = false;

@@ -122,7 +122,8 @@ impl Binder<'_> {
                 Some(ast::NonBlock::SkipLocked) => shoal_txn::WaitPolicy::SkipLocked,
                 None => shoal_txn::WaitPolicy::Wait,
             };
-            set_locks(&mut plan, RowLock { mode, wait });
+            let budget = lock_budget(&plan);
+            set_locks(&mut plan, RowLock { mode, wait, budget });
         }
         Ok((plan, cols))
     }
@@ -1215,6 +1216,74 @@ fn type_column_name(t: &ast::DataType) -> String {
         },
         Err(_) => t.to_string().to_lowercase(),
     }
+}
+
+/// For `... ORDER BY <pk> LIMIT n FOR UPDATE` over one table: how many
+/// rows the scan should lock (the rest are never returned).
+fn lock_budget(plan: &Plan) -> Option<u64> {
+    let Plan::Limit {
+        input,
+        limit: Some(Expr::Const(Value::Int8(n))),
+        offset,
+    } = plan
+    else {
+        return None;
+    };
+    let skip = match offset {
+        None => 0,
+        Some(Expr::Const(Value::Int8(m))) => *m,
+        Some(_) => return None,
+    };
+    let mut node = input.as_ref();
+    if let Plan::Project { input, exprs } = node {
+        if exprs
+            .iter()
+            .enumerate()
+            .all(|(i, e)| matches!(e, Expr::Column(c) if *c == i))
+        {
+            node = input;
+        }
+    }
+    let (sort, proj) = match node {
+        Plan::Sort { keys, input } => match input.as_ref() {
+            Plan::Project { exprs, input } => (Some((keys, exprs)), input.as_ref()),
+            _ => return None,
+        },
+        Plan::Project { input, .. } => (None, input.as_ref()),
+        _ => return None,
+    };
+    let Plan::Scan {
+        table,
+        access,
+        filter,
+        ..
+    } = proj
+    else {
+        return None;
+    };
+    if filter
+        .as_ref()
+        .map(crate::exec::expr::needs_slots)
+        .unwrap_or(false)
+    {
+        return None;
+    }
+    if matches!(access, Access::Index { .. }) && sort.is_some() {
+        return None;
+    }
+    if let Some((keys, exprs)) = sort {
+        for (k, key) in keys.iter().enumerate() {
+            let Expr::Column(i) = key.expr else {
+                return None;
+            };
+            let in_order =
+                matches!(exprs.get(i), Some(Expr::Column(c)) if table.pk.get(k) == Some(c));
+            if !in_order || key.desc || key.nulls_first {
+                return None;
+            }
+        }
+    }
+    Some((*n + skip).max(0) as u64)
 }
 
 /// Sets a row lock on every table scan of a query (FOR UPDATE/SHARE).

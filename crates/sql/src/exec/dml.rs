@@ -401,6 +401,7 @@ impl Binder<'_> {
             RowLock {
                 mode,
                 wait: WaitPolicy::Wait,
+                budget: None,
             },
         )?;
         let sets = self.assignments(&u.assignments, &t, &scope)?;
@@ -437,6 +438,7 @@ impl Binder<'_> {
             RowLock {
                 mode: LockMode::RowExclusive,
                 wait: WaitPolicy::Wait,
+                budget: None,
             },
         )?;
         let returning = returning(self, &d.returning, &scope)?;

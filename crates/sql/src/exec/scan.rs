@@ -95,6 +95,31 @@ impl Ctx<'_> {
         if rows.is_empty() {
             return Ok(rows);
         }
+        let budget = l.budget.map(|b| b as usize);
+        let mut out = Vec::new();
+        let mut rest = rows.into_iter().peekable();
+        while rest.peek().is_some() {
+            let want = match budget {
+                Some(b) if out.len() >= b => break,
+                Some(b) => b - out.len(),
+                None => usize::MAX,
+            };
+            let chunk: Vec<Row> = rest.by_ref().take(want).collect();
+            let locked = self.lock_chunk(table, chunk, filter, l, outer).await?;
+            out.extend(locked);
+        }
+        Ok(out)
+    }
+
+    /// Locks one batch of rows (one request) and re-checks each.
+    async fn lock_chunk(
+        &mut self,
+        table: &Arc<TableDef>,
+        rows: Vec<Row>,
+        filter: Option<&Expr>,
+        l: RowLock,
+        outer: &[Row],
+    ) -> Result<Vec<Row>> {
         let keys: Vec<Vec<u8>> = rows
             .iter()
             .map(|r| row_key_of(r).map(|k| k.to_vec()))

@@ -256,6 +256,9 @@ pub enum Access {
 pub struct RowLock {
     pub mode: shoal_txn::LockMode,
     pub wait: shoal_txn::WaitPolicy,
+    /// Lock at most this many rows, in scan order (`LIMIT n FOR UPDATE`
+    /// over a scan in key order): rows past the limit stay unlocked.
+    pub budget: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

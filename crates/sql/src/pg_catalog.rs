@@ -600,8 +600,14 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
                         }
                         _ => (Value::Null, Value::Null, Value::Null),
                     };
-                    let dt = c.ty.display_name();
-                    let dt = dt.split('(').next().unwrap_or("").to_string();
+                    let dt = match &c.ty {
+                        DataType::Array(_) => "ARRAY".to_string(),
+                        other => {
+                            let d = other.display_name();
+                            d.split('(').next().unwrap_or("").trim().to_string()
+                        }
+                    };
+                    let udt = type_name(c.ty.oid());
                     out.push(vec![
                         t(&dbname),
                         t(cat.schema_name(tb.schema)),
@@ -614,8 +620,69 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
                         len,
                         prec,
                         scale,
+                        t(&udt),
                     ]);
                 }
+            }
+        }
+        "table_constraints" | "key_column_usage" | "pg_constraint" => {
+            constraints(name, cat, &dbname, &mut out)
+        }
+        "pg_tables" => {
+            for tb in cat.tables.values() {
+                out.push(vec![
+                    t(cat.schema_name(tb.schema)),
+                    t(&tb.name),
+                    t("postgres"),
+                    b(!tb.indexes.is_empty()),
+                ]);
+            }
+        }
+        "pg_views" => {
+            for v in cat.views.values() {
+                out.push(vec![
+                    t(cat.schema_name(v.schema)),
+                    t(&v.name),
+                    t("postgres"),
+                    t(&v.query),
+                ]);
+            }
+        }
+        "pg_indexes" => {
+            for tb in cat.tables.values() {
+                for ix in &tb.indexes {
+                    let cols: Vec<&str> = ix
+                        .columns
+                        .iter()
+                        .map(|c| tb.columns[*c].name.as_str())
+                        .collect();
+                    let def = format!(
+                        "CREATE {}INDEX {} ON {}.{} USING btree ({})",
+                        if ix.unique { "UNIQUE " } else { "" },
+                        ix.name,
+                        cat.schema_name(tb.schema),
+                        tb.name,
+                        cols.join(", ")
+                    );
+                    out.push(vec![
+                        t(cat.schema_name(tb.schema)),
+                        t(&tb.name),
+                        t(&ix.name),
+                        t(&def),
+                    ]);
+                }
+            }
+        }
+        "pg_sequences" => {
+            for sq in cat.sequences.values() {
+                out.push(vec![
+                    t(cat.schema_name(sq.schema)),
+                    t(&sq.name),
+                    Value::Int8(sq.start),
+                    Value::Int8(sq.increment),
+                    Value::Int8(sq.min),
+                    Value::Int8(sq.max),
+                ]);
             }
         }
         "schemata" => {
@@ -626,4 +693,138 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
         _ => {}
     }
     Ok(out)
+}
+
+fn type_name(oid: u32) -> String {
+    TYPES
+        .iter()
+        .find(|x| x.0 == oid)
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
+}
+
+/// (name, type letter, type name, columns, referenced table, referenced columns, check text).
+type ConstraintRow = (
+    String,
+    &'static str,
+    &'static str,
+    Vec<usize>,
+    u32,
+    Vec<usize>,
+    String,
+);
+
+/// Constraint rows for information_schema and pg_constraint.
+fn constraints(name: &str, cat: &Catalog, db: &str, out: &mut Vec<Row>) {
+    let mut tables: Vec<_> = cat.tables.values().collect();
+    tables.sort_by_key(|t| t.oid);
+    for tb in tables {
+        let schema = cat.schema_name(tb.schema).to_string();
+        // (name, type letter, type name, columns, referenced table, referenced columns, check text)
+        let mut list: Vec<ConstraintRow> = Vec::new();
+        for ix in tb.indexes.iter().filter(|i| i.constraint) {
+            let (l, n) = if ix.primary {
+                ("p", "PRIMARY KEY")
+            } else {
+                ("u", "UNIQUE")
+            };
+            list.push((
+                ix.name.clone(),
+                l,
+                n,
+                ix.columns.clone(),
+                0,
+                vec![],
+                String::new(),
+            ));
+        }
+        for fk in &tb.foreign_keys {
+            list.push((
+                fk.name.clone(),
+                "f",
+                "FOREIGN KEY",
+                fk.columns.clone(),
+                fk.ref_table,
+                fk.ref_columns.clone(),
+                String::new(),
+            ));
+        }
+        for ck in &tb.checks {
+            list.push((
+                ck.name.clone(),
+                "c",
+                "CHECK",
+                vec![],
+                0,
+                vec![],
+                format!("CHECK (({}))", ck.expr),
+            ));
+        }
+        for (cname, letter, tname, cols, reft, refcols, src) in list {
+            match name {
+                "table_constraints" => out.push(vec![
+                    t(db),
+                    t(&schema),
+                    t(&cname),
+                    t(db),
+                    t(&schema),
+                    t(&tb.name),
+                    t(tname),
+                ]),
+                "key_column_usage" => {
+                    for (i, c) in cols.iter().enumerate() {
+                        out.push(vec![
+                            t(db),
+                            t(&schema),
+                            t(&cname),
+                            t(db),
+                            t(&schema),
+                            t(&tb.name),
+                            t(&tb.columns[*c].name),
+                            Value::Int4(i as i32 + 1),
+                        ]);
+                    }
+                }
+                _ => {
+                    let key = |v: &[usize]| {
+                        format!(
+                            "{{{}}}",
+                            v.iter()
+                                .map(|c| (c + 1).to_string())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        )
+                    };
+                    let ix = tb
+                        .indexes
+                        .iter()
+                        .find(|i| i.name == cname)
+                        .map(|i| i.oid)
+                        .unwrap_or(0);
+                    out.push(vec![
+                        o(constraint_oid(tb.oid, &cname)),
+                        t(&cname),
+                        o(tb.schema),
+                        t(letter),
+                        o(tb.oid),
+                        o(ix),
+                        o(reft),
+                        t(&key(&cols)),
+                        t(&key(&refcols)),
+                        t(&src),
+                    ]);
+                }
+            }
+        }
+    }
+}
+
+/// A stable OID for a constraint (they are not catalog objects of their own).
+fn constraint_oid(table: u32, name: &str) -> u32 {
+    let mut h: u32 = 2166136261;
+    for b in name.bytes().chain(table.to_be_bytes()) {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(16777619);
+    }
+    (h % 1_000_000_000) + 1_000_000_000
 }

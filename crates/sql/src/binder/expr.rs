@@ -13,6 +13,14 @@ use crate::types::{DataType, Value};
 
 type Bound = (Expr, DataType);
 
+/// What `begin_aggs`/`forbid_aggs` set aside: collected aggregates, the
+/// clause name for errors, collected window calls.
+pub(crate) type SavedAggs = (
+    Option<Vec<AggCall>>,
+    &'static str,
+    Option<Vec<crate::planner::plan::WindowCall>>,
+);
+
 impl Binder<'_> {
     /// Binds `e` over `scope`.
     pub fn expr(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Bound> {
@@ -759,9 +767,6 @@ impl Binder<'_> {
             .and_then(|p| p.as_ident())
             .map(ident)
             .unwrap_or_default();
-        if f.over.is_some() {
-            return Err(Error::unsupported("window functions are not supported"));
-        }
         let mut star = false;
         let mut distinct = false;
         let mut args = Vec::new();
@@ -788,6 +793,15 @@ impl Binder<'_> {
                     }
                 }
             }
+        }
+        if let Some(over) = &f.over {
+            return self.window_function(&name, &args, over, scope);
+        }
+        if super::window::is_window_only(&name) {
+            return Err(Error::new(
+                ErrorCode::WrongObjectType,
+                format!("window function {name} requires an OVER clause"),
+            ));
         }
         if aggregate::is_aggregate(&name) {
             return self.aggregate(&name, &args, star, distinct, f.filter.as_deref(), scope);
@@ -985,9 +999,13 @@ impl Binder<'_> {
         self.outer.push(scope.clone());
         self.outer_used.push(false);
         let aggs = self.aggs.take();
+        let windows = self.windows.take();
+        let named = std::mem::take(&mut self.named_windows);
         let forbidden = self.agg_forbidden;
         let r = self.query(q);
         self.aggs = aggs;
+        self.windows = windows;
+        self.named_windows = named;
         self.agg_forbidden = forbidden;
         self.outer.pop();
         let correlated = self.outer_used.pop().unwrap_or(true);
@@ -1000,33 +1018,34 @@ impl Binder<'_> {
         Ok((slot, cols))
     }
 
-    /// Starts collecting aggregates (a grouped query's select list).
-    pub(crate) fn begin_aggs(&mut self) -> (Option<Vec<AggCall>>, &'static str) {
-        let saved = (self.aggs.take(), self.agg_forbidden);
+    /// Starts collecting aggregates and window calls (a select list).
+    pub(crate) fn begin_aggs(&mut self) -> SavedAggs {
+        let saved = (self.aggs.take(), self.agg_forbidden, self.windows.take());
         self.aggs = Some(Vec::new());
+        self.windows = Some(Vec::new());
         saved
     }
 
-    pub(crate) fn end_aggs(&mut self, saved: (Option<Vec<AggCall>>, &'static str)) -> Vec<AggCall> {
+    pub(crate) fn end_aggs(&mut self, saved: SavedAggs) -> Vec<AggCall> {
         let aggs = self.aggs.take().unwrap_or_default();
+        self.collected_windows = self.windows.take().unwrap_or_default();
         self.aggs = saved.0;
         self.agg_forbidden = saved.1;
+        self.windows = saved.2;
         aggs
     }
 
-    /// Forbids aggregates while binding `clause` (WHERE, JOIN ...).
-    pub(crate) fn forbid_aggs(
-        &mut self,
-        clause: &'static str,
-    ) -> (Option<Vec<AggCall>>, &'static str) {
-        let saved = (self.aggs.take(), self.agg_forbidden);
+    /// Forbids aggregates and window calls while binding `clause`.
+    pub(crate) fn forbid_aggs(&mut self, clause: &'static str) -> SavedAggs {
+        let saved = (self.aggs.take(), self.agg_forbidden, self.windows.take());
         self.agg_forbidden = clause;
         saved
     }
 
-    pub(crate) fn restore_aggs(&mut self, saved: (Option<Vec<AggCall>>, &'static str)) {
+    pub(crate) fn restore_aggs(&mut self, saved: SavedAggs) {
         self.aggs = saved.0;
         self.agg_forbidden = saved.1;
+        self.windows = saved.2;
     }
 }
 

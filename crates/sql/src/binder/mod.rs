@@ -8,6 +8,7 @@
 
 pub mod expr;
 pub mod query;
+pub mod window;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorCode, Result};
@@ -117,6 +118,12 @@ pub struct Binder<'a> {
     aggs: Option<Vec<AggCall>>,
     /// Where aggregates are not allowed, for the error message.
     agg_forbidden: &'static str,
+    /// Window calls of the select list being bound (None: not allowed).
+    windows: Option<Vec<crate::planner::plan::WindowCall>>,
+    /// The windows collected by the last `end_aggs`.
+    collected_windows: Vec<crate::planner::plan::WindowCall>,
+    /// WINDOW clause definitions of the SELECT being bound.
+    named_windows: Vec<(String, sqlparser::ast::WindowSpec)>,
     ctes: Vec<CteName>,
     next_cte: usize,
     /// Tables a statement's FROM reads (for views' recursion guard).
@@ -140,6 +147,9 @@ impl<'a> Binder<'a> {
             outer_used: Vec::new(),
             aggs: None,
             agg_forbidden: "WHERE",
+            windows: None,
+            collected_windows: Vec::new(),
+            named_windows: Vec::new(),
             ctes: Vec::new(),
             next_cte: 0,
             depth: 0,

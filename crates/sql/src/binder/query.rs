@@ -367,7 +367,8 @@ impl Binder<'_> {
             };
             group.push(e);
         }
-        // Select list (collecting aggregates).
+        // Select list (collecting aggregates and window calls).
+        self.set_named_windows(&s.named_window)?;
         let saved = self.begin_aggs();
         let r = self.select_list(&s.projection, &scope);
         let (mut exprs, mut cols) = match r {
@@ -410,12 +411,31 @@ impl Binder<'_> {
             }
         }
         let aggs = self.end_aggs(saved);
+        let mut windows = std::mem::take(&mut self.collected_windows);
         let grouped = !group.is_empty() || !aggs.is_empty() || having.is_some();
+        let width = if grouped {
+            group.len() + aggs.len()
+        } else {
+            scope.cols.len()
+        };
         let mut having = having;
         if grouped {
             let ng = group.len();
             let map = |e: Expr| post_agg(e, &group, ng, &scope);
             exprs = exprs.into_iter().map(&map).collect::<Result<_>>()?;
+            for w in &mut windows {
+                w.args = std::mem::take(&mut w.args)
+                    .into_iter()
+                    .map(&map)
+                    .collect::<Result<_>>()?;
+                w.partition = std::mem::take(&mut w.partition)
+                    .into_iter()
+                    .map(&map)
+                    .collect::<Result<_>>()?;
+                for k in &mut w.order {
+                    k.expr = map(k.expr.clone())?;
+                }
+            }
             having = match having {
                 Some(h) => Some(map(h)?),
                 None => None,
@@ -431,6 +451,23 @@ impl Binder<'_> {
                     predicate: h,
                 };
             }
+        }
+        if !windows.is_empty() {
+            plan = Plan::Window {
+                input: Box::new(plan),
+                calls: windows,
+            };
+            exprs = exprs
+                .into_iter()
+                .map(|e| {
+                    e.rewrite(&mut |x| {
+                        Ok(match x {
+                            Expr::Window(i) => Expr::Column(width + i),
+                            other => other,
+                        })
+                    })
+                })
+                .collect::<Result<_>>()?;
         }
         let visible = cols.len();
         plan = Plan::Project {
@@ -1078,9 +1115,12 @@ fn post_agg(e: Expr, group: &[Expr], ng: usize, scope: &Scope) -> Result<Expr> {
                 format!("column \"{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
             ))
         }
-        Expr::Const(_) | Expr::Param(_) | Expr::Outer { .. } | Expr::Slot(_) | Expr::Exists(_) => {
-            Ok(e)
-        }
+        Expr::Const(_)
+        | Expr::Param(_)
+        | Expr::Outer { .. }
+        | Expr::Slot(_)
+        | Expr::Exists(_)
+        | Expr::Window(_) => Ok(e),
         other => {
             // Map children, keeping this node.
             let mut err = None;

@@ -338,6 +338,7 @@ impl Ctx<'_> {
                 }
             }
             Expr::Agg(_) => return Err(Error::internal("aggregate outside of an aggregation")),
+            Expr::Window(_) => return Err(Error::internal("window function outside of a window")),
         })
     }
 

@@ -4,6 +4,7 @@
 //! - [`expr`]: evaluating expressions, and the slots computed before them.
 //! - [`scan`]: table scans, key lookups, row decoding and row locks.
 //! - [`ops`]: joins, aggregation, sorting, DISTINCT, set operations, CTEs.
+//! - [`window`]: window functions over partitions and frames.
 //! - [`dml`]: INSERT, UPDATE, DELETE with constraints and indexes.
 //! - [`ddl`]: CREATE, DROP, ALTER, TRUNCATE.
 //! - [`copy`]: COPY FROM STDIN / TO STDOUT formats.
@@ -14,6 +15,7 @@ pub mod dml;
 pub mod expr;
 pub mod ops;
 pub mod scan;
+pub mod window;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -239,6 +241,10 @@ impl<'a> Ctx<'a> {
                     .await
                 }
                 Plan::Lateral { input } => self.run(input, outer).await,
+                Plan::Window { input, calls } => {
+                    let rows = self.run(input, outer).await?;
+                    self.window(rows, calls, outer).await
+                }
                 Plan::Aggregate { input, group, aggs } => {
                     let rows = self.run(input, outer).await?;
                     self.aggregate(rows, group, aggs, outer).await

@@ -415,6 +415,10 @@ fn explain_node(plan: &Plan, catalog: &Catalog, depth: usize, out: &mut Vec<Stri
             explain_node(right, catalog, depth + 1, out);
         }
         Plan::CteRef { id } => out.push(format!("{pad}CTE Scan on cte{id}")),
+        Plan::Window { input, .. } => {
+            out.push(format!("{pad}WindowAgg"));
+            explain_node(input, catalog, depth + 1, out);
+        }
         Plan::Lateral { input } => match input.as_ref() {
             Plan::Scan { .. } => explain_node(input, catalog, depth, out),
             _ => {

@@ -53,6 +53,8 @@ pub enum Expr {
     InSubquery(Box<Expr>, usize),
     /// An aggregate call (only while binding a grouped query).
     Agg(usize),
+    /// A window function call (only while binding a select list).
+    Window(usize),
 }
 
 /// Session-reading functions.
@@ -231,6 +233,31 @@ pub struct AggCall {
     pub filter: Option<Expr>,
 }
 
+/// A window frame bound.
+#[derive(Clone, Debug)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(Expr),
+    CurrentRow,
+    Following(Expr),
+    UnboundedFollowing,
+}
+
+/// A window function call: `func(args) OVER (PARTITION BY .. ORDER BY .. frame)`.
+#[derive(Clone, Debug)]
+pub struct WindowCall {
+    pub func: String,
+    /// Set when `func` is an aggregate.
+    pub agg: Option<AggregateFn>,
+    pub args: Vec<Expr>,
+    pub partition: Vec<Expr>,
+    pub order: Vec<SortKey>,
+    /// ROWS (true) or RANGE (false).
+    pub rows: bool,
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
 /// How a table scan finds its rows.
 #[derive(Clone, Debug)]
 pub enum Access {
@@ -352,6 +379,11 @@ pub enum Plan {
         all: bool,
         left: Box<Plan>,
         right: Box<Plan>,
+    },
+    /// Window functions: the input row, then one value per call.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<WindowCall>,
     },
     /// A LATERAL subquery: the right side of a join, run once per left
     /// row with that row as its innermost outer row.

@@ -23,6 +23,9 @@ use crate::session::Notice;
 use crate::types::row::encode_row;
 use crate::types::{DataType, Value};
 
+/// The table-lock id that serialises DDL creating names, cluster-wide.
+const DDL_LOCK: u32 = 2;
+
 fn exists_err(name: &str) -> Error {
     Error::new(
         ErrorCode::DuplicateTable,
@@ -74,6 +77,26 @@ impl Ctx<'_> {
         self.state.settings.search_path()
     }
 
+    /// Locks `t` TableExclusive and returns its definition as committed
+    /// now (another frontend may have altered it before the lock came).
+    async fn locked_table(&mut self, t: Arc<TableDef>) -> Result<Arc<TableDef>> {
+        self.lock_table(t.oid, &t.name).await?;
+        if self.state.catalog_dirty {
+            return Ok(t);
+        }
+        let mut fresh = self.db.begin(shoal_txn::Isolation::ReadCommitted).await?;
+        fresh.begin_statement().await?;
+        let latest = store::load(&fresh).await?;
+        fresh.rollback().await?;
+        match latest.table_by_oid(t.oid) {
+            Some(nt) => Ok(nt.clone()),
+            None => Err(Error::new(
+                ErrorCode::UndefinedTable,
+                format!("relation \"{}\" does not exist", t.name),
+            )),
+        }
+    }
+
     async fn lock_table(&mut self, oid: u32, name: &str) -> Result<()> {
         let timeout = self.lock_wait();
         self.txn
@@ -87,8 +110,36 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn name_taken(&self, schema: u32, name: &str) -> bool {
-        self.catalog.relation_in(schema, name).is_some()
+    /// Whether `name` is used in `schema`, by this transaction's catalog
+    /// or by DDL committed elsewhere since it was read. The first call in
+    /// a transaction takes the cluster-wide DDL lock, so two frontends
+    /// cannot both create one name.
+    async fn name_taken(&mut self, schema: u32, name: &str) -> Result<bool> {
+        if self.catalog.relation_in(schema, name).is_some() {
+            return Ok(true);
+        }
+        if !self.state.table_locks.contains(&(DDL_LOCK, true)) {
+            let timeout = self.lock_wait();
+            self.txn
+                .lock(
+                    &[(u64::from(DDL_LOCK), None, LockMode::TableExclusive)],
+                    WaitPolicy::Wait,
+                    timeout,
+                )
+                .await
+                .map_err(|e| self.lock_failed(e, "pg_class"))?;
+            self.state.table_locks.insert((DDL_LOCK, true));
+            let mut fresh = self.db.begin(shoal_txn::Isolation::ReadCommitted).await?;
+            fresh.begin_statement().await?;
+            let latest = store::load(&fresh).await?;
+            fresh.rollback().await?;
+            self.fresh_catalog = Some(Arc::new(latest));
+        }
+        Ok(self
+            .fresh_catalog
+            .as_ref()
+            .map(|c| c.relation_in(schema, name).is_some())
+            .unwrap_or(false))
     }
 
     /// A sequence definition with PostgreSQL's defaults for `ty`.
@@ -125,7 +176,7 @@ impl Ctx<'_> {
         let schema = self
             .catalog
             .creation_schema(schema_name.as_deref(), &self.search_path())?;
-        if self.name_taken(schema, &name) {
+        if self.name_taken(schema, &name).await? {
             if ct.if_not_exists {
                 self.state.notices.push(notice(format!(
                     "relation \"{name}\" already exists, skipping"
@@ -611,7 +662,7 @@ impl Ctx<'_> {
                 ))
             }
         };
-        self.lock_table(t.oid, &t.name).await?;
+        let t = self.locked_table(t).await?;
         let cols = constraint_cols(&t, &ci.columns)?;
         let names: Vec<String> = cols.iter().map(|c| t.columns[*c].name.clone()).collect();
         let name = match &ci.name {
@@ -620,14 +671,14 @@ impl Ctx<'_> {
                 let base = format!("{}_{}_idx", t.name, names.join("_"));
                 let mut name = base.clone();
                 let mut i = 1;
-                while self.name_taken(t.schema, &name) {
+                while self.name_taken(t.schema, &name).await? {
                     name = format!("{base}{i}");
                     i += 1;
                 }
                 name
             }
         };
-        if self.name_taken(t.schema, &name) {
+        if self.name_taken(t.schema, &name).await? {
             if ci.if_not_exists {
                 self.state.notices.push(notice(format!(
                     "relation \"{name}\" already exists, skipping"
@@ -663,7 +714,7 @@ impl Ctx<'_> {
         let schema = self
             .catalog
             .creation_schema(sn.as_deref(), &self.search_path())?;
-        if self.name_taken(schema, &n) {
+        if self.name_taken(schema, &n).await? {
             if if_not_exists {
                 self.state
                     .notices
@@ -1145,7 +1196,7 @@ impl Ctx<'_> {
                 ));
             }
         };
-        self.lock_table(t.oid, &t.name).await?;
+        let t = self.locked_table(t).await?;
         let mut nt = (*t).clone();
         for op in &at.operations {
             match op {
@@ -1351,7 +1402,7 @@ impl Ctx<'_> {
                             object_name(n)?.1
                         }
                     };
-                    if self.name_taken(nt.schema, &new) {
+                    if self.name_taken(nt.schema, &new).await? {
                         return Err(exists_err(&new));
                     }
                     nt.name = new;

@@ -62,6 +62,8 @@ pub struct Ctx<'a> {
     pub ctes: HashMap<usize, Arc<Vec<Row>>>,
     /// Rows processed since the last cancel check.
     ticks: u32,
+    /// The catalog as committed now, read under the DDL lock.
+    pub fresh_catalog: Option<Arc<Catalog>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -90,6 +92,7 @@ impl<'a> Ctx<'a> {
             deadline,
             ctes: HashMap::new(),
             ticks: 0,
+            fresh_catalog: None,
         }
     }
 

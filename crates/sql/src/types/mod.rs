@@ -7,9 +7,16 @@
 
 pub mod binary;
 pub mod cast;
+pub mod datetime;
+pub mod interval;
+pub mod json;
 pub mod keycode;
 pub mod row;
 pub mod text;
+pub mod tz;
+
+#[cfg(test)]
+mod pg_cases;
 
 use rust_decimal::Decimal;
 
@@ -547,6 +554,13 @@ impl Value {
     /// PostgreSQL's binary output (`None` for NULL).
     pub fn to_binary(&self) -> Option<Vec<u8>> {
         binary::encode(self)
+    }
+
+    /// PostgreSQL's binary output for a column of type `ty` (`None` for
+    /// NULL): unlike [`Value::to_binary`] it tells `json` from `jsonb` and
+    /// gives arrays their declared element type.
+    pub fn to_binary_as(&self, ty: &DataType) -> Option<Vec<u8>> {
+        binary::encode_as(self, ty)
     }
 
     fn as_num(&self) -> Option<Num> {

@@ -1,16 +1,760 @@
-//! PostgreSQL's text input and output functions for every type.
+//! PostgreSQL's text input and output functions for every type. Numbers,
+//! strings, bytea, uuid and arrays live here; dates and times in
+//! `datetime`, intervals in `interval`, JSON in `json`.
 
-use crate::error::{Error, Result};
-use crate::types::{DataType, FormatOptions, Value};
+use std::fmt::Write;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::types::{datetime, interval, json, DataType, FormatOptions, Value};
 
 /// Parses `s` as a value of `ty` (typinput).
 pub fn parse(ty: &DataType, s: &str, opts: &FormatOptions) -> Result<Value> {
-    let _ = (ty, s, opts);
-    Err(Error::unsupported("text input not built yet"))
+    Ok(match ty {
+        DataType::Bool => Value::Bool(parse_bool(s)?),
+        DataType::Int2 => Value::Int2(parse_int(s, "smallint")?),
+        DataType::Int4 => Value::Int4(parse_int(s, "integer")?),
+        DataType::Int8 => Value::Int8(parse_int(s, "bigint")?),
+        DataType::Oid => Value::Oid(parse_oid(s)?),
+        DataType::Float4 => Value::Float4(parse_float(s, "real")? as f32),
+        DataType::Float8 => Value::Float8(parse_float(s, "double precision")?),
+        DataType::Numeric(_) => parse_numeric(s)?,
+        DataType::Text | DataType::Unknown => Value::Text(check_text(s)?.to_string()),
+        DataType::Name => Value::Text(truncate_name(check_text(s)?).to_string()),
+        DataType::Varchar(n) => Value::Text(fit_length(check_text(s)?, *n, false, true)?),
+        DataType::Char(n) => Value::Text(fit_length(check_text(s)?, *n, true, true)?),
+        DataType::Bytea => Value::Bytea(parse_bytea(s)?),
+        DataType::Date => Value::Date(datetime::parse_date(s, opts)?),
+        DataType::Time => Value::Time(datetime::parse_time(s, opts)?),
+        DataType::Timestamp => Value::Timestamp(datetime::parse_timestamp(s, opts)?),
+        DataType::Timestamptz => Value::Timestamptz(datetime::parse_timestamptz(s, opts)?),
+        DataType::Interval => Value::Interval(interval::parse_interval(s)?),
+        DataType::Uuid => Value::Uuid(parse_uuid(s)?),
+        DataType::Json => {
+            json::validate(s)?;
+            Value::Json(s.to_string())
+        }
+        DataType::Jsonb => Value::Json(json::normalize_jsonb(s)?),
+        DataType::Array(elem) => parse_array(elem, s, opts)?,
+    })
 }
 
 /// Formats `v` as PostgreSQL prints it (typoutput); `None` for NULL.
 pub fn format(v: &Value, opts: &FormatOptions) -> Option<String> {
-    let _ = (v, opts);
-    None
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => (if *b { "t" } else { "f" }).to_string(),
+        Value::Int2(i) => i.to_string(),
+        Value::Int4(i) => i.to_string(),
+        Value::Int8(i) => i.to_string(),
+        Value::Oid(o) => o.to_string(),
+        Value::Float4(f) => format_float4(*f, opts.extra_float_digits),
+        Value::Float8(f) => format_float8(*f, opts.extra_float_digits),
+        Value::Numeric(d) => format_numeric(d),
+        Value::NumericNaN => "NaN".to_string(),
+        Value::Text(s) | Value::Json(s) => s.clone(),
+        Value::Bytea(b) => format_bytea(b, opts.bytea_hex),
+        Value::Date(d) => datetime::format_date(*d),
+        Value::Time(t) => datetime::format_time(*t),
+        Value::Timestamp(t) => datetime::format_timestamp(*t),
+        Value::Timestamptz(t) => datetime::format_timestamptz(*t, &datetime::session_zone(opts)),
+        Value::Interval(i) => interval::format_interval(i),
+        Value::Uuid(u) => format_uuid(u),
+        Value::Array(items) => {
+            let mut out = String::new();
+            format_array(items, opts, &mut out);
+            out
+        }
+    })
+}
+
+fn invalid(ty: &str, s: &str) -> Error {
+    Error::new(
+        ErrorCode::InvalidTextRepresentation,
+        format!("invalid input syntax for type {ty}: \"{s}\""),
+    )
+}
+
+fn out_of_range(ty: &str, s: &str) -> Error {
+    Error::new(
+        ErrorCode::NumericValueOutOfRange,
+        format!("value \"{s}\" is out of range for type {ty}"),
+    )
+}
+
+/// boolin: `t`/`true`/`yes`/`on`/`1` and their opposites, any case, any
+/// unambiguous prefix, surrounding blanks ignored.
+pub fn parse_bool(s: &str) -> Result<bool> {
+    let t = s.trim().to_ascii_lowercase();
+    let prefix_of = |word: &str, min: usize| t.len() >= min && word.starts_with(t.as_str());
+    if prefix_of("true", 1) || prefix_of("yes", 1) || prefix_of("on", 2) || t == "1" {
+        Ok(true)
+    } else if prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) || t == "0" {
+        Ok(false)
+    } else {
+        Err(invalid("boolean", s))
+    }
+}
+
+/// int2in/int4in/int8in: blanks around, an optional sign, decimal digits.
+pub fn parse_int<T: TryFrom<i128>>(s: &str, ty: &str) -> Result<T> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(invalid(ty, s));
+    }
+    // Anything longer than 40 digits is out of range for every width.
+    let v: i128 = if digits.trim_start_matches('0').len() > 38 {
+        return Err(out_of_range(ty, s));
+    } else {
+        t.parse().map_err(|_| invalid(ty, s))?
+    };
+    T::try_from(v).map_err(|_| out_of_range(ty, s))
+}
+
+/// oidin: like an integer, but negative values wrap as in C's strtoul.
+fn parse_oid(s: &str) -> Result<u32> {
+    let v: i64 = parse_int(s, "oid").map_err(|e| {
+        if e.code == ErrorCode::NumericValueOutOfRange {
+            out_of_range("oid", s)
+        } else {
+            e
+        }
+    })?;
+    if v < -(i64::from(u32::MAX)) || v > i64::from(u32::MAX) {
+        return Err(out_of_range("oid", s));
+    }
+    Ok(v as u32)
+}
+
+/// float4in/float8in: decimal or exponent notation, `NaN`, `Infinity`,
+/// `inf`, any case; 0 or infinity from finite digits is out of range.
+pub fn parse_float(s: &str, ty: &str) -> Result<f64> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let lower = t.to_ascii_lowercase();
+    let unsigned = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
+    let neg = lower.starts_with('-');
+    match unsigned {
+        "nan" if unsigned.len() == lower.len() => return Ok(f64::NAN),
+        "inf" | "infinity" => {
+            return Ok(if neg {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })
+        }
+        _ => {}
+    }
+    let valid = {
+        let b = unsigned.as_bytes();
+        let mut i = 0;
+        let mut digits = 0;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+            digits += 1;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+                digits += 1;
+            }
+        }
+        if digits > 0 && i < b.len() && b[i] == b'e' {
+            i += 1;
+            if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+                i += 1;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            digits = if i > start { digits } else { 0 };
+        }
+        digits > 0 && i == b.len()
+    };
+    if !valid {
+        return Err(invalid(ty, s));
+    }
+    let v: f64 = lower.parse().map_err(|_| invalid(ty, s))?;
+    let nonzero_digits = unsigned
+        .split('e')
+        .next()
+        .is_some_and(|m| m.bytes().any(|c| (b'1'..=b'9').contains(&c)));
+    let overflow = if ty == "real" {
+        (v as f32).is_infinite() || (nonzero_digits && v as f32 == 0.0)
+    } else {
+        v.is_infinite() || (nonzero_digits && v == 0.0)
+    };
+    if overflow {
+        return Err(Error::new(
+            ErrorCode::NumericValueOutOfRange,
+            format!("\"{t}\" is out of range for type {ty}"),
+        ));
+    }
+    Ok(v)
+}
+
+/// numeric_in: decimal or exponent notation (scale kept), `NaN`.
+pub fn parse_numeric(s: &str) -> Result<Value> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let lower = t.to_ascii_lowercase();
+    if lower == "nan" {
+        return Ok(Value::NumericNaN);
+    }
+    if matches!(lower.trim_start_matches(['+', '-']), "inf" | "infinity") {
+        return Err(Error::unsupported("numeric infinity is not supported"));
+    }
+    let unsigned = lower.strip_prefix('+').unwrap_or(&lower);
+    let body = unsigned.strip_prefix('-').unwrap_or(unsigned);
+    // The grammar JSON numbers share, plus `.5` and `5.`.
+    let b = body.as_bytes();
+    let mant_end = body.find('e').unwrap_or(body.len());
+    let mant = &body[..mant_end];
+    let ok_mant = !mant.is_empty()
+        && mant != "."
+        && mant.bytes().filter(|&c| c == b'.').count() <= 1
+        && mant.bytes().all(|c| c.is_ascii_digit() || c == b'.');
+    let ok_exp = mant_end == b.len() || {
+        let e = &body[mant_end + 1..];
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit())
+    };
+    if !ok_mant || !ok_exp {
+        return Err(invalid("numeric", s));
+    }
+    let mant = if mant.starts_with('.') {
+        format!("0{mant}")
+    } else {
+        mant.trim_end_matches('.').to_string()
+    };
+    let sign = if unsigned.starts_with('-') { "-" } else { "" };
+    let text = format!("{sign}{mant}{}", &body[mant_end..]);
+    let norm = json::normalise_number(&text).ok_or_else(|| numeric_overflow())?;
+    decimal_from_text(&norm).map(Value::Numeric)
+}
+
+fn numeric_overflow() -> Error {
+    Error::new(
+        ErrorCode::NumericValueOutOfRange,
+        "value overflows numeric format",
+    )
+}
+
+/// A plain decimal string as a Decimal; fraction digits beyond what
+/// Decimal holds (28) are rounded away, integer digits beyond it overflow.
+pub fn decimal_from_text(norm: &str) -> Result<Decimal> {
+    if let Ok(d) = Decimal::from_str_exact(norm) {
+        return Ok(d);
+    }
+    let int_digits = norm
+        .trim_start_matches('-')
+        .split('.')
+        .next()
+        .map(|i| i.trim_start_matches('0').len())
+        .unwrap_or(0);
+    if int_digits > 28 {
+        return Err(numeric_overflow());
+    }
+    let (int, frac) = norm.split_once('.').unwrap_or((norm, ""));
+    let keep = 28usize.saturating_sub(int_digits).min(frac.len());
+    let d = Decimal::from_str(&format!("{int}.{}", &frac[..frac.len().min(keep + 1)]))
+        .map_err(|_| numeric_overflow())?;
+    Ok(d.round_dp_with_strategy(
+        keep as u32,
+        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+    ))
+}
+
+/// numeric_out: the digits with the value's scale; no negative zero.
+pub fn format_numeric(d: &Decimal) -> String {
+    if d.is_zero() && d.is_sign_negative() {
+        let mut z = *d;
+        z.set_sign_positive(true);
+        return z.to_string();
+    }
+    d.to_string()
+}
+
+/// Shortest digits and decimal exponent of a finite float, as `{:e}`
+/// prints them (`1.5e-5` → ("15", -5)).
+fn sci_parts(e: &str) -> (bool, String, i32) {
+    let (neg, e) = match e.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, e),
+    };
+    let (m, x) = e.split_once('e').unwrap_or((e, "0"));
+    (neg, m.replace('.', ""), x.parse().unwrap_or(0))
+}
+
+/// Digits and exponent laid out as PostgreSQL does: fixed notation when
+/// `-4 <= exp < fixed_limit`, else `d.ddde+XX`.
+fn layout(neg: bool, digits: &str, exp: i32, fixed_limit: i32) -> String {
+    let mut out = String::with_capacity(digits.len() + 8);
+    if neg {
+        out.push('-');
+    }
+    if exp < -4 || exp >= fixed_limit {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    } else if exp < 0 {
+        out.push_str("0.");
+        out.push_str(&"0".repeat((-exp - 1) as usize));
+        out.push_str(digits);
+    } else {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.push_str(digits);
+            out.push_str(&"0".repeat(int_len - digits.len()));
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    }
+    out
+}
+
+/// `%.{precision}g` as C prints it.
+fn format_g(f: f64, precision: usize) -> String {
+    let p = precision.max(1);
+    let (neg, digits, exp) = sci_parts(&format!("{:.*e}", p - 1, f));
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    layout(neg, digits, exp, p as i32)
+}
+
+fn special_float(f: f64) -> Option<String> {
+    if f.is_nan() {
+        Some("NaN".into())
+    } else if f.is_infinite() {
+        Some(if f > 0.0 { "Infinity" } else { "-Infinity" }.into())
+    } else {
+        None
+    }
+}
+
+/// float8out: shortest round-trip digits when extra_float_digits > 0
+/// (PostgreSQL 12+), else `%.{15 + extra_float_digits}g`.
+pub fn format_float8(f: f64, extra_float_digits: i32) -> String {
+    if let Some(s) = special_float(f) {
+        return s;
+    }
+    if extra_float_digits > 0 {
+        let (neg, digits, exp) = sci_parts(&format!("{f:e}"));
+        return layout(neg, &digits, exp, 15);
+    }
+    format_g(f, (15 + extra_float_digits).max(1) as usize)
+}
+
+/// float4out: as float8out with 6 significant digits as the base.
+pub fn format_float4(f: f32, extra_float_digits: i32) -> String {
+    if let Some(s) = special_float(f64::from(f)) {
+        return s;
+    }
+    if extra_float_digits > 0 {
+        let (neg, digits, exp) = sci_parts(&format!("{f:e}"));
+        return layout(neg, &digits, exp, 6);
+    }
+    format_g(f64::from(f), (6 + extra_float_digits).max(1) as usize)
+}
+
+/// PostgreSQL text cannot hold NUL bytes.
+fn check_text(s: &str) -> Result<&str> {
+    if s.contains('\0') {
+        return Err(Error::new(
+            ErrorCode::CharacterNotInRepertoire,
+            "invalid byte sequence for encoding \"UTF8\": 0x00",
+        ));
+    }
+    Ok(s)
+}
+
+/// `name` keeps at most 63 bytes (NAMEDATALEN - 1), cut on a character.
+pub fn truncate_name(s: &str) -> &str {
+    if s.len() <= 63 {
+        return s;
+    }
+    let mut end = 63;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Applies a `varchar(n)`/`char(n)` length: trailing blanks beyond `n` are
+/// cut; other characters beyond it are an error when `strict` (input and
+/// assignment) and cut otherwise (explicit casts). `char(n)` pads to `n`.
+pub fn fit_length(s: &str, n: Option<u32>, pad: bool, strict: bool) -> Result<String> {
+    let Some(n) = n else {
+        return Ok(s.to_string());
+    };
+    let n = n as usize;
+    let len = s.chars().count();
+    if len > n {
+        let (cut, rest) = match s.char_indices().nth(n) {
+            Some((i, _)) => (&s[..i], &s[i..]),
+            None => (s, ""),
+        };
+        if strict && !rest.chars().all(|c| c == ' ') {
+            return Err(Error::new(
+                ErrorCode::StringDataRightTruncation,
+                format!(
+                    "value too long for type {}({n})",
+                    if pad {
+                        "character"
+                    } else {
+                        "character varying"
+                    }
+                ),
+            ));
+        }
+        return Ok(cut.to_string());
+    }
+    let mut out = s.to_string();
+    if pad {
+        out.extend(std::iter::repeat_n(' ', n - len));
+    }
+    Ok(out)
+}
+
+/// byteain: `\x` hex (blanks allowed between byte pairs) or the escape
+/// format (`\\`, `\ooo`, other bytes as they are).
+pub fn parse_bytea(s: &str) -> Result<Vec<u8>> {
+    if let Some(hex) = s.strip_prefix("\\x") {
+        let mut out = Vec::with_capacity(hex.len() / 2);
+        let b = hex.as_bytes();
+        let mut i = 0;
+        let val = |c: u8| (c as char).to_digit(16);
+        while i < b.len() {
+            if b[i].is_ascii_whitespace() {
+                i += 1;
+                continue;
+            }
+            let bad = |at: usize| {
+                let ch = hex.get(at..).and_then(|r| r.chars().next()).unwrap_or('?');
+                Error::new(
+                    ErrorCode::InvalidTextRepresentation,
+                    format!("invalid hexadecimal digit: \"{ch}\""),
+                )
+            };
+            let hi = val(b[i]).ok_or_else(|| bad(i))?;
+            let Some(&lo_c) = b.get(i + 1) else {
+                return Err(Error::new(
+                    ErrorCode::InvalidTextRepresentation,
+                    "invalid hexadecimal data: odd number of digits",
+                ));
+            };
+            let lo = val(lo_c).ok_or_else(|| bad(i + 1))?;
+            i += 1;
+            out.push((hi * 16 + lo) as u8);
+            i += 1;
+        }
+        return Ok(out);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            out.push(b[i]);
+            i += 1;
+        } else if b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if i + 3 < b.len()
+            && (b'0'..=b'3').contains(&b[i + 1])
+            && (b'0'..=b'7').contains(&b[i + 2])
+            && (b'0'..=b'7').contains(&b[i + 3])
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            return Err(Error::new(
+                ErrorCode::InvalidTextRepresentation,
+                "invalid input syntax for type bytea",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// byteaout: `\x0102` (hex) or the escape format.
+pub fn format_bytea(b: &[u8], hex: bool) -> String {
+    let mut out = String::with_capacity(2 + b.len() * 2);
+    if hex {
+        out.push_str("\\x");
+        for c in b {
+            let _ = write!(out, "{c:02x}");
+        }
+    } else {
+        for &c in b {
+            match c {
+                b'\\' => out.push_str("\\\\"),
+                0x20..=0x7e => out.push(c as char),
+                _ => {
+                    let _ = write!(out, "\\{c:03o}");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// uuid_in: 32 hex digits, a hyphen allowed after any group of four,
+/// optionally in braces.
+pub fn parse_uuid(s: &str) -> Result<[u8; 16]> {
+    let bad = || invalid("uuid", s);
+    let mut b = s.as_bytes();
+    let braces = b.first() == Some(&b'{');
+    if braces {
+        b = &b[1..];
+    }
+    let mut out = [0u8; 16];
+    let mut pos = 0;
+    for (i, byte) in out.iter_mut().enumerate() {
+        let pair = b.get(pos..pos + 2).ok_or_else(bad)?;
+        let hi = (pair[0] as char).to_digit(16).ok_or_else(bad)?;
+        let lo = (pair[1] as char).to_digit(16).ok_or_else(bad)?;
+        *byte = (hi * 16 + lo) as u8;
+        pos += 2;
+        if b.get(pos) == Some(&b'-') && i % 2 == 1 && i < 15 {
+            pos += 1;
+        }
+    }
+    if braces {
+        if b.get(pos) != Some(&b'}') {
+            return Err(bad());
+        }
+        pos += 1;
+    }
+    if pos != b.len() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+pub fn format_uuid(u: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(36);
+    for (i, c) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        let _ = write!(out, "{c:02x}");
+    }
+    out
+}
+
+/// array_out: `{1,2,3}`, elements quoted when empty, `NULL`-like, or
+/// holding blanks, quotes, backslashes, commas or braces.
+fn format_array(items: &[Value], opts: &FormatOptions, out: &mut String) {
+    out.push('{');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match item {
+            Value::Null => out.push_str("NULL"),
+            Value::Array(inner) => format_array(inner, opts, out),
+            v => {
+                let s = format(v, opts).unwrap_or_default();
+                let quote = s.is_empty()
+                    || s.eq_ignore_ascii_case("null")
+                    || s.bytes().any(|c| {
+                        matches!(
+                            c,
+                            b'"' | b'\\'
+                                | b'{'
+                                | b'}'
+                                | b','
+                                | b' '
+                                | b'\t'
+                                | b'\n'
+                                | b'\r'
+                                | 0x0b
+                                | 0x0c
+                        )
+                    });
+                if quote {
+                    out.push('"');
+                    for c in s.chars() {
+                        if c == '"' || c == '\\' {
+                            out.push('\\');
+                        }
+                        out.push(c);
+                    }
+                    out.push('"');
+                } else {
+                    out.push_str(&s);
+                }
+            }
+        }
+    }
+    out.push('}');
+}
+
+/// array_in: `{...}` with nested braces for more dimensions, quoted or
+/// bare elements, unquoted `NULL`; a `[1:3]=` dimension prefix is skipped.
+pub fn parse_array(elem: &DataType, s: &str, opts: &FormatOptions) -> Result<Value> {
+    let malformed = |detail: &str| {
+        let mut e = Error::new(
+            ErrorCode::InvalidTextRepresentation,
+            format!("malformed array literal: \"{s}\""),
+        );
+        e.detail = Some(detail.to_string());
+        e
+    };
+    let mut t = s.trim_start();
+    if t.starts_with('[') {
+        match t.find('=') {
+            Some(i) => t = t[i + 1..].trim_start(),
+            None => return Err(malformed("Missing \"=\" after array dimensions.")),
+        }
+    }
+    if !t.starts_with('{') {
+        return Err(malformed(
+            "Array value must start with \"{\" or dimension information.",
+        ));
+    }
+    let chars: Vec<char> = t.chars().collect();
+    let mut pos = 0;
+    let v = array_level(elem, &chars, &mut pos, opts, 0, &malformed)?;
+    if chars[pos..].iter().any(|c| !c.is_whitespace()) {
+        return Err(malformed("Junk after closing right brace."));
+    }
+    Ok(v)
+}
+
+fn array_level(
+    elem: &DataType,
+    c: &[char],
+    pos: &mut usize,
+    opts: &FormatOptions,
+    depth: usize,
+    malformed: &dyn Fn(&str) -> Error,
+) -> Result<Value> {
+    if depth > 6 {
+        return Err(Error::new(
+            ErrorCode::NumericValueOutOfRange,
+            "number of array dimensions (7) exceeds the maximum allowed (6)",
+        ));
+    }
+    // c[*pos] is '{'.
+    *pos += 1;
+    let mut items = Vec::new();
+    let skip_ws = |pos: &mut usize| {
+        while c.get(*pos).is_some_and(|ch| ch.is_whitespace()) {
+            *pos += 1;
+        }
+    };
+    skip_ws(pos);
+    if c.get(*pos) == Some(&'}') {
+        *pos += 1;
+        return Ok(Value::Array(items));
+    }
+    loop {
+        skip_ws(pos);
+        match c.get(*pos) {
+            None => return Err(malformed("Unexpected end of input.")),
+            Some('{') => items.push(array_level(elem, c, pos, opts, depth + 1, malformed)?),
+            Some('"') => {
+                *pos += 1;
+                let mut text = String::new();
+                loop {
+                    match c.get(*pos) {
+                        None => return Err(malformed("Unexpected end of input.")),
+                        Some('\\') => {
+                            let Some(&next) = c.get(*pos + 1) else {
+                                return Err(malformed("Unexpected end of input."));
+                            };
+                            text.push(next);
+                            *pos += 2;
+                        }
+                        Some('"') => {
+                            *pos += 1;
+                            break;
+                        }
+                        Some(&ch) => {
+                            text.push(ch);
+                            *pos += 1;
+                        }
+                    }
+                }
+                items.push(parse(elem, &text, opts)?);
+            }
+            Some(_) => {
+                let mut text = String::new();
+                // Blanks inside a bare element stay; trailing ones do not.
+                let mut kept = 0;
+                loop {
+                    match c.get(*pos) {
+                        None => return Err(malformed("Unexpected end of input.")),
+                        Some(',') | Some('}') => break,
+                        Some('{') | Some('"') => {
+                            return Err(malformed("Unexpected array element."))
+                        }
+                        Some('\\') => {
+                            let Some(&next) = c.get(*pos + 1) else {
+                                return Err(malformed("Unexpected end of input."));
+                            };
+                            text.push(next);
+                            kept = text.len();
+                            *pos += 2;
+                        }
+                        Some(&ch) => {
+                            text.push(ch);
+                            if !ch.is_whitespace() {
+                                kept = text.len();
+                            }
+                            *pos += 1;
+                        }
+                    }
+                }
+                text.truncate(kept);
+                if text.is_empty() {
+                    return Err(malformed("Unexpected \",\" character."));
+                }
+                if text.eq_ignore_ascii_case("null") {
+                    items.push(Value::Null);
+                } else {
+                    items.push(parse(elem, &text, opts)?);
+                }
+            }
+        }
+        skip_ws(pos);
+        match c.get(*pos) {
+            Some(',') => *pos += 1,
+            Some('}') => {
+                *pos += 1;
+                break;
+            }
+            _ => return Err(malformed("Unexpected array element.")),
+        }
+    }
+    // Sub-arrays must all be arrays of one length (rectangular).
+    let nested = items
+        .iter()
+        .filter(|v| matches!(v, Value::Array(_)))
+        .count();
+    if nested > 0 {
+        let lens: Vec<usize> = items
+            .iter()
+            .map(|v| match v {
+                Value::Array(a) => a.len(),
+                _ => usize::MAX,
+            })
+            .collect();
+        if nested != items.len() || lens.windows(2).any(|w| w[0] != w[1]) {
+            return Err(malformed(
+                "Multidimensional arrays must have sub-arrays with matching dimensions.",
+            ));
+        }
+    }
+    Ok(Value::Array(items))
 }

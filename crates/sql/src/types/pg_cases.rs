@@ -1,0 +1,313 @@
+//! Text input and output checked against PostgreSQL 15: each case is a
+//! literal, the type it is cast to, and what `select 'literal'::type`
+//! printed (or the error it raised) on a real server with TimeZone UTC.
+
+use super::{DataType, FormatOptions, Value};
+
+/// The type for a SQL type name, through the parser as DDL would see it.
+pub(crate) fn sql_type(name: &str) -> DataType {
+    use sqlparser::ast::{Expr, SelectItem, SetExpr, Statement};
+    let sql = format!("SELECT CAST(NULL AS {name})");
+    let stmts =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
+            .expect("parse");
+    let Statement::Query(q) = &stmts[0] else {
+        panic!("query")
+    };
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        panic!("select")
+    };
+    let SelectItem::UnnamedExpr(Expr::Cast { data_type, .. }) = &sel.projection[0] else {
+        panic!("cast")
+    };
+    DataType::from_sql(data_type).expect("type")
+}
+
+const CASES: &[(&str, &str, Result<&str, &str>)] = &[
+    (r#"boolean"#, r#" TRUE "#, Ok(r#"t"#)),
+    (r#"boolean"#, r#"yes"#, Ok(r#"t"#)),
+    (r#"boolean"#, r#"of"#, Ok(r#"f"#)),
+    (r#"boolean"#, r#"0"#, Ok(r#"f"#)),
+    (r#"smallint"#, r#" -32768"#, Ok(r#"-32768"#)),
+    (r#"integer"#, r#"+42"#, Ok(r#"42"#)),
+    (
+        r#"bigint"#,
+        r#"-9223372036854775808"#,
+        Ok(r#"-9223372036854775808"#),
+    ),
+    (r#"oid"#, r#"-1"#, Ok(r#"4294967295"#)),
+    (r#"real"#, r#"1.5"#, Ok(r#"1.5"#)),
+    (r#"real"#, r#"0.1"#, Ok(r#"0.1"#)),
+    (r#"real"#, r#"1e-5"#, Ok(r#"1e-05"#)),
+    (r#"real"#, r#"1234567"#, Ok(r#"1.234567e+06"#)),
+    (r#"real"#, r#"123456"#, Ok(r#"123456"#)),
+    (r#"real"#, r#"3.4028235e38"#, Ok(r#"3.4028235e+38"#)),
+    (r#"real"#, r#"-inf"#, Ok(r#"-Infinity"#)),
+    (r#"double precision"#, r#"0.1"#, Ok(r#"0.1"#)),
+    (r#"double precision"#, r#"1e20"#, Ok(r#"1e+20"#)),
+    (r#"double precision"#, r#"1.5e-5"#, Ok(r#"1.5e-05"#)),
+    (
+        r#"double precision"#,
+        r#"123456789012345678"#,
+        Ok(r#"1.2345678901234568e+17"#),
+    ),
+    (r#"double precision"#, r#"1e15"#, Ok(r#"1e+15"#)),
+    (
+        r#"double precision"#,
+        r#"100000000000000"#,
+        Ok(r#"100000000000000"#),
+    ),
+    (r#"double precision"#, r#"0.0001"#, Ok(r#"0.0001"#)),
+    (r#"double precision"#, r#"-0"#, Ok(r#"-0"#)),
+    (r#"double precision"#, r#"NaN"#, Ok(r#"NaN"#)),
+    (r#"double precision"#, r#"infinity"#, Ok(r#"Infinity"#)),
+    (
+        r#"double precision"#,
+        r#"2.2250738585072014e-308"#,
+        Ok(r#"2.2250738585072014e-308"#),
+    ),
+    (r#"double precision"#, r#"5e-324"#, Ok(r#"5e-324"#)),
+    (
+        r#"double precision"#,
+        r#"1.7976931348623157e308"#,
+        Ok(r#"1.7976931348623157e+308"#),
+    ),
+    (
+        r#"double precision"#,
+        r#"3.141592653589793"#,
+        Ok(r#"3.141592653589793"#),
+    ),
+    (r#"numeric"#, r#"1.50"#, Ok(r#"1.50"#)),
+    (r#"numeric"#, r#"-0.00"#, Ok(r#"0.00"#)),
+    (r#"numeric"#, r#"1e5"#, Ok(r#"100000"#)),
+    (r#"numeric"#, r#"1.5e-3"#, Ok(r#"0.0015"#)),
+    (r#"numeric"#, r#" nan "#, Ok(r#"NaN"#)),
+    (r#"numeric"#, r#".5"#, Ok(r#"0.5"#)),
+    (r#"numeric"#, r#"5."#, Ok(r#"5"#)),
+    (
+        r#"numeric"#,
+        r#"-123456789012345678901234.5678"#,
+        Ok(r#"-123456789012345678901234.5678"#),
+    ),
+    (r#"text"#, r#"héllo "#, Ok(r#"héllo "#)),
+    (r#"character varying(5)"#, r#"abc  "#, Ok(r#"abc  "#)),
+    (r#"character(5)"#, r#"ab"#, Ok(r#"ab   "#)),
+    (r#"character(3)"#, r#"abc   "#, Ok(r#"abc"#)),
+    (
+        r#"name"#,
+        r#"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"#,
+        Ok(r#"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"#),
+    ),
+    (r#"bytea"#, r#"\x0102ff"#, Ok(r#"\x0102ff"#)),
+    (r#"bytea"#, r#"\x 01 02"#, Ok(r#"\x0102"#)),
+    (r#"bytea"#, r#"abc\\\001"#, Ok(r#"\x6162635c01"#)),
+    (
+        r#"bytea"#,
+        r#"\X41"#,
+        Err(r#"invalid input syntax for type bytea"#),
+    ),
+    (r#"date"#, r#"2024-01-31"#, Ok(r#"2024-01-31"#)),
+    (r#"date"#, r#"0044-03-15 BC"#, Ok(r#"0044-03-15 BC"#)),
+    (r#"date"#, r#"Jan 31 2024"#, Ok(r#"2024-01-31"#)),
+    (r#"date"#, r#"31 Jan 2024"#, Ok(r#"2024-01-31"#)),
+    (r#"date"#, r#"01/02/03"#, Ok(r#"2003-01-02"#)),
+    (r#"date"#, r#"20240131"#, Ok(r#"2024-01-31"#)),
+    (r#"date"#, r#"January 31, 2024"#, Ok(r#"2024-01-31"#)),
+    (r#"date"#, r#"2024-01-31 23:59"#, Ok(r#"2024-01-31"#)),
+    (r#"date"#, r#"-infinity"#, Ok(r#"-infinity"#)),
+    (r#"date"#, r#"epoch"#, Ok(r#"1970-01-01"#)),
+    (r#"date"#, r#"2024-02-29"#, Ok(r#"2024-02-29"#)),
+    (r#"date"#, r#"5874897-12-31"#, Ok(r#"5874897-12-31"#)),
+    (r#"time"#, r#"12:00:00.5"#, Ok(r#"12:00:00.5"#)),
+    (r#"time"#, r#"24:00"#, Ok(r#"24:00:00"#)),
+    (r#"time"#, r#"12:30 pm"#, Ok(r#"12:30:00"#)),
+    (r#"time"#, r#"12:30 am"#, Ok(r#"00:30:00"#)),
+    (r#"time"#, r#"1:02:03.1234567"#, Ok(r#"01:02:03.123457"#)),
+    (r#"time"#, r#"2024-01-31 04:05:06"#, Ok(r#"04:05:06"#)),
+    (r#"time"#, r#"04:05:06+05"#, Ok(r#"04:05:06"#)),
+    (r#"time"#, r#"allballs"#, Ok(r#"00:00:00"#)),
+    (
+        r#"timestamp"#,
+        r#"2024-01-31 12:34:56.120"#,
+        Ok(r#"2024-01-31 12:34:56.12"#),
+    ),
+    (
+        r#"timestamp"#,
+        r#"2024-01-31 12:34:56.1234567"#,
+        Ok(r#"2024-01-31 12:34:56.123457"#),
+    ),
+    (
+        r#"timestamp"#,
+        r#"2024-01-31T10:00:00Z"#,
+        Ok(r#"2024-01-31 10:00:00"#),
+    ),
+    (
+        r#"timestamp"#,
+        r#"2024-01-31 10:00:00 PST"#,
+        Ok(r#"2024-01-31 10:00:00"#),
+    ),
+    (r#"timestamp"#, r#"epoch"#, Ok(r#"1970-01-01 00:00:00"#)),
+    (r#"timestamp"#, r#"infinity"#, Ok(r#"infinity"#)),
+    (
+        r#"timestamp"#,
+        r#"0001-01-01 00:00 BC"#,
+        Ok(r#"0001-01-01 00:00:00 BC"#),
+    ),
+    (
+        r#"timestamp"#,
+        r#"Wed Jan 31 10:00:00 2024"#,
+        Ok(r#"2024-01-31 10:00:00"#),
+    ),
+    (
+        r#"timestamp"#,
+        r#"2024-01-31"#,
+        Ok(r#"2024-01-31 00:00:00"#),
+    ),
+    (
+        r#"timestamptz"#,
+        r#"2024-01-31T10:00:00Z"#,
+        Ok(r#"2024-01-31 10:00:00+00"#),
+    ),
+    (
+        r#"timestamptz"#,
+        r#"2024-01-31 10:00 EST"#,
+        Ok(r#"2024-01-31 15:00:00+00"#),
+    ),
+    (
+        r#"timestamptz"#,
+        r#"2024-01-31 10:00 America/New_York"#,
+        Ok(r#"2024-01-31 15:00:00+00"#),
+    ),
+    (
+        r#"timestamptz"#,
+        r#"2024-01-31 10:00+0530"#,
+        Ok(r#"2024-01-31 04:30:00+00"#),
+    ),
+    (
+        r#"timestamptz"#,
+        r#"2024-01-31 10:00:00.5-08:00"#,
+        Ok(r#"2024-01-31 18:00:00.5+00"#),
+    ),
+    (
+        r#"timestamptz"#,
+        r#"2024-01-31 10:00"#,
+        Ok(r#"2024-01-31 10:00:00+00"#),
+    ),
+    (
+        r#"timestamptz"#,
+        r#"1999-12-31 23:59:59.999999+00"#,
+        Ok(r#"1999-12-31 23:59:59.999999+00"#),
+    ),
+    (
+        r#"interval"#,
+        r#"1 year 2 months 3 days 4 hours 5 minutes 6 seconds"#,
+        Ok(r#"1 year 2 mons 3 days 04:05:06"#),
+    ),
+    (r#"interval"#, r#"-1 days"#, Ok(r#"-1 days"#)),
+    (r#"interval"#, r#"1 day"#, Ok(r#"1 day"#)),
+    (r#"interval"#, r#"0"#, Ok(r#"00:00:00"#)),
+    (r#"interval"#, r#"1.5 years"#, Ok(r#"1 year 6 mons"#)),
+    (
+        r#"interval"#,
+        r#"-1 day +01:00"#,
+        Ok(r#"-1 days +01:00:00"#),
+    ),
+    (r#"interval"#, r#"P1D"#, Ok(r#"1 day"#)),
+    (r#"interval"#, r#"2 weeks ago"#, Ok(r#"-14 days"#)),
+    (r#"interval"#, r#"1 mon -1 day"#, Ok(r#"1 mon -1 days"#)),
+    (
+        r#"interval"#,
+        r#"-00:00:00.000001"#,
+        Ok(r#"-00:00:00.000001"#),
+    ),
+    (
+        r#"uuid"#,
+        r#"A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"#,
+        Ok(r#"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"#),
+    ),
+    (
+        r#"uuid"#,
+        r#"{a0eebc999c0b4ef8bb6d6bb9bd380a11}"#,
+        Ok(r#"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"#),
+    ),
+    (
+        r#"uuid"#,
+        r#"a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11"#,
+        Ok(r#"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"#),
+    ),
+    (
+        r#"json"#,
+        r#" {"b":1, "a" : [1, 2.50]} "#,
+        Ok(r#" {"b":1, "a" : [1, 2.50]} "#),
+    ),
+    (
+        r#"jsonb"#,
+        r#" {"b":1, "a" : [1, 2.50], "aa": {"y": null, "x": true}} "#,
+        Ok(r#"{"a": [1, 2.50], "b": 1, "aa": {"x": true, "y": null}}"#),
+    ),
+    (r#"jsonb"#, r#""\u00e9\t\"x""#, Ok(r#""é\t\"x""#)),
+    (
+        r#"jsonb"#,
+        r#"[1e3, -0.0, 1E-2]"#,
+        Ok(r#"[1000, 0.0, 0.01]"#),
+    ),
+    (r#"integer[]"#, r#"{1,2,3}"#, Ok(r#"{1,2,3}"#)),
+    (r#"integer[]"#, r#"{ 1 , NULL , 3 }"#, Ok(r#"{1,NULL,3}"#)),
+    (
+        r#"text[]"#,
+        r#"{a,"b c",NULL,"NULL",""}"#,
+        Ok(r#"{a,"b c",NULL,"NULL",""}"#),
+    ),
+    (
+        r#"text[]"#,
+        r#"{"a\\b","q\"x",{}}"#,
+        Err(r#"malformed array literal: "{"a\\b","q\"x",{}}""#),
+    ),
+    (r#"text[]"#, r#"{{a,b},{c,d}}"#, Ok(r#"{{a,b},{c,d}}"#)),
+    (r#"text[]"#, r#"{}"#, Ok(r#"{}"#)),
+    (r#"boolean[]"#, r#"{t,false}"#, Ok(r#"{t,f}"#)),
+    (r#"numeric[]"#, r#"{1.50,NaN}"#, Ok(r#"{1.50,NaN}"#)),
+    (r#"bytea[]"#, r#"{"\\x01"}"#, Ok(r#"{"\\x01"}"#)),
+    (r#"date[]"#, r#"{2024-01-31}"#, Ok(r#"{2024-01-31}"#)),
+    (
+        r#"timestamp[]"#,
+        r#"{"2024-01-31 10:00:00"}"#,
+        Ok(r#"{"2024-01-31 10:00:00"}"#),
+    ),
+    (
+        r#"double precision[]"#,
+        r#"{1e20,0.1}"#,
+        Ok(r#"{1e+20,0.1}"#),
+    ),
+];
+
+#[test]
+fn text_input_and_output_match_postgres() {
+    let opts = FormatOptions::default();
+    let mut failures = Vec::new();
+    for (ty, input, expected) in CASES {
+        let t = sql_type(ty);
+        let got = Value::from_text(&t, input, &opts).map(|v| v.to_text(&opts).unwrap_or_default());
+        match (&got, expected) {
+            (Ok(g), Ok(e)) if g == e => {}
+            (Err(g), Err(e)) if g.message == *e => {}
+            _ => failures.push(format!(
+                "{ty} {input:?}: got {got:?}, PostgreSQL {expected:?}"
+            )),
+        }
+        // Whatever parses must read back from its own output and binary form.
+        if let Ok(v) = Value::from_text(&t, input, &opts) {
+            let text = v.to_text(&opts).unwrap_or_default();
+            match Value::from_text(&t, &text, &opts) {
+                Ok(back) if back.to_text(&opts).as_deref() == Some(text.as_str()) => {}
+                other => failures.push(format!("{ty} {text:?} does not re-read: {other:?}")),
+            }
+            let bin = v.to_binary_as(&t).unwrap_or_default();
+            match Value::from_binary(&t, &bin) {
+                Ok(back) if back.to_text(&opts).as_deref() == Some(text.as_str()) => {}
+                other => failures.push(format!("{ty} {text:?} binary round trip: {other:?}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -13,6 +13,15 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     if sql.trim().is_empty() {
         return Ok(Vec::new());
     }
+    // Statements sqlparser does not know, accepted as no-ops.
+    let bare = sql.trim().trim_end_matches(';').trim();
+    if bare.eq_ignore_ascii_case("checkpoint") {
+        return Ok(vec![Parsed {
+            text: bare.to_string(),
+            // Stands for CHECKPOINT (the dispatcher answers its tag).
+            statement: Some(Statement::UnlockTables),
+        }]);
+    }
     let stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(syntax_error)?;
     if stmts.is_empty() {
         return Ok(vec![Parsed {

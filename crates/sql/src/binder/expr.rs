@@ -456,7 +456,7 @@ impl Binder<'_> {
         match x {
             Expr::Const(ref v) if *from == DataType::Unknown => {
                 if v.is_null() {
-                    return Ok(Expr::Cast(Box::new(x), to.clone()));
+                    return Ok(Expr::Const(Value::Null));
                 }
                 let s = match v {
                     Value::Text(s) => s.clone(),

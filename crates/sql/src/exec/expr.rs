@@ -206,6 +206,9 @@ impl Ctx<'_> {
             }
             Expr::Cast(a, t) => {
                 let v = self.eval(a, row, outer)?;
+                if v.is_null() || v.data_type().as_ref() == Some(t) {
+                    return Ok(v);
+                }
                 cast(&v, t, CastKind::Explicit, &self.fctx.format)?
             }
             Expr::Case {

@@ -410,6 +410,25 @@ fn binder<'a>(
     )
 }
 
+/// The command a read-only transaction refuses, if `stmt` writes.
+fn write_verb(stmt: &Statement) -> Option<&'static str> {
+    Some(match stmt {
+        Statement::Insert(_) => "INSERT",
+        Statement::Update(_) => "UPDATE",
+        Statement::Delete(_) => "DELETE",
+        Statement::CreateTable(_) => "CREATE TABLE",
+        Statement::CreateIndex(_) => "CREATE INDEX",
+        Statement::CreateView(_) => "CREATE VIEW",
+        Statement::CreateSequence { .. } => "CREATE SEQUENCE",
+        Statement::CreateSchema { .. } => "CREATE SCHEMA",
+        Statement::Drop { .. } => "DROP",
+        Statement::AlterTable(_) => "ALTER TABLE",
+        Statement::Truncate(_) => "TRUNCATE TABLE",
+        Statement::Copy { to: false, .. } => "COPY FROM",
+        _ => return None,
+    })
+}
+
 /// Runs one statement in the session's transaction.
 pub(crate) async fn execute(
     s: &mut Session,
@@ -419,6 +438,14 @@ pub(crate) async fn execute(
 ) -> Result<Output> {
     let path = s.state.settings.search_path();
     let fmt = s.state.settings.format.clone();
+    if s.state.settings.get("transaction_read_only").as_deref() == Ok("on") {
+        if let Some(verb) = write_verb(stmt) {
+            return Err(Error::new(
+                ErrorCode::ReadOnlySqlTransaction,
+                format!("cannot execute {verb} in a read-only transaction"),
+            ));
+        }
+    }
     match stmt {
         Statement::Query(q) => {
             let mut b = binder(catalog, &path, &fmt, params);

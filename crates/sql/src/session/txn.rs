@@ -22,6 +22,15 @@ fn command(tag: &str) -> Output {
     }
 }
 
+/// READ ONLY / READ WRITE among transaction modes.
+pub(crate) fn read_only_of(modes: &[ast::TransactionMode]) -> Option<bool> {
+    modes.iter().find_map(|m| match m {
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly) => Some(true),
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => Some(false),
+        _ => None,
+    })
+}
+
 /// The isolation named by transaction modes, if any.
 pub(crate) fn isolation_of(modes: &[ast::TransactionMode]) -> Option<(Isolation, &'static str)> {
     modes.iter().find_map(|m| match m {
@@ -67,6 +76,12 @@ impl Session {
             .get("default_transaction_isolation")
             .unwrap_or_else(|_| "read committed".into());
         let _ = self.state.settings.set("transaction_isolation", &level);
+        let ro = self
+            .state
+            .settings
+            .get("default_transaction_read_only")
+            .unwrap_or_else(|_| "off".into());
+        let _ = self.state.settings.set("transaction_read_only", &ro);
         let txn = self.engine.db.begin(parse_isolation(&level)).await?;
         self.txn = Some(txn);
         self.started = false;
@@ -91,6 +106,12 @@ impl Session {
             .get("default_transaction_isolation")
             .unwrap_or_else(|_| "read committed".into());
         let _ = self.state.settings.set("transaction_isolation", &level);
+        let ro = self
+            .state
+            .settings
+            .get("default_transaction_read_only")
+            .unwrap_or_else(|_| "off".into());
+        let _ = self.state.settings.set("transaction_read_only", &ro);
     }
 
     /// A rolled-back block's SETs are undone.
@@ -120,6 +141,12 @@ impl Session {
                             t.set_isolation(iso)?;
                         }
                         let _ = self.state.settings.set("transaction_isolation", name);
+                    }
+                    if let Some(ro) = read_only_of(modes) {
+                        let _ = self
+                            .state
+                            .settings
+                            .set("transaction_read_only", if ro { "on" } else { "off" });
                     }
                 }
                 command("BEGIN")
@@ -242,6 +269,16 @@ impl Session {
                     return Err(in_failed());
                 }
                 let Some((iso, name)) = isolation_of(modes) else {
+                    if let Some(ro) = read_only_of(modes) {
+                        let v = if ro { "on" } else { "off" };
+                        if *session {
+                            self.state
+                                .settings
+                                .set("default_transaction_read_only", v)?;
+                        } else if self.block {
+                            self.state.settings.set("transaction_read_only", v)?;
+                        }
+                    }
                     return Ok(Some(command("SET")));
                 };
                 if *session {

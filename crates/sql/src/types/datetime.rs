@@ -280,6 +280,11 @@ impl Reader<'_> {
 
     /// Splits the literal into fields and reads each.
     fn read(&mut self) -> Result<()> {
+        // Every spelling is ASCII; rejecting the rest early keeps the byte
+        // slicing below on character boundaries.
+        if !self.input.is_ascii() {
+            return Err(self.syntax());
+        }
         let lower = self.input.trim().to_ascii_lowercase();
         let mut tokens: Vec<String> = Vec::new();
         for word in lower.split(|c: char| c.is_whitespace() || c == ',') {

@@ -174,24 +174,41 @@ fn tokens(s: &str) -> Vec<String> {
     out
 }
 
-/// `[+-]HH:MM[:SS[.frac]]`, or `MM:SS.frac` when two fields end in a fraction.
-fn time_micros(t: &str) -> Option<f64> {
+/// `[+-]HH:MM[:SS[.frac]]`, or `MM:SS.frac` when two fields end in a
+/// fraction; in integer microseconds so large hour counts stay exact.
+fn time_micros(t: &str) -> Option<i64> {
     let (neg, body) = match t.as_bytes().first()? {
         b'-' => (true, &t[1..]),
         b'+' => (false, &t[1..]),
         _ => (false, t),
     };
     let parts: Vec<&str> = body.split(':').collect();
-    let num = |p: &str| -> Option<f64> {
-        if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+    let int = |p: &str| -> Option<i64> {
+        if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
         p.parse().ok()
     };
+    let secs = |p: &str| -> Option<i64> {
+        let (whole, frac) = p.split_once('.').unwrap_or((p, ""));
+        if !frac.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let mut digits: Vec<i64> = frac.bytes().map(|c| i64::from(c - b'0')).collect();
+        let round = digits.get(6).is_some_and(|&d| d >= 5);
+        digits.resize(6, 0);
+        let f = digits.iter().fold(0i64, |a, d| a * 10 + d) + i64::from(round);
+        int(whole)?.checked_mul(1_000_000)?.checked_add(f)
+    };
     let v = match parts.as_slice() {
-        [m, s] if s.contains('.') => num(m)? * 60e6 + num(s)? * 1e6,
-        [h, m] => num(h)? * 3600e6 + num(m)? * 60e6,
-        [h, m, s] => num(h)? * 3600e6 + num(m)? * 60e6 + num(s)? * 1e6,
+        [m, s] if s.contains('.') => int(m)?.checked_mul(60_000_000)?.checked_add(secs(s)?)?,
+        [h, m] => int(h)?
+            .checked_mul(MICROS_PER_HOUR)?
+            .checked_add(int(m)?.checked_mul(60_000_000)?)?,
+        [h, m, s] => int(h)?
+            .checked_mul(MICROS_PER_HOUR)?
+            .checked_add(int(m)?.checked_mul(60_000_000)?)?
+            .checked_add(secs(s)?)?,
         _ => return None,
     };
     Some(if neg { -v } else { v })
@@ -211,6 +228,9 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
             format!("interval field value out of range: \"{s}\""),
         )
     };
+    if !s.is_ascii() {
+        return Err(syntax());
+    }
     let lower = s.trim().to_ascii_lowercase();
     if let Some(iso) = lower.strip_prefix('p') {
         return parse_iso(iso).ok_or_else(syntax);
@@ -235,7 +255,7 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
         }
         if t.contains(':') {
             let v = time_micros(t).ok_or_else(syntax)?;
-            sum.micros += v;
+            sum.micros_int = sum.micros_int.checked_add(v).ok_or_else(range)?;
             i += 1;
             continue;
         }

@@ -311,3 +311,146 @@ fn text_input_and_output_match_postgres() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `select typsend('literal'::type)` on PostgreSQL 15, as hex.
+const BINARY_CASES: &[(&str, &str, &str)] = &[
+    (r#"numeric"#, r#"0"#, "0000000000000000"),
+    (r#"numeric"#, r#"1.50"#, "000200000000000200011388"),
+    (r#"numeric"#, r#"-123456.789"#, "0003000140000003000c0d801ed2"),
+    (r#"numeric"#, r#"0.0001"#, "0001ffff000000040001"),
+    (r#"numeric"#, r#"10000"#, "00010001000000000001"),
+    (r#"numeric"#, r#"NaN"#, "00000000c0000000"),
+    (r#"numeric"#, r#"0.00"#, "0000000000000002"),
+    (r#"numeric"#, r#"12345678901234567890.12345"#, "000700040000000504d2162e23340d801ed204d21388"),
+    (r#"double precision"#, r#"1.5"#, "3ff8000000000000"),
+    (r#"real"#, r#"-2.5"#, "c0200000"),
+    (r#"date"#, r#"2024-01-31"#, "0000225c"),
+    (r#"timestamp"#, r#"2024-01-31 12:00"#, "0002b33b63123000"),
+    (r#"timestamptz"#, r#"2024-01-31 12:00+00"#, "0002b33b63123000"),
+    (r#"interval"#, r#"1 year 2 days 00:00:01"#, "00000000000f4240000000020000000c"),
+    (r#"uuid"#, r#"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"#, "a0eebc999c0b4ef8bb6d6bb9bd380a11"),
+    (r#"jsonb"#, r#"{"a":1}"#, "017b2261223a20317d"),
+    (r#"json"#, r#"{"a":1}"#, "7b2261223a317d"),
+    (r#"integer[]"#, r#"{1,NULL,3}"#, "00000001000000010000001700000003000000010000000400000001ffffffff0000000400000003"),
+    (r#"text[]"#, r#"{{a,b},{c,d}}"#, "000000020000000000000019000000020000000100000002000000010000000161000000016200000001630000000164"),
+    (r#"integer[]"#, r#"{}"#, "000000000000000000000017"),
+    (r#"time"#, r#"04:05:06.5"#, "000000036c9361a0"),
+    (r#"boolean"#, r#"t"#, "01"),
+];
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|c| format!("{c:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+#[test]
+fn binary_send_and_receive_match_postgres() {
+    let opts = FormatOptions::default();
+    for (ty, input, pg) in BINARY_CASES {
+        let t = sql_type(ty);
+        let v = Value::from_text(&t, input, &opts).expect("parse");
+        assert_eq!(hex(&v.to_binary_as(&t).expect("not null")), *pg, "{ty} {input}");
+        let back = Value::from_binary(&t, &unhex(pg)).expect("receive");
+        assert_eq!(back.to_text(&opts), v.to_text(&opts), "{ty} {input}");
+    }
+}
+
+#[test]
+fn bad_binary_input_is_an_error() {
+    for (ty, bytes) in [
+        ("integer", &b"\x00\x01"[..]),
+        ("numeric", b"\x00\x01\x00\x00\x00\x00\x00\x00"),
+        ("numeric", b"\x00\x01\x00\x00\x00\x00\x00\x00\x27\x10"),
+        ("numeric", b"\x00\x00\x00\x00\x12\x34\x00\x00"),
+        ("jsonb", b"\x02{}"),
+        ("integer[]", b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x17\x7f\xff\xff\xff\x00\x00\x00\x01"),
+        ("integer[]", b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x19\x00\x00\x00\x01\x00\x00\x00\x01"),
+        ("text", b"\xff"),
+    ] {
+        assert!(Value::from_binary(&sql_type(ty), bytes).is_err(), "{ty} {bytes:?}");
+    }
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn binary_receive_never_panics(bytes: Vec<u8>) {
+            for ty in ["numeric", "integer[]", "text[][]", "jsonb", "json", "interval", "uuid", "numeric[]", "text"] {
+                let _ = Value::from_binary(&sql_type(ty), &bytes);
+            }
+        }
+
+        #[test]
+        fn text_input_never_panics(s: String) {
+            let opts = FormatOptions::default();
+            for ty in ["boolean", "integer", "real", "double precision", "numeric", "bytea", "date", "time",
+                       "timestamp", "timestamptz", "interval", "uuid", "json", "jsonb", "integer[]", "text[]", "oid"] {
+                let _ = Value::from_text(&sql_type(ty), &s, &opts);
+            }
+        }
+
+        #[test]
+        fn float8_text_round_trips(f: f64) {
+            let opts = FormatOptions::default();
+            let s = Value::Float8(f).to_text(&opts).unwrap_or_default();
+            let back = Value::from_text(&DataType::Float8, &s, &opts).expect("re-read");
+            match back {
+                Value::Float8(g) => prop_assert!(g.to_bits() == f.to_bits() || (g.is_nan() && f.is_nan())),
+                _ => prop_assert!(false),
+            }
+        }
+
+        #[test]
+        fn float4_text_round_trips(f: f32) {
+            let opts = FormatOptions::default();
+            let s = Value::Float4(f).to_text(&opts).unwrap_or_default();
+            let back = Value::from_text(&DataType::Float4, &s, &opts).expect("re-read");
+            match back {
+                Value::Float4(g) => prop_assert!(g.to_bits() == f.to_bits() || (g.is_nan() && f.is_nan())),
+                _ => prop_assert!(false),
+            }
+        }
+
+        #[test]
+        fn numeric_round_trips(m: i64, scale in 0u32..20) {
+            let d = rust_decimal::Decimal::new(m, scale);
+            let v = Value::Numeric(d);
+            let opts = FormatOptions::default();
+            let text = v.to_text(&opts).unwrap_or_default();
+            let t = DataType::Numeric(None);
+            let back = Value::from_text(&t, &text, &opts).expect("text");
+            prop_assert_eq!(back.to_text(&opts), Some(text.clone()));
+            let bin = Value::from_binary(&t, &v.to_binary().unwrap_or_default()).expect("binary");
+            prop_assert_eq!(bin.to_text(&opts), Some(text));
+        }
+
+        #[test]
+        fn timestamps_round_trip(t in -211_813_488_000_000_000i64..9_223_371_331_200_000_000i64) {
+            let opts = FormatOptions { timezone: "America/New_York".into(), ..FormatOptions::default() };
+            for v in [Value::Timestamp(t), Value::Timestamptz(t)] {
+                let ty = v.data_type().expect("typed");
+                let s = v.to_text(&opts).unwrap_or_default();
+                let back = Value::from_text(&ty, &s, &opts).expect("re-read");
+                prop_assert_eq!(back, v);
+            }
+        }
+
+        #[test]
+        fn intervals_round_trip(months in -100_000i32..100_000, days in -100_000i32..100_000, micros: i64) {
+            let v = Value::Interval(super::super::Interval { months, days, micros: micros / 4 });
+            let opts = FormatOptions::default();
+            let s = v.to_text(&opts).unwrap_or_default();
+            let back = Value::from_text(&DataType::Interval, &s, &opts).expect("re-read");
+            prop_assert_eq!(format!("{back:?}"), format!("{v:?}"));
+        }
+    }
+}

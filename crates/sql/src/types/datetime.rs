@@ -599,7 +599,7 @@ impl Reader<'_> {
             None => Ok(t),
             Some(pm) => {
                 let hours = t / 3_600_000_000;
-                if !(1..=12).contains(&hours) && !(hours == 0 && t < 3_600_000_000) {
+                if hours > 12 {
                     return Err(self.range());
                 }
                 let t = if hours == 12 {

@@ -355,7 +355,11 @@ fn binary_send_and_receive_match_postgres() {
     for (ty, input, pg) in BINARY_CASES {
         let t = sql_type(ty);
         let v = Value::from_text(&t, input, &opts).expect("parse");
-        assert_eq!(hex(&v.to_binary_as(&t).expect("not null")), *pg, "{ty} {input}");
+        assert_eq!(
+            hex(&v.to_binary_as(&t).expect("not null")),
+            *pg,
+            "{ty} {input}"
+        );
         let back = Value::from_binary(&t, &unhex(pg)).expect("receive");
         assert_eq!(back.to_text(&opts), v.to_text(&opts), "{ty} {input}");
     }
@@ -369,11 +373,20 @@ fn bad_binary_input_is_an_error() {
         ("numeric", b"\x00\x01\x00\x00\x00\x00\x00\x00\x27\x10"),
         ("numeric", b"\x00\x00\x00\x00\x12\x34\x00\x00"),
         ("jsonb", b"\x02{}"),
-        ("integer[]", b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x17\x7f\xff\xff\xff\x00\x00\x00\x01"),
-        ("integer[]", b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x19\x00\x00\x00\x01\x00\x00\x00\x01"),
+        (
+            "integer[]",
+            b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x17\x7f\xff\xff\xff\x00\x00\x00\x01",
+        ),
+        (
+            "integer[]",
+            b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x19\x00\x00\x00\x01\x00\x00\x00\x01",
+        ),
         ("text", b"\xff"),
     ] {
-        assert!(Value::from_binary(&sql_type(ty), bytes).is_err(), "{ty} {bytes:?}");
+        assert!(
+            Value::from_binary(&sql_type(ty), bytes).is_err(),
+            "{ty} {bytes:?}"
+        );
     }
 }
 

@@ -232,7 +232,7 @@ pub fn parse_numeric(s: &str) -> Result<Value> {
     };
     let sign = if unsigned.starts_with('-') { "-" } else { "" };
     let text = format!("{sign}{mant}{}", &body[mant_end..]);
-    let norm = json::normalise_number(&text).ok_or_else(|| numeric_overflow())?;
+    let norm = json::normalise_number(&text).ok_or_else(numeric_overflow)?;
     decimal_from_text(&norm).map(Value::Numeric)
 }
 

@@ -241,9 +241,14 @@ impl Conn {
     }
 
     pub async fn flush(&mut self) -> io::Result<()> {
-        if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
-            self.wbuf.clear();
+        // Advancing as bytes go out keeps this cancel-safe: a flush cut
+        // short (shutdown) never sends a prefix twice.
+        while !self.wbuf.is_empty() {
+            let n = self.stream.write(&self.wbuf).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.wbuf.advance(n);
         }
         self.stream.flush().await
     }

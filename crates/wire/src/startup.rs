@@ -45,7 +45,9 @@ pub async fn negotiate(
     conn: &mut Conn,
     tls: Option<&TlsAcceptor>,
 ) -> io::Result<Result<Opening, WireError>> {
-    let mut negotiated = false;
+    // libpq may try GSS first and then SSL on the same connection; each
+    // may be asked once.
+    let (mut ssl_done, mut gss_done) = (false, false);
     loop {
         let packet = match conn.read_startup_packet().await {
             Ok(Ok(p)) => p,
@@ -61,14 +63,16 @@ pub async fn negotiate(
             )));
         };
         match code {
-            SSL_REQUEST | GSSENC_REQUEST if negotiated => {
+            SSL_REQUEST | GSSENC_REQUEST
+                if (code == SSL_REQUEST && ssl_done) || (code == GSSENC_REQUEST && gss_done) =>
+            {
                 return Ok(Err(WireError::fatal(
                     "08P01",
                     "unsupported frontend protocol: SSL/GSS negotiation repeated",
                 )));
             }
             SSL_REQUEST => {
-                negotiated = true;
+                ssl_done = true;
                 let Some(acceptor) = tls else {
                     conn.send_byte_now(b'N').await?;
                     continue;
@@ -87,7 +91,7 @@ pub async fn negotiate(
                 conn.set_stream(Box::new(stream));
             }
             GSSENC_REQUEST => {
-                negotiated = true;
+                gss_done = true;
                 conn.send_byte_now(b'N').await?;
             }
             CANCEL_REQUEST => {
@@ -199,9 +203,20 @@ async fn scram(
     engine: &Engine,
     user: &str,
 ) -> io::Result<Result<bool, WireError>> {
-    let (verifier, mock) = match engine.role_auth(user).await {
-        Err(e) => return Ok(Err(WireError::from(e).into_fatal())),
-        Ok(Some(RoleAuth::Scram(v))) => match Verifier::parse(&v) {
+    match engine.role_auth(user).await {
+        Ok(auth) => scram_exchange(conn, user, auth).await,
+        Err(e) => Ok(Err(WireError::from(e).into_fatal())),
+    }
+}
+
+/// The SASL exchange for `user`, whose stored credentials are `auth`.
+async fn scram_exchange(
+    conn: &mut Conn,
+    user: &str,
+    auth: Option<RoleAuth>,
+) -> io::Result<Result<bool, WireError>> {
+    let (verifier, mock) = match auth {
+        Some(RoleAuth::Scram(v)) => match Verifier::parse(&v) {
             Some(v) => (v, false),
             None => {
                 tracing::warn!(user, "role has an unreadable SCRAM verifier");
@@ -210,7 +225,7 @@ async fn scram(
         },
         // No such role, or no password: run the exchange anyway and fail
         // it, so the answer does not tell which roles exist.
-        Ok(_) => (Verifier::mock(user), true),
+        _ => (Verifier::mock(user), true),
     };
 
     conn.send(&Authentication::SASL(vec![MECHANISM.to_string()]));
@@ -282,6 +297,9 @@ async fn read_password(conn: &mut Conn) -> io::Result<Result<Option<Bytes>, Wire
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::{BufMut, BytesMut};
+    use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 
     fn body(pairs: &[(&str, &str)]) -> Bytes {
         let mut b = Vec::new();
@@ -293,6 +311,51 @@ mod tests {
         }
         b.push(0);
         Bytes::from(b)
+    }
+
+    fn packet(code: i32, rest: &[u8]) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        b.put_i32(8 + rest.len() as i32);
+        b.put_i32(code);
+        b.put_slice(rest);
+        b.to_vec()
+    }
+
+    fn startup_packet(version: i32) -> Vec<u8> {
+        packet(version, &body(&[("user", "alice"), ("database", "db")]))
+    }
+
+    /// Reads one typed backend message.
+    async fn recv(s: &mut (impl AsyncRead + Unpin)) -> (u8, Vec<u8>) {
+        let ty = s.read_u8().await.expect("type");
+        let len = s.read_i32().await.expect("length") as usize;
+        let mut body = vec![0; len - 4];
+        s.read_exact(&mut body).await.expect("body");
+        (ty, body)
+    }
+
+    async fn send(s: &mut (impl AsyncWrite + Unpin), ty: u8, body: &[u8]) {
+        let mut b = BytesMut::new();
+        b.put_u8(ty);
+        b.put_i32(4 + body.len() as i32);
+        b.put_slice(body);
+        s.write_all(&b).await.expect("write");
+    }
+
+    type Negotiation = tokio::task::JoinHandle<(Conn, Result<Opening, WireError>)>;
+
+    /// Runs `negotiate` on the server end of a duplex.
+    fn server(tls: Option<TlsAcceptor>) -> (DuplexStream, Negotiation) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let task = tokio::spawn(async move {
+            let mut conn = Conn::new(Box::new(server), 1 << 20);
+            let opening = negotiate(&mut conn, tls.as_ref())
+                .await
+                .expect("no I/O error");
+            conn.flush().await.expect("flush");
+            (conn, opening)
+        });
+        (client, task)
     }
 
     #[test]
@@ -315,5 +378,170 @@ mod tests {
         assert_eq!(e.code, "28000");
         assert!(parse_startup(Bytes::from_static(b"user\0bob\0")).is_err());
         assert!(parse_startup(Bytes::from_static(b"user\0bob")).is_err());
+    }
+
+    #[tokio::test]
+    async fn ssl_and_gss_are_refused_without_tls() {
+        let (mut client, task) = server(None);
+        client
+            .write_all(&packet(GSSENC_REQUEST, &[]))
+            .await
+            .unwrap();
+        assert_eq!(client.read_u8().await.unwrap(), b'N');
+        client.write_all(&packet(SSL_REQUEST, &[])).await.unwrap();
+        assert_eq!(client.read_u8().await.unwrap(), b'N');
+        client.write_all(&startup_packet(3 << 16)).await.unwrap();
+        let (_, opening) = task.await.unwrap();
+        match opening.unwrap() {
+            Opening::Session(req) => {
+                assert_eq!((req.user.as_str(), req.database.as_str()), ("alice", "db"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn ssl_request_upgrades_to_tls() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata");
+        let acceptor = crate::tls::acceptor(&crate::TlsFiles {
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        })
+        .unwrap();
+        let (mut client, task) = server(Some(acceptor));
+        client.write_all(&packet(SSL_REQUEST, &[])).await.unwrap();
+        assert_eq!(client.read_u8().await.unwrap(), b'S');
+
+        use rustls_pki_types::pem::PemObject;
+        use tokio_rustls::rustls;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector
+            .connect(name, client)
+            .await
+            .expect("TLS handshake");
+        tls.write_all(&startup_packet(3 << 16)).await.unwrap();
+        tls.flush().await.unwrap();
+        let (_, opening) = task.await.unwrap();
+        assert!(matches!(opening.unwrap(), Opening::Session(_)));
+    }
+
+    #[tokio::test]
+    async fn data_pipelined_after_ssl_request_is_refused() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata");
+        let acceptor = crate::tls::acceptor(&crate::TlsFiles {
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        })
+        .unwrap();
+        let (mut client, task) = server(Some(acceptor));
+        let mut both = packet(SSL_REQUEST, &[]);
+        both.extend(startup_packet(3 << 16));
+        client.write_all(&both).await.unwrap();
+        let (_, opening) = task.await.unwrap();
+        assert!(opening.unwrap_err().is_fatal());
+    }
+
+    #[tokio::test]
+    async fn cancel_request_cancels_the_registered_session() {
+        let handle = shoal_sql::session::CancelHandle::default();
+        let reg = crate::cancel::register(handle.clone());
+        let (mut client, task) = server(None);
+        let mut key = BytesMut::new();
+        key.put_i32(reg.pid);
+        key.put_i32(reg.secret);
+        client
+            .write_all(&packet(CANCEL_REQUEST, &key))
+            .await
+            .unwrap();
+        let (_, opening) = task.await.unwrap();
+        assert!(matches!(opening.unwrap(), Opening::Cancel));
+        assert!(handle.take());
+    }
+
+    #[tokio::test]
+    async fn newer_minor_versions_are_negotiated_down() {
+        let (mut client, task) = server(None);
+        let mut p = BytesMut::new();
+        p.put_slice(&body(&[("user", "u"), ("_pq_.x", "1")])[..]);
+        client.write_all(&packet((3 << 16) | 2, &p)).await.unwrap();
+        let (_, opening) = task.await.unwrap();
+        assert!(matches!(opening.unwrap(), Opening::Session(_)));
+        let (ty, body) = recv(&mut client).await;
+        assert_eq!(ty, b'v');
+        assert_eq!(&body[..8], &[0, 3, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(&body[8..], b"_pq_.x\0");
+    }
+
+    #[tokio::test]
+    async fn bad_startup_packets_are_fatal() {
+        let (mut client, task) = server(None);
+        client.write_all(&[0, 0, 0, 2]).await.unwrap();
+        assert!(task.await.unwrap().1.unwrap_err().is_fatal());
+        let (mut client, task) = server(None);
+        client.write_all(&startup_packet(2 << 16)).await.unwrap();
+        assert_eq!(task.await.unwrap().1.unwrap_err().code, "0A000");
+    }
+
+    /// A SCRAM client (rust-postgres's) against `scram_exchange`.
+    async fn scram_login(
+        password: &str,
+        auth: Option<RoleAuth>,
+    ) -> (Result<bool, WireError>, Vec<u8>) {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let task = tokio::spawn(async move {
+            let mut conn = Conn::new(Box::new(server), 1 << 20);
+            let r = scram_exchange(&mut conn, "alice", auth)
+                .await
+                .expect("no I/O error");
+            conn.flush().await.unwrap();
+            r
+        });
+        let (ty, body) = recv(&mut client).await;
+        assert_eq!(ty, b'R');
+        assert_eq!(&body[..4], &[0, 0, 0, 10], "AuthenticationSASL");
+        assert_eq!(&body[4..], b"SCRAM-SHA-256\0\0");
+        let mut scram = ScramSha256::new(password.as_bytes(), ChannelBinding::unsupported());
+        let mut initial = BytesMut::new();
+        initial.put_slice(b"SCRAM-SHA-256\0");
+        initial.put_i32(scram.message().len() as i32);
+        initial.put_slice(scram.message());
+        send(&mut client, b'p', &initial).await;
+        let (ty, body) = recv(&mut client).await;
+        assert_eq!((ty, &body[..4]), (b'R', &[0, 0, 0, 11][..]), "SASLContinue");
+        scram.update(&body[4..]).unwrap();
+        send(&mut client, b'p', scram.message()).await;
+        let result = task.await.unwrap();
+        let mut rest = Vec::new();
+        if result == Ok(true) {
+            let (ty, body) = recv(&mut client).await;
+            assert_eq!((ty, &body[..4]), (b'R', &[0, 0, 0, 12][..]), "SASLFinal");
+            scram.finish(&body[4..]).expect("server signature verifies");
+            rest = body;
+        }
+        (result, rest)
+    }
+
+    #[tokio::test]
+    async fn scram_exchange_with_a_driver() {
+        let verifier = postgres_protocol::password::scram_sha_256(b"wonderland");
+        let (ok, _) = scram_login("wonderland", Some(RoleAuth::Scram(verifier.clone()))).await;
+        assert_eq!(ok, Ok(true));
+        let (bad, _) = scram_login("rabbit", Some(RoleAuth::Scram(verifier))).await;
+        assert_eq!(bad.unwrap_err().code, "28P01");
+        let (none, _) = scram_login("x", None).await;
+        assert_eq!(none.unwrap_err().code, "28P01");
+        let (nopw, _) = scram_login("", Some(RoleAuth::NoPassword)).await;
+        assert_eq!(nopw.unwrap_err().code, "28P01");
     }
 }

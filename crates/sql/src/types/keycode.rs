@@ -404,6 +404,46 @@ mod tests {
         }
 
         #[test]
+        fn wide_numeric_order(a in -(1i128 << 95)..(1i128 << 95), sa in 0u32..=28, b in -(1i128 << 95)..(1i128 << 95), sb in 0u32..=28) {
+            let d = |m: i128, s: u32| Decimal::from_i128_with_scale(m, s);
+            let (va, vb) = (Value::Numeric(d(a, sa)), Value::Numeric(d(b, sb)));
+            prop_assert_eq!(key(&va).cmp(&key(&vb)), va.total_cmp(&vb));
+            prop_assert_eq!(roundtrip(&DataType::Numeric(None), &va).total_cmp(&va), Ordering::Equal);
+            prop_assert!(key(&va) < key(&Value::NumericNaN));
+        }
+
+        #[test]
+        fn time_order(a: i64, b: i64, da: i32, db: i32) {
+            for (va, vb, ty) in [
+                (Value::Timestamp(a), Value::Timestamp(b), DataType::Timestamp),
+                (Value::Timestamptz(a), Value::Timestamptz(b), DataType::Timestamptz),
+                (Value::Time(a), Value::Time(b), DataType::Time),
+                (Value::Date(da), Value::Date(db), DataType::Date),
+            ] {
+                prop_assert_eq!(key(&va).cmp(&key(&vb)), va.total_cmp(&vb));
+                prop_assert_eq!(roundtrip(&ty, &va), va);
+            }
+        }
+
+        #[test]
+        fn interval_order(a: (i32, i32, i64), b: (i32, i32, i64)) {
+            let iv = |(months, days, micros): (i32, i32, i64)| Value::Interval(Interval { months, days, micros });
+            let (va, vb) = (iv(a), iv(b));
+            // Equal spans (1 mon = 30 days) compare equal but keep their
+            // fields apart in the key, so only strict order must agree.
+            if va.total_cmp(&vb) != Ordering::Equal {
+                prop_assert_eq!(key(&va).cmp(&key(&vb)), va.total_cmp(&vb));
+            }
+            prop_assert_eq!(format!("{:?}", roundtrip(&DataType::Interval, &va)), format!("{va:?}"));
+        }
+
+        #[test]
+        fn float4_order(a in proptest::num::f32::ANY, b in proptest::num::f32::ANY) {
+            let (va, vb) = (Value::Float4(a), Value::Float4(b));
+            prop_assert_eq!(key(&va).cmp(&key(&vb)), va.total_cmp(&vb));
+        }
+
+        #[test]
         fn decoding_random_bytes_never_panics(bytes: Vec<u8>) {
             for ty in [DataType::Int4, DataType::Float8, DataType::Numeric(None), DataType::Text, DataType::Date, DataType::Interval, DataType::Uuid] {
                 let mut input = bytes.as_slice();

@@ -467,3 +467,157 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn time_zones_match_postgres() {
+    use crate::types::cast::{cast, CastKind};
+    // (TimeZone, literal, printed as timestamptz, ::date, ::timestamp),
+    // from PostgreSQL 15 with `SET timezone`.
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "America/New_York",
+            "2024-03-10 02:30",
+            "2024-03-10 03:30:00-04",
+        ),
+        (
+            "America/New_York",
+            "2024-11-03 01:30",
+            "2024-11-03 01:30:00-05",
+        ),
+        (
+            "America/New_York",
+            "1800-01-01 00:00",
+            "1800-01-01 00:00:00-04:56:02",
+        ),
+        (
+            "America/New_York",
+            "2024-07-01 12:00:00+00",
+            "2024-07-01 08:00:00-04",
+        ),
+        (
+            "America/New_York",
+            "2024-01-31 10:00",
+            "2024-01-31 10:00:00-05",
+        ),
+        (
+            "Asia/Kolkata",
+            "1800-01-01 00:00",
+            "1800-01-01 00:00:00+05:53:28",
+        ),
+        (
+            "Asia/Kolkata",
+            "2024-07-01 12:00:00+00",
+            "2024-07-01 17:30:00+05:30",
+        ),
+        (
+            "Europe/Berlin",
+            "1800-01-01 00:00",
+            "1800-01-01 00:00:00+00:53:28",
+        ),
+        (
+            "Europe/Berlin",
+            "2024-07-01 12:00:00+00",
+            "2024-07-01 14:00:00+02",
+        ),
+        ("+02:00", "2024-07-01 12:00:00+00", "2024-07-01 10:00:00-02"),
+        ("+02:00", "2024-01-31 10:00", "2024-01-31 10:00:00-02"),
+        (
+            "Australia/Lord_Howe",
+            "2024-07-01 12:00:00+00",
+            "2024-07-01 22:30:00+10:30",
+        ),
+        (
+            "Australia/Lord_Howe",
+            "2024-01-31 10:00",
+            "2024-01-31 10:00:00+11",
+        ),
+    ];
+    for (tz, input, pg) in cases {
+        let opts = FormatOptions {
+            timezone: tz.to_string(),
+            ..FormatOptions::default()
+        };
+        let v = Value::from_text(&DataType::Timestamptz, input, &opts).expect("input");
+        assert_eq!(v.to_text(&opts).as_deref(), Some(*pg), "{tz} {input}");
+    }
+    let ny = FormatOptions {
+        timezone: "America/New_York".into(),
+        ..FormatOptions::default()
+    };
+    let t = Value::from_text(&DataType::Timestamptz, "2024-07-01 12:00:00+00", &ny).expect("input");
+    let as_text = |v: Value| v.to_text(&ny).unwrap_or_default();
+    let c = |to: DataType| as_text(cast(&t, &to, CastKind::Explicit, &ny).expect("cast"));
+    assert_eq!(c(DataType::Date), "2024-07-01");
+    assert_eq!(c(DataType::Timestamp), "2024-07-01 08:00:00");
+    let d = Value::from_text(&DataType::Date, "2024-01-31", &ny).expect("date");
+    let dt = cast(&d, &DataType::Timestamptz, CastKind::Explicit, &ny).expect("cast");
+    assert_eq!(as_text(dt), "2024-01-31 00:00:00-05");
+}
+
+#[test]
+fn type_names_parse_as_postgres_spells_them() {
+    for (name, display) in [
+        ("int", "integer"),
+        ("integer", "integer"),
+        ("int4", "integer"),
+        ("smallint", "smallint"),
+        ("int2", "smallint"),
+        ("bigint", "bigint"),
+        ("int8", "bigint"),
+        ("real", "real"),
+        ("float4", "real"),
+        ("float(24)", "real"),
+        ("float(25)", "double precision"),
+        ("float", "double precision"),
+        ("double precision", "double precision"),
+        ("float8", "double precision"),
+        ("numeric", "numeric"),
+        ("numeric(10,2)", "numeric(10,2)"),
+        ("decimal(10)", "numeric(10,0)"),
+        ("boolean", "boolean"),
+        ("bool", "boolean"),
+        ("text", "text"),
+        ("varchar(20)", "character varying(20)"),
+        ("character varying(20)", "character varying(20)"),
+        ("varchar", "character varying"),
+        ("char(3)", "character(3)"),
+        ("character(3)", "character(3)"),
+        ("char", "character(1)"),
+        ("bpchar", "bpchar"),
+        ("bytea", "bytea"),
+        ("date", "date"),
+        ("time", "time without time zone"),
+        ("time without time zone", "time without time zone"),
+        ("timestamp", "timestamp without time zone"),
+        ("timestamp without time zone", "timestamp without time zone"),
+        ("timestamp with time zone", "timestamp with time zone"),
+        ("timestamptz", "timestamp with time zone"),
+        ("interval", "interval"),
+        ("uuid", "uuid"),
+        ("json", "json"),
+        ("jsonb", "jsonb"),
+        ("oid", "oid"),
+        ("regclass", "oid"),
+        ("regtype", "oid"),
+        ("name", "name"),
+        ("int[]", "integer[]"),
+        ("text[]", "text[]"),
+        ("int4[]", "integer[]"),
+        ("varchar(5)[]", "character varying(5)[]"),
+    ] {
+        let t = sql_type(name);
+        assert_eq!(t.display_name(), display, "{name}");
+        assert_eq!(
+            DataType::from_oid(t.oid()).map(|b| b.oid()),
+            Some(t.oid()),
+            "{name}"
+        );
+    }
+    assert_eq!(sql_type("varchar(20)").type_modifier(), 24);
+    assert_eq!(
+        sql_type("numeric(10,2)").type_modifier(),
+        (10 << 16 | 2) + 4
+    );
+    assert_eq!(sql_type("int[]").oid(), 1007);
+    assert_eq!(sql_type("text").type_modifier(), -1);
+}

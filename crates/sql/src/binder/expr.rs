@@ -294,17 +294,13 @@ impl Binder<'_> {
                     };
                     return Ok((Expr::InSubquery(Box::new(x), slot), DataType::Bool));
                 }
-                let (x, t) = self.expr(left, scope)?;
-                let (arr, at) = self.expr(right, scope)?;
-                let _ = t;
-                Ok((
-                    Expr::Func(format!("any_{}", op_name(compare_op)), vec![x, arr]),
-                    {
-                        let _ = at;
-                        DataType::Bool
-                    },
-                ))
+                self.quantified(left, compare_op, right, true, scope)
             }
+            ast::Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } => self.quantified(left, compare_op, right, false, scope),
             ast::Expr::Array(a) => {
                 let mut items = Vec::new();
                 let mut types = Vec::new();
@@ -639,6 +635,40 @@ impl Binder<'_> {
         )?;
         let b = self.coerce(b, &bt, &DataType::Text)?;
         Ok((Expr::Binary(op, Box::new(a), Box::new(b)), DataType::Bool))
+    }
+
+    /// `x op ANY (array)` / `x op ALL (array)`.
+    fn quantified(
+        &mut self,
+        left: &ast::Expr,
+        op: &B,
+        right: &ast::Expr,
+        any: bool,
+        scope: &Scope,
+    ) -> Result<Bound> {
+        let (x, t) = self.expr(left, scope)?;
+        let (arr, at) = self.expr(right, scope)?;
+        let elem = match &at {
+            DataType::Array(e) => (**e).clone(),
+            _ => t.clone(),
+        };
+        let x = if t == DataType::Unknown {
+            self.coerce(x, &t, &elem)?
+        } else {
+            x
+        };
+        let want = DataType::Array(Box::new(if elem == DataType::Unknown {
+            DataType::Text
+        } else {
+            elem
+        }));
+        let arr = if matches!(at, DataType::Array(_)) {
+            arr
+        } else {
+            self.coerce(arr, &at, &want)?
+        };
+        let name = format!("{}_{}", if any { "any" } else { "all" }, op_name(op));
+        Ok((Expr::Func(name, vec![x, arr]), DataType::Bool))
     }
 
     fn is_null(&mut self, x: &ast::Expr, negated: bool, scope: &Scope) -> Result<Bound> {

@@ -315,7 +315,8 @@ impl Binder<'_> {
         } else {
             let mut acc: Option<(Plan, Scope)> = None;
             for twj in &s.from {
-                let (p, sc) = self.table_with_joins(twj)?;
+                let left = acc.as_ref().map(|(_, sc)| sc.clone());
+                let (p, sc) = self.table_with_joins_after(twj, left.as_ref())?;
                 acc = Some(match acc {
                     None => (p, sc),
                     Some((lp, ls)) => cross(lp, ls, p, sc),
@@ -367,10 +368,15 @@ impl Binder<'_> {
             };
             group.push(e);
         }
+        // Set-returning functions in the select list become lateral
+        // function scans joined to the FROM rows.
+        let (plan2, scope2, projection) = self.select_srfs(plan, scope, &s.projection)?;
+        plan = plan2;
+        let scope = scope2;
         // Select list (collecting aggregates and window calls).
         self.set_named_windows(&s.named_window)?;
         let saved = self.begin_aggs();
-        let r = self.select_list(&s.projection, &scope);
+        let r = self.select_list(&projection, &scope);
         let (mut exprs, mut cols) = match r {
             Ok(x) => x,
             Err(e) => {
@@ -633,7 +639,17 @@ impl Binder<'_> {
 
     /// Binds one FROM item with its joins.
     pub fn table_with_joins(&mut self, twj: &ast::TableWithJoins) -> Result<(Plan, Scope)> {
-        let (mut plan, mut scope) = self.table_factor(&twj.relation, None)?;
+        self.table_with_joins_after(twj, None)
+    }
+
+    /// A FROM item after the items whose columns are `left` (which lateral
+    /// items may use).
+    fn table_with_joins_after(
+        &mut self,
+        twj: &ast::TableWithJoins,
+        left: Option<&Scope>,
+    ) -> Result<(Plan, Scope)> {
+        let (mut plan, mut scope) = self.table_factor(&twj.relation, left)?;
         for j in &twj.joins {
             let (rp, rs) = self.table_factor(&j.relation, Some(&scope))?;
             let (kind, constraint) = match &j.join_operator {
@@ -736,7 +752,7 @@ impl Binder<'_> {
                             _ => None,
                         })
                         .collect();
-                    return self.table_function(&rel, &exprs, alias.as_ref());
+                    return self.table_function(&rel, &exprs, alias.as_ref(), left);
                 }
                 self.named_relation(schema.as_deref(), &rel, alias.as_ref())
             }
@@ -779,7 +795,7 @@ impl Binder<'_> {
                         _ => None,
                     })
                     .collect();
-                self.table_function(&rel, &exprs, alias.as_ref())
+                self.table_function(&rel, &exprs, alias.as_ref(), left)
             }
             ast::TableFactor::NestedJoin {
                 table_with_joins,
@@ -798,32 +814,144 @@ impl Binder<'_> {
         }
     }
 
+    /// Moves top-level generate_series/unnest calls of a select list into
+    /// lateral function scans; the items then read their column.
+    fn select_srfs(
+        &mut self,
+        mut plan: Plan,
+        mut scope: Scope,
+        items: &[ast::SelectItem],
+    ) -> Result<(Plan, Scope, Vec<ast::SelectItem>)> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let (expr, alias) = match item {
+                ast::SelectItem::UnnamedExpr(e) => (e, None),
+                ast::SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
+                other => {
+                    out.push(other.clone());
+                    continue;
+                }
+            };
+            let ast::Expr::Function(f) = expr else {
+                out.push(item.clone());
+                continue;
+            };
+            let name = f
+                .name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(ident)
+                .unwrap_or_default();
+            if f.over.is_some() || !matches!(name.as_str(), "generate_series" | "unnest") {
+                out.push(item.clone());
+                continue;
+            }
+            let args: Vec<ast::Expr> = match &f.args {
+                ast::FunctionArguments::List(l) => l
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => vec![],
+            };
+            let (fp, mut fs) = self.table_function(&name, &args, None, Some(&scope))?;
+            let hidden = format!("?srf{}?", scope.cols.len());
+            fs.cols[0].name = hidden.clone();
+            fs.cols[0].qualifier = None;
+            let lw = scope.cols.len();
+            plan = planner::make_join(JoinKind::Inner, plan, fp, None, lw, 1);
+            scope.cols.extend(fs.cols);
+            out.push(ast::SelectItem::ExprWithAlias {
+                expr: ast::Expr::Identifier(ast::Ident::with_quote('"', hidden)),
+                alias: alias.unwrap_or_else(|| ast::Ident::with_quote('"', name.clone())),
+            });
+        }
+        Ok((plan, scope, out))
+    }
+
+    /// A set-returning function in FROM (generate_series, unnest). With a
+    /// `left` scope (a later FROM item), its arguments may use the earlier
+    /// items' columns, and it runs once per left row (implicit LATERAL).
     fn table_function(
         &mut self,
         name: &str,
         args: &[ast::Expr],
         alias: Option<&ast::TableAlias>,
+        left: Option<&Scope>,
     ) -> Result<(Plan, Scope)> {
-        match name {
-            "generate_series" => {
-                let empty = Scope::default();
-                let mut bound = Vec::new();
-                let mut types = Vec::new();
-                for a in args {
-                    let (x, t) = self.expr(a, &empty)?;
+        let empty = Scope::default();
+        if let Some(l) = left {
+            self.outer.push(l.clone());
+            self.outer_used.push(false);
+        }
+        let mut bound = Vec::new();
+        let mut types = Vec::new();
+        let mut err = None;
+        for a in args {
+            match self.expr(a, &empty) {
+                Ok((x, t)) => {
                     bound.push(x);
                     types.push(t);
                 }
-                let t = cast::common_type(&types[..types.len().min(2)])?;
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        let lateral = if left.is_some() {
+            self.outer.pop();
+            self.outer_used.pop().unwrap_or(false)
+        } else {
+            false
+        };
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let (args, t) = self.srf_args(name, bound, types)?;
+        let mut cols = vec![ScopeCol::new(name, t)];
+        cols[0].qualifier = Some(name.into());
+        if let Some(a) = alias {
+            apply_alias(&mut cols, a);
+            if a.columns.is_empty() {
+                cols[0].name = ident(&a.name);
+            }
+        }
+        let plan = Plan::Function {
+            name: name.into(),
+            args,
+        };
+        let plan = if lateral {
+            Plan::Lateral {
+                input: Box::new(plan),
+            }
+        } else {
+            plan
+        };
+        Ok((plan, Scope::new(cols)))
+    }
+
+    /// Types a set-returning function's arguments; returns them and the
+    /// type of its rows.
+    pub(crate) fn srf_args(
+        &mut self,
+        name: &str,
+        bound: Vec<Expr>,
+        types: Vec<DataType>,
+    ) -> Result<(Vec<Expr>, DataType)> {
+        match name {
+            "generate_series" => {
+                if bound.len() < 2 || bound.len() > 3 {
+                    return Err(super::expr::undefined_function(name, &types));
+                }
+                let t = cast::common_type(&types[..2])?;
                 let t = match t {
                     DataType::Unknown => DataType::Int4,
-                    DataType::Timestamptz | DataType::Timestamp | DataType::Date => {
-                        if t == DataType::Date {
-                            DataType::Timestamptz
-                        } else {
-                            t
-                        }
-                    }
+                    DataType::Date => DataType::Timestamptz,
                     t => t,
                 };
                 let mut args = Vec::new();
@@ -836,24 +964,15 @@ impl Binder<'_> {
                         };
                     args.push(self.coerce(x, &xt, &target)?);
                 }
-                if args.len() < 2 || args.len() > 3 {
-                    return Err(super::expr::undefined_function("generate_series", &[]));
-                }
-                let mut cols = vec![ScopeCol::new("generate_series", t)];
-                cols[0].qualifier = Some("generate_series".into());
-                if let Some(a) = alias {
-                    apply_alias(&mut cols, a);
-                    if a.columns.is_empty() {
-                        cols[0].name = ident(&a.name);
-                    }
-                }
-                Ok((
-                    Plan::Function {
-                        name: name.into(),
-                        args,
-                    },
-                    Scope::new(cols),
-                ))
+                Ok((args, t))
+            }
+            "unnest" => {
+                let elem = match types.first() {
+                    Some(DataType::Array(e)) => (**e).clone(),
+                    Some(DataType::Unknown) => DataType::Text,
+                    _ => return Err(super::expr::undefined_function(name, &types)),
+                };
+                Ok((bound, elem))
             }
             _ => Err(Error::new(
                 ErrorCode::UndefinedFunction,

@@ -293,6 +293,9 @@ impl Ctx<'_> {
                 if name == "array" {
                     return Ok(Value::Array(v));
                 }
+                if let Some(q) = quantified(name) {
+                    return self.quantified(q, &v);
+                }
                 func::call(name, &v, &self.fctx)?
             }
             Expr::Session(f, args) => {
@@ -505,6 +508,51 @@ impl Ctx<'_> {
             self.state.currval.insert(s.oid, v);
         }
         Ok(Value::Int8(v))
+    }
+}
+
+/// `any_eq`, `all_lt`...: (is ANY, the operator).
+fn quantified(name: &str) -> Option<(bool, BinaryOp)> {
+    let (q, op) = name.split_once('_')?;
+    let any = match q {
+        "any" => true,
+        "all" => false,
+        _ => return None,
+    };
+    let op = match op {
+        "eq" => BinaryOp::Eq,
+        "ne" => BinaryOp::NotEq,
+        "lt" => BinaryOp::Lt,
+        "le" => BinaryOp::LtEq,
+        "gt" => BinaryOp::Gt,
+        "ge" => BinaryOp::GtEq,
+        _ => return None,
+    };
+    Some((any, op))
+}
+
+impl Ctx<'_> {
+    /// x op ANY/ALL (array), with SQL's NULL rules.
+    fn quantified(&self, (any, op): (bool, BinaryOp), v: &[Value]) -> Result<Value> {
+        let x = v.first().cloned().unwrap_or(Value::Null);
+        let items = match v.get(1) {
+            Some(Value::Array(items)) => items.clone(),
+            Some(Value::Null) | None => return Ok(Value::Null),
+            Some(other) => vec![other.clone()],
+        };
+        let mut saw_null = false;
+        for it in &items {
+            match func::binary(op, &x, it, &self.fctx)? {
+                Value::Bool(b) if b == any => return Ok(Value::Bool(any)),
+                Value::Null => saw_null = true,
+                _ => {}
+            }
+        }
+        Ok(if saw_null {
+            Value::Null
+        } else {
+            Value::Bool(!any)
+        })
     }
 }
 

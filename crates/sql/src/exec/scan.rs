@@ -237,13 +237,15 @@ impl Ctx<'_> {
                 );
                 let mut it = self.txn.scan(range, Direction::Forward).await?;
                 let mut row_keys = Vec::new();
-                while let Some((k, _)) = it.next().await? {
-                    let mut rest: &[u8] = &k[5..];
+                while let Some((k, v)) = it.next().await? {
+                    let mut rest: &[u8] = k.get(5..).unwrap_or(&[]);
                     for t in &cols {
                         decode_key(t, &mut rest)?;
                     }
+                    // Unique entries keep the row's key suffix in the value.
+                    let suffix: &[u8] = if rest.is_empty() { &v } else { rest };
                     let mut rk = keys::table_prefix(table.oid);
-                    rk.extend_from_slice(rest);
+                    rk.extend_from_slice(suffix);
                     row_keys.push(rk);
                 }
                 let mut rows = Vec::with_capacity(row_keys.len());
@@ -329,6 +331,17 @@ impl Ctx<'_> {
         args: &[Expr],
         outer: &[Row],
     ) -> Result<Vec<Row>> {
+        if name == "unnest" {
+            let mut out = Vec::new();
+            for a in args {
+                match self.eval_full(a, &[], outer).await? {
+                    Value::Array(items) => out.extend(items.into_iter().map(|v| vec![v])),
+                    Value::Null => {}
+                    other => out.push(vec![other]),
+                }
+            }
+            return Ok(out);
+        }
         if name != "generate_series" {
             return Err(Error::new(
                 ErrorCode::UndefinedFunction,

@@ -4,8 +4,24 @@
 //! The binder resolves an operator or function call with [`binary_type`],
 //! [`unary_type`] or [`function_type`] (coercing arguments as needed), and
 //! the executor evaluates it with [`binary`], [`unary`] or [`call`].
+//!
+//! Modules: `ops` (operator resolution and evaluation), `num` (integer,
+//! float and numeric arithmetic), `datetime` (date/time arithmetic and
+//! functions), `text` (string functions, LIKE and regular expressions),
+//! `math` (math functions), `signature` (function signatures and
+//! resolution, argument coercion) and `aggregate`.
 
-use crate::error::{Error, Result};
+mod datefn;
+mod datetime;
+mod math;
+mod misc;
+mod num;
+mod ops;
+mod signature;
+mod text;
+mod to_char;
+
+use crate::error::{Error, ErrorCode, Result};
 use crate::types::{DataType, FormatOptions, Value};
 
 /// Binary operators.
@@ -44,6 +60,44 @@ pub enum BinaryOp {
     JsonGetText,
 }
 
+impl BinaryOp {
+    /// The operator as PostgreSQL names it in error messages (LIKE is
+    /// `~~`, as in pg_operator).
+    pub fn symbol(self) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Add => "+",
+            Sub => "-",
+            Mul => "*",
+            Div => "/",
+            Mod => "%",
+            Pow => "^",
+            Eq => "=",
+            NotEq => "<>",
+            Lt => "<",
+            LtEq => "<=",
+            Gt => ">",
+            GtEq => ">=",
+            Concat => "||",
+            Like => "~~",
+            NotLike => "!~~",
+            ILike => "~~*",
+            NotILike => "!~~*",
+            RegexMatch => "~",
+            RegexIMatch => "~*",
+            NotRegexMatch => "!~",
+            NotRegexIMatch => "!~*",
+            BitAnd => "&",
+            BitOr => "|",
+            BitXor => "#",
+            ShiftLeft => "<<",
+            ShiftRight => ">>",
+            JsonGet => "->",
+            JsonGetText => "->>",
+        }
+    }
+}
+
 /// Unary operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
@@ -70,47 +124,143 @@ pub struct FunctionContext {
 /// comparisons are bool). `Unknown` operands take the other side's type.
 /// 42883 when no operator fits.
 pub fn binary_type(op: BinaryOp, l: &DataType, r: &DataType) -> Result<DataType> {
-    let _ = (op, l, r);
-    Err(Error::unsupported("operators not built yet"))
+    ops::binary_type(op, l, r)
+}
+
+/// The type an untyped (`Unknown`) operand of `op` should be coerced to
+/// when the other operand has type `other`: PostgreSQL resolves
+/// `timestamptz + '1 day'` as `timestamptz + interval` and `date - '...'`
+/// as `date - date`, not as a copy of the other side's type. `None`
+/// means "the other side's type".
+pub fn unknown_operand_type(op: BinaryOp, other: &DataType) -> Option<DataType> {
+    ops::unknown_operand_type(op, other)
 }
 
 /// Evaluates `l op r`. NULL in, NULL out (three-valued logic for
 /// comparisons); 22012 on division by zero, 22003 on overflow.
 pub fn binary(op: BinaryOp, l: &Value, r: &Value, ctx: &FunctionContext) -> Result<Value> {
-    let _ = (op, l, r, ctx);
-    Err(Error::unsupported("operators not built yet"))
+    ops::binary(op, l, r, ctx)
 }
 
 /// The result type of `op v`.
 pub fn unary_type(op: UnaryOp, v: &DataType) -> Result<DataType> {
-    let _ = (op, v);
-    Err(Error::unsupported("operators not built yet"))
+    ops::unary_type(op, v)
 }
 
 /// Evaluates `op v`.
 pub fn unary(op: UnaryOp, v: &Value) -> Result<Value> {
-    let _ = (op, v);
-    Err(Error::unsupported("operators not built yet"))
+    ops::unary(op, v)
 }
 
 /// The result type of scalar function `name` (lower case, without schema)
 /// over `args`; 42883 naming the function and argument types when there
 /// is none.
 pub fn function_type(name: &str, args: &[DataType]) -> Result<DataType> {
-    let _ = (name, args);
-    Err(Error::new(
-        crate::ErrorCode::UndefinedFunction,
-        format!("function {name} does not exist"),
-    ))
+    signature::function_type(name, args)
 }
 
 /// Calls scalar function `name`.
 pub fn call(name: &str, args: &[Value], ctx: &FunctionContext) -> Result<Value> {
-    let _ = (name, args, ctx);
-    Err(Error::new(
-        crate::ErrorCode::UndefinedFunction,
-        format!("function {name} does not exist"),
-    ))
+    signature::call(name, args, ctx)
+}
+
+/// Whether `name` is a scalar function this module knows.
+pub fn is_function(name: &str) -> bool {
+    signature::is_function(name)
 }
 
 pub mod aggregate;
+
+/// SQLSTATEs PostgreSQL uses here that [`ErrorCode`] has no variant for
+/// yet (2201E, 2201F, 22011, 2201B, 22025); they fall back to the class
+/// 22 code so that the error is still a data exception.
+const INVALID_ARGUMENT_FOR_LOG: ErrorCode = ErrorCode::DataException;
+const INVALID_ARGUMENT_FOR_POWER: ErrorCode = ErrorCode::DataException;
+const SUBSTRING_ERROR: ErrorCode = ErrorCode::DataException;
+const INVALID_REGULAR_EXPRESSION: ErrorCode = ErrorCode::DataException;
+const INVALID_ESCAPE_SEQUENCE: ErrorCode = ErrorCode::DataException;
+
+fn err(code: ErrorCode, message: impl Into<String>) -> Error {
+    Error::new(code, message)
+}
+
+fn division_by_zero() -> Error {
+    err(ErrorCode::DivisionByZero, "division by zero")
+}
+
+/// 22003 with PostgreSQL's wording for each integer width.
+fn int_out_of_range(ty: &DataType) -> Error {
+    let name = match ty {
+        DataType::Int2 => "smallint",
+        DataType::Int8 | DataType::Oid => "bigint",
+        _ => "integer",
+    };
+    err(
+        ErrorCode::NumericValueOutOfRange,
+        format!("{name} out of range"),
+    )
+}
+
+fn float_overflow() -> Error {
+    err(
+        ErrorCode::NumericValueOutOfRange,
+        "value out of range: overflow",
+    )
+}
+
+fn float_underflow() -> Error {
+    err(
+        ErrorCode::NumericValueOutOfRange,
+        "value out of range: underflow",
+    )
+}
+
+fn numeric_overflow() -> Error {
+    err(
+        ErrorCode::NumericValueOutOfRange,
+        "value overflows numeric format",
+    )
+}
+
+/// 42883 for an operator, with PostgreSQL's hint.
+fn no_operator(op: &str, l: Option<&DataType>, r: &DataType) -> Error {
+    let args = match l {
+        Some(l) => format!("{} {op} {}", l.display_name(), r.display_name()),
+        None => format!("{op} {}", r.display_name()),
+    };
+    err(
+        ErrorCode::UndefinedFunction,
+        format!("operator does not exist: {args}"),
+    )
+    .with_hint(
+        "No operator matches the given name and argument types. You might need to add explicit type casts.",
+    )
+}
+
+/// 42883 for a function, with PostgreSQL's hint.
+fn no_function(name: &str, args: &[DataType]) -> Error {
+    let list: Vec<String> = args.iter().map(|t| t.display_name()).collect();
+    err(
+        ErrorCode::UndefinedFunction,
+        format!("function {name}({}) does not exist", list.join(", ")),
+    )
+    .with_hint(
+        "No function matches the given name and argument types. You might need to add explicit type casts.",
+    )
+}
+
+/// Whether `t` is one of the string types (which all behave as text).
+fn is_string(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name
+    )
+}
+
+/// The value's text form, as a cast to text prints it.
+fn text_of(v: &Value, ctx: &FunctionContext) -> String {
+    match v {
+        Value::Text(s) => s.clone(),
+        v => v.to_text(&ctx.format).unwrap_or_default(),
+    }
+}

@@ -315,7 +315,8 @@ pub fn validate(s: &str) -> Result<()> {
 
 /// `jsonb` input: the normalised text PostgreSQL would print.
 pub fn normalize_jsonb(s: &str) -> Result<String> {
-    let v = parse(s, "jsonb")?;
+    // PostgreSQL names `json` in jsonb's syntax errors too.
+    let v = parse(s, "json")?;
     let mut out = String::with_capacity(s.len());
     write_jsonb(&v, &mut out);
     Ok(out)

@@ -279,6 +279,201 @@ const CASES: &[(&str, &str, Result<&str, &str>)] = &[
         r#"{1e20,0.1}"#,
         Ok(r#"{1e+20,0.1}"#),
     ),
+    // Errors, and edge cases of the grammar.
+    (
+        r#"integer"#,
+        r#""#,
+        Err(r#"invalid input syntax for type integer: """#),
+    ),
+    (r#"integer"#, r#"  12  "#, Ok(r#"12"#)),
+    (
+        r#"integer"#,
+        r#"+"#,
+        Err(r#"invalid input syntax for type integer: "+""#),
+    ),
+    (
+        r#"integer"#,
+        r#"1_000"#,
+        Err(r#"invalid input syntax for type integer: "1_000""#),
+    ),
+    (
+        r#"integer"#,
+        r#"2147483648"#,
+        Err(r#"value "2147483648" is out of range for type integer"#),
+    ),
+    (
+        r#"smallint"#,
+        r#"-32769"#,
+        Err(r#"value "-32769" is out of range for type smallint"#),
+    ),
+    (
+        r#"bigint"#,
+        r#"9223372036854775808"#,
+        Err(r#"value "9223372036854775808" is out of range for type bigint"#),
+    ),
+    (
+        r#"integer"#,
+        r#"12abc"#,
+        Err(r#"invalid input syntax for type integer: "12abc""#),
+    ),
+    (
+        r#"double precision"#,
+        r#"1e"#,
+        Err(r#"invalid input syntax for type double precision: "1e""#),
+    ),
+    (r#"double precision"#, r#"-.5"#, Ok(r#"-0.5"#)),
+    (r#"double precision"#, r#"5."#, Ok(r#"5"#)),
+    (
+        r#"double precision"#,
+        r#"1e400"#,
+        Err(r#""1e400" is out of range for type double precision"#),
+    ),
+    (
+        r#"double precision"#,
+        r#"1e-400"#,
+        Err(r#""1e-400" is out of range for type double precision"#),
+    ),
+    (
+        r#"real"#,
+        r#"3.4e39"#,
+        Err(r#""3.4e39" is out of range for type real"#),
+    ),
+    (
+        r#"real"#,
+        r#"1e-50"#,
+        Err(r#""1e-50" is out of range for type real"#),
+    ),
+    (
+        r#"double precision"#,
+        r#"abc"#,
+        Err(r#"invalid input syntax for type double precision: "abc""#),
+    ),
+    (r#"double precision"#, r#" -INF "#, Ok(r#"-Infinity"#)),
+    (
+        r#"numeric"#,
+        r#"abc"#,
+        Err(r#"invalid input syntax for type numeric: "abc""#),
+    ),
+    (
+        r#"numeric"#,
+        r#"1.2.3"#,
+        Err(r#"invalid input syntax for type numeric: "1.2.3""#),
+    ),
+    (
+        r#"numeric"#,
+        r#"-"#,
+        Err(r#"invalid input syntax for type numeric: "-""#),
+    ),
+    (
+        r#"boolean"#,
+        r#"maybe"#,
+        Err(r#"invalid input syntax for type boolean: "maybe""#),
+    ),
+    (
+        r#"boolean"#,
+        r#""#,
+        Err(r#"invalid input syntax for type boolean: """#),
+    ),
+    (
+        r#"uuid"#,
+        r#"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"#,
+        Err(r#"invalid input syntax for type uuid: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1""#),
+    ),
+    (
+        r#"uuid"#,
+        r#" a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"#,
+        Err(r#"invalid input syntax for type uuid: " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11""#),
+    ),
+    (
+        r#"bytea"#,
+        r#"\x0"#,
+        Err(r#"invalid hexadecimal data: odd number of digits"#),
+    ),
+    (
+        r#"bytea"#,
+        r#"\xzz"#,
+        Err(r#"invalid hexadecimal digit: "z""#),
+    ),
+    (
+        r#"bytea"#,
+        r#"\"#,
+        Err(r#"invalid input syntax for type bytea"#),
+    ),
+    (
+        r#"date"#,
+        r#"2024-02-30"#,
+        Err(r#"date/time field value out of range: "2024-02-30""#),
+    ),
+    (
+        r#"date"#,
+        r#"abc"#,
+        Err(r#"invalid input syntax for type date: "abc""#),
+    ),
+    (
+        r#"date"#,
+        r#"2024-13-01"#,
+        Err(r#"date/time field value out of range: "2024-13-01""#),
+    ),
+    (
+        r#"date"#,
+        r#"0000-01-01"#,
+        Err(r#"date/time field value out of range: "0000-01-01""#),
+    ),
+    (
+        r#"timestamp"#,
+        r#"2024-01-31 25:00"#,
+        Err(r#"date/time field value out of range: "2024-01-31 25:00""#),
+    ),
+    (
+        r#"timestamp"#,
+        r#"abc"#,
+        Err(r#"invalid input syntax for type timestamp: "abc""#),
+    ),
+    (
+        r#"time"#,
+        r#"25:00"#,
+        Err(r#"date/time field value out of range: "25:00""#),
+    ),
+    (
+        r#"time"#,
+        r#"12:60"#,
+        Err(r#"date/time field value out of range: "12:60""#),
+    ),
+    (
+        r#"interval"#,
+        r#"1 fortnight"#,
+        Err(r#"invalid input syntax for type interval: "1 fortnight""#),
+    ),
+    (
+        r#"json"#,
+        r#"{"a":"#,
+        Err(r#"invalid input syntax for type json"#),
+    ),
+    (
+        r#"jsonb"#,
+        r#"[1,2"#,
+        Err(r#"invalid input syntax for type json"#),
+    ),
+    (
+        r#"integer[]"#,
+        r#"{1,2"#,
+        Err(r#"malformed array literal: "{1,2""#),
+    ),
+    (
+        r#"integer[]"#,
+        r#"1,2"#,
+        Err(r#"malformed array literal: "1,2""#),
+    ),
+    (
+        r#"integer[]"#,
+        r#"{1,abc}"#,
+        Err(r#"invalid input syntax for type integer: "abc""#),
+    ),
+    (
+        r#"integer[]"#,
+        r#"{{1,2},{3}}"#,
+        Err(r#"malformed array literal: "{{1,2},{3}}""#),
+    ),
 ];
 
 #[test]
@@ -620,4 +815,40 @@ fn type_names_parse_as_postgres_spells_them() {
     );
     assert_eq!(sql_type("int[]").oid(), 1007);
     assert_eq!(sql_type("text").type_modifier(), -1);
+}
+
+#[test]
+fn output_settings_match_postgres() {
+    let with = |efd: i32| FormatOptions {
+        extra_float_digits: efd,
+        ..FormatOptions::default()
+    };
+    let f8 = |x: f64, efd| Value::Float8(x).to_text(&with(efd)).unwrap_or_default();
+    let f4 = |x: f32, efd| Value::Float4(x).to_text(&with(efd)).unwrap_or_default();
+    // `SET extra_float_digits = 0` on PostgreSQL 15.
+    assert_eq!(f8(0.1, 0), "0.1");
+    assert_eq!(f8(1e20, 0), "1e+20");
+    assert_eq!(f8(1.0 / 3.0, 0), "0.333333333333333");
+    assert_eq!(f8(123456789.123, 0), "123456789.123");
+    assert_eq!(f8(1e15, 0), "1e+15");
+    assert_eq!(f8(123456789012345.0, 0), "123456789012345");
+    assert_eq!(f8(1e-5, 0), "1e-05");
+    assert_eq!(f4(1.5, 0), "1.5");
+    assert_eq!(f4(0.1, 0), "0.1");
+    // `SET extra_float_digits = -3`.
+    assert_eq!(f8(0.1, -3), "0.1");
+    assert_eq!(f8(1.0 / 3.0, -3), "0.333333333333");
+    assert_eq!(f8(123456789.123, -3), "123456789.123");
+    assert_eq!(f4(1.5, -3), "1.5");
+    assert_eq!(f4(1234567.0, -3), "1.23e+06");
+    // `SET bytea_output = escape`.
+    let escape = FormatOptions {
+        bytea_hex: false,
+        ..FormatOptions::default()
+    };
+    let b = Value::Bytea(vec![0, b'A', b'\\', 0x7f, 0x80, 0xff, b'\n']);
+    assert_eq!(
+        b.to_text(&escape).as_deref(),
+        Some(r"\000A\\\177\200\377\012")
+    );
 }

@@ -301,9 +301,7 @@ impl Accumulator for Avg {
             SumState::Int(i) => Value::Numeric(num::numeric_div(dec(*i)?, Decimal::from(self.n))?),
             SumState::Numeric(d) => Value::Numeric(num::numeric_div(*d, Decimal::from(self.n))?),
             SumState::Float(f) => Value::Float8(f / self.n as f64),
-            SumState::Interval(iv) => {
-                Value::Interval(datetime::interval_div(iv, self.n as f64)?)
-            }
+            SumState::Interval(iv) => Value::Interval(datetime::interval_div(iv, self.n as f64)?),
         })
     }
 }
@@ -495,7 +493,11 @@ impl Accumulator for Variance {
         let nd = Decimal::from(n);
         let numer = nd
             .checked_mul(self.sum_sq)
-            .and_then(|a| self.sum.checked_mul(self.sum).and_then(|b| a.checked_sub(b)))
+            .and_then(|a| {
+                self.sum
+                    .checked_mul(self.sum)
+                    .and_then(|b| a.checked_sub(b))
+            })
             .ok_or_else(numeric_overflow)?;
         if numer <= Decimal::ZERO {
             return Ok(Value::Numeric(Decimal::ZERO));

@@ -1,0 +1,491 @@
+//! Math functions: abs, rounding, roots, powers, logarithms, mod/div,
+//! trigonometry, gcd/lcm, factorial, width_bucket, random and
+//! greatest/least, over the integer, float and numeric types as
+//! PostgreSQL overloads them.
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
+
+use super::num::{self, as_decimal, as_f64, as_i64, set_scale, NumType};
+use super::signature::{coerce, common_type, Registry, NUMERIC};
+use super::{
+    err, float_overflow, int_out_of_range, numeric_overflow, BinaryOp, FunctionContext,
+    INVALID_ARGUMENT_FOR_LOG, INVALID_ARGUMENT_FOR_POWER,
+};
+use crate::error::{ErrorCode, Result};
+use crate::types::{DataType, Value};
+
+use DataType::{Float4, Float8, Int2, Int4, Int8};
+
+pub(super) fn register(r: &mut Registry) {
+    r.add(&["abs"], &[Int2], Int2, |a, _| abs_int(&a[0]));
+    r.add(&["abs"], &[Int4], Int4, |a, _| abs_int(&a[0]));
+    r.add(&["abs"], &[Int8], Int8, |a, _| abs_int(&a[0]));
+    r.add(&["abs"], &[Float4], Float4, |a, _| {
+        Ok(Value::Float4(f(&a[0]).abs() as f32))
+    });
+    r.add(&["abs"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).abs()))
+    });
+    r.add(&["abs"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], |d| Ok(d.abs()))
+    });
+    r.add(&["ceil", "ceiling"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).ceil()))
+    });
+    r.add(&["ceil", "ceiling"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], |d| Ok(set_scale(d.ceil(), 0)))
+    });
+    r.add(&["floor"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).floor()))
+    });
+    r.add(&["floor"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], |d| Ok(set_scale(d.floor(), 0)))
+    });
+    // float rounding is rint(): half to even.
+    r.add(&["round"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).round_ties_even()))
+    });
+    r.add(&["round"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], |d| {
+            round_numeric(d, 0, RoundingStrategy::MidpointAwayFromZero)
+        })
+    });
+    r.add(&["round"], &[NUMERIC, Int4], NUMERIC, |a, _| {
+        let s = as_i64(&a[1]).unwrap_or(0);
+        numeric1(&a[0], |d| {
+            round_numeric(d, s, RoundingStrategy::MidpointAwayFromZero)
+        })
+    });
+    r.add(&["trunc"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).trunc()))
+    });
+    r.add(&["trunc"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], |d| round_numeric(d, 0, RoundingStrategy::ToZero))
+    });
+    r.add(&["trunc"], &[NUMERIC, Int4], NUMERIC, |a, _| {
+        let s = as_i64(&a[1]).unwrap_or(0);
+        numeric1(&a[0], |d| round_numeric(d, s, RoundingStrategy::ToZero))
+    });
+    r.add(&["sqrt"], &[Float8], Float8, |a, _| {
+        let x = f(&a[0]);
+        if x < 0.0 {
+            return Err(negative_sqrt());
+        }
+        Ok(Value::Float8(x.sqrt()))
+    });
+    r.add(&["sqrt"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], numeric_sqrt)
+    });
+    r.add(&["cbrt"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).cbrt()))
+    });
+    r.add(&["power", "pow"], &[Float8, Float8], Float8, |a, _| {
+        num::float_pow(f(&a[0]), f(&a[1])).map(Value::Float8)
+    });
+    r.add(&["power", "pow"], &[NUMERIC, NUMERIC], NUMERIC, |a, _| {
+        num::numeric_pow(&a[0], &a[1])
+    });
+    r.add(&["exp"], &[Float8], Float8, |a, _| {
+        let x = f(&a[0]);
+        let v = x.exp();
+        if v.is_infinite() && x.is_finite() {
+            return Err(float_overflow());
+        }
+        Ok(Value::Float8(v))
+    });
+    r.add(&["exp"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], |d| {
+            let v = d.checked_exp().ok_or_else(numeric_overflow)?;
+            Ok(set_scale(v, sig_scale(v, d.scale())))
+        })
+    });
+    r.add(&["ln"], &[Float8], Float8, |a, _| {
+        float_log(f(&a[0]), f64::ln)
+    });
+    r.add(&["ln"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], |d| {
+            check_log(d)?;
+            let v = d.checked_ln().ok_or_else(numeric_overflow)?;
+            Ok(set_scale(v, sig_scale(v, d.scale())))
+        })
+    });
+    r.add(&["log", "log10"], &[Float8], Float8, |a, _| {
+        float_log(f(&a[0]), f64::log10)
+    });
+    r.add(&["log", "log10"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], |d| {
+            check_log(d)?;
+            let v = d.checked_log10().ok_or_else(numeric_overflow)?;
+            Ok(set_scale(v, sig_scale(v, d.scale())))
+        })
+    });
+    r.add(&["log"], &[NUMERIC, NUMERIC], NUMERIC, |a, _| {
+        numeric_log(&a[0], &a[1])
+    });
+    r.add(&["mod"], &[Int2, Int2], Int2, |a, _| {
+        num::arith(BinaryOp::Mod, &a[0], &a[1])
+    });
+    r.add(&["mod"], &[Int4, Int4], Int4, |a, _| {
+        num::arith(BinaryOp::Mod, &a[0], &a[1])
+    });
+    r.add(&["mod"], &[Int8, Int8], Int8, |a, _| {
+        num::arith(BinaryOp::Mod, &a[0], &a[1])
+    });
+    r.add(&["mod"], &[NUMERIC, NUMERIC], NUMERIC, |a, _| {
+        num::arith(BinaryOp::Mod, &a[0], &a[1])
+    });
+    r.add(&["div"], &[NUMERIC, NUMERIC], NUMERIC, |a, _| {
+        match (as_decimal(&a[0]), as_decimal(&a[1])) {
+            (Some(x), Some(y)) => {
+                if y.is_zero() {
+                    return Err(super::division_by_zero());
+                }
+                let q = x.checked_div(y).ok_or_else(numeric_overflow)?;
+                Ok(Value::Numeric(set_scale(q.trunc(), 0)))
+            }
+            _ => Ok(Value::NumericNaN),
+        }
+    });
+    r.add(&["sign"], &[Float8], Float8, |a, _| {
+        let x = f(&a[0]);
+        Ok(Value::Float8(if x > 0.0 {
+            1.0
+        } else if x < 0.0 {
+            -1.0
+        } else {
+            x
+        }))
+    });
+    r.add(&["sign"], &[NUMERIC], NUMERIC, |a, _| {
+        numeric1(&a[0], |d| {
+            Ok(if d.is_zero() {
+                Decimal::ZERO
+            } else if d.is_sign_negative() {
+                Decimal::NEGATIVE_ONE
+            } else {
+                Decimal::ONE
+            })
+        })
+    });
+    r.add(&["pi"], &[], Float8, |_, _| {
+        Ok(Value::Float8(std::f64::consts::PI))
+    });
+    r.add(&["random"], &[], Float8, |_, _| {
+        Ok(Value::Float8(random_f64()?))
+    });
+    r.add(&["degrees"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).to_degrees()))
+    });
+    r.add(&["radians"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).to_radians()))
+    });
+    r.add(&["sin"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).sin()))
+    });
+    r.add(&["cos"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).cos()))
+    });
+    r.add(&["tan"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).tan()))
+    });
+    r.add(&["cot"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(1.0 / f(&a[0]).tan()))
+    });
+    r.add(&["asin"], &[Float8], Float8, |a, _| {
+        trig_domain(f(&a[0]), f64::asin)
+    });
+    r.add(&["acos"], &[Float8], Float8, |a, _| {
+        trig_domain(f(&a[0]), f64::acos)
+    });
+    r.add(&["atan"], &[Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).atan()))
+    });
+    r.add(&["atan2"], &[Float8, Float8], Float8, |a, _| {
+        Ok(Value::Float8(f(&a[0]).atan2(f(&a[1]))))
+    });
+    r.add(&["gcd"], &[Int4, Int4], Int4, |a, _| {
+        gcd_lcm(&a[0], &a[1], false, NumType::Int4)
+    });
+    r.add(&["gcd"], &[Int8, Int8], Int8, |a, _| {
+        gcd_lcm(&a[0], &a[1], false, NumType::Int8)
+    });
+    r.add(&["lcm"], &[Int4, Int4], Int4, |a, _| {
+        gcd_lcm(&a[0], &a[1], true, NumType::Int4)
+    });
+    r.add(&["lcm"], &[Int8, Int8], Int8, |a, _| {
+        gcd_lcm(&a[0], &a[1], true, NumType::Int8)
+    });
+    r.add(&["factorial"], &[Int8], NUMERIC, |a, _| {
+        factorial(as_i64(&a[0]).unwrap_or(0))
+    });
+    r.add(
+        &["width_bucket"],
+        &[Float8, Float8, Float8, Int4],
+        Int4,
+        |a, _| width_bucket(f(&a[0]), f(&a[1]), f(&a[2]), as_i64(&a[3]).unwrap_or(0)),
+    );
+    r.add(&["scale"], &[NUMERIC], Int4, |a, _| {
+        Ok(match &a[0] {
+            Value::Numeric(d) => Value::Int4(d.scale() as i32),
+            _ => Value::Null,
+        })
+    });
+}
+
+fn f(v: &Value) -> f64 {
+    as_f64(v).unwrap_or(f64::NAN)
+}
+
+/// Applies `op` to a numeric argument; NaN stays NaN.
+fn numeric1(v: &Value, op: impl Fn(Decimal) -> Result<Decimal>) -> Result<Value> {
+    match as_decimal(v) {
+        Some(d) if !matches!(v, Value::NumericNaN) => op(d).map(Value::Numeric),
+        _ => Ok(Value::NumericNaN),
+    }
+}
+
+fn abs_int(v: &Value) -> Result<Value> {
+    let t = NumType::of_value(v).unwrap_or(NumType::Int8);
+    let i = as_i64(v).unwrap_or(0);
+    let a = i
+        .checked_abs()
+        .ok_or_else(|| int_out_of_range(&t.data_type()))?;
+    num::int_value(a, t)
+}
+
+/// round/trunc to `s` digits after the point (before it when negative).
+fn round_numeric(d: Decimal, s: i64, strategy: RoundingStrategy) -> Result<Decimal> {
+    if s >= 0 {
+        let s = s.min(1000) as u32;
+        return Ok(set_scale(d.round_dp_with_strategy(s.min(28), strategy), s));
+    }
+    let shift = (-s).min(40) as u32;
+    let Some(p) = 10i128
+        .checked_pow(shift)
+        .and_then(|p| Decimal::try_from_i128_with_scale(p, 0).ok())
+    else {
+        return Ok(Decimal::ZERO);
+    };
+    let q = (d / p).round_dp_with_strategy(0, strategy);
+    Ok(set_scale(q.checked_mul(p).ok_or_else(numeric_overflow)?, 0))
+}
+
+fn negative_sqrt() -> crate::error::Error {
+    err(
+        INVALID_ARGUMENT_FOR_POWER,
+        "cannot take square root of a negative number",
+    )
+}
+
+/// numeric sqrt: 16 significant digits or the argument's scale.
+fn numeric_sqrt(d: Decimal) -> Result<Decimal> {
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(negative_sqrt());
+    }
+    let v = d.sqrt().ok_or_else(numeric_overflow)?;
+    // PostgreSQL: sweight = (weight + 1) * 4 / 2 - 1 in base-10000 digits.
+    let weight = if d.is_zero() {
+        0
+    } else {
+        let digits = i64::from(d.mantissa().unsigned_abs().ilog10()) + 1;
+        (digits - 1 - i64::from(d.scale())).div_euclid(4)
+    };
+    let sweight = (weight + 1) * 4 / 2 - 1;
+    let scale = (16 - sweight).max(i64::from(d.scale())).clamp(0, 1000) as u32;
+    Ok(set_scale(v, scale))
+}
+
+/// A result scale that keeps 16 significant digits of `v`.
+fn sig_scale(v: Decimal, min: u32) -> u32 {
+    let log10 = v
+        .abs()
+        .to_f64()
+        .filter(|x| *x > 0.0)
+        .map_or(0.0, f64::log10);
+    (16 - log10.floor() as i64)
+        .max(i64::from(min))
+        .clamp(0, 1000) as u32
+}
+
+fn check_log(d: Decimal) -> Result<()> {
+    if d.is_zero() {
+        return Err(err(
+            INVALID_ARGUMENT_FOR_LOG,
+            "cannot take logarithm of zero",
+        ));
+    }
+    if d.is_sign_negative() {
+        return Err(err(
+            INVALID_ARGUMENT_FOR_LOG,
+            "cannot take logarithm of a negative number",
+        ));
+    }
+    Ok(())
+}
+
+fn float_log(x: f64, log: fn(f64) -> f64) -> Result<Value> {
+    if x == 0.0 {
+        return Err(err(
+            INVALID_ARGUMENT_FOR_LOG,
+            "cannot take logarithm of zero",
+        ));
+    }
+    if x < 0.0 {
+        return Err(err(
+            INVALID_ARGUMENT_FOR_LOG,
+            "cannot take logarithm of a negative number",
+        ));
+    }
+    Ok(Value::Float8(log(x)))
+}
+
+/// log(b, x) = ln(x) / ln(b), scaled as a numeric division.
+fn numeric_log(b: &Value, x: &Value) -> Result<Value> {
+    let (Some(b), Some(x)) = (as_decimal(b), as_decimal(x)) else {
+        return Ok(Value::NumericNaN);
+    };
+    check_log(b)?;
+    check_log(x)?;
+    let (lb, lx) = (
+        b.checked_ln().ok_or_else(numeric_overflow)?,
+        x.checked_ln().ok_or_else(numeric_overflow)?,
+    );
+    if lb.is_zero() {
+        return Err(super::division_by_zero());
+    }
+    let q = lx.checked_div(lb).ok_or_else(numeric_overflow)?;
+    // Round away the last digits ln leaves inexact, so log(2, 8) is 3.
+    let q = q.round_dp(24);
+    let scale = num::div_scale(lx.round_dp(16), lb.round_dp(16))
+        .max(b.scale())
+        .max(x.scale());
+    Ok(Value::Numeric(set_scale(q, scale)))
+}
+
+fn trig_domain(x: f64, op: fn(f64) -> f64) -> Result<Value> {
+    if !(-1.0..=1.0).contains(&x) && !x.is_nan() {
+        return Err(err(
+            ErrorCode::NumericValueOutOfRange,
+            "input is out of range",
+        ));
+    }
+    Ok(Value::Float8(op(x)))
+}
+
+fn gcd_lcm(a: &Value, b: &Value, lcm: bool, t: NumType) -> Result<Value> {
+    let (x, y) = (as_i64(a).unwrap_or(0), as_i64(b).unwrap_or(0));
+    let (mut p, mut q) = (i128::from(x).abs(), i128::from(y).abs());
+    while q != 0 {
+        (p, q) = (q, p % q);
+    }
+    let v = if lcm {
+        if x == 0 || y == 0 {
+            0
+        } else {
+            (i128::from(x) / p * i128::from(y)).abs()
+        }
+    } else {
+        p
+    };
+    let v = i64::try_from(v).map_err(|_| int_out_of_range(&t.data_type()))?;
+    num::int_value(v, t)
+}
+
+fn factorial(n: i64) -> Result<Value> {
+    if n < 0 {
+        return Err(err(
+            ErrorCode::InvalidParameterValue,
+            "factorial of a negative number is undefined",
+        ));
+    }
+    let mut acc = Decimal::ONE;
+    for i in 2..=n {
+        acc = acc
+            .checked_mul(Decimal::from(i))
+            .ok_or_else(numeric_overflow)?;
+    }
+    Ok(Value::Numeric(acc))
+}
+
+fn width_bucket(x: f64, lo: f64, hi: f64, n: i64) -> Result<Value> {
+    if n <= 0 {
+        return Err(err(
+            ErrorCode::InvalidParameterValue,
+            "count must be greater than zero",
+        ));
+    }
+    if lo == hi || lo.is_nan() || hi.is_nan() || lo.is_infinite() || hi.is_infinite() {
+        return Err(err(
+            ErrorCode::InvalidParameterValue,
+            if lo == hi {
+                "lower bound cannot equal upper bound"
+            } else {
+                "lower and upper bounds must be finite"
+            },
+        ));
+    }
+    let nf = n as f64;
+    let bucket = if lo < hi {
+        if x < lo {
+            0
+        } else if x >= hi {
+            n + 1
+        } else {
+            ((nf * (x - lo) / (hi - lo)) as i64 + 1).min(n)
+        }
+    } else if x > lo {
+        0
+    } else if x <= hi {
+        n + 1
+    } else {
+        ((nf * (lo - x) / (lo - hi)) as i64 + 1).min(n)
+    };
+    i32::try_from(bucket)
+        .map(Value::Int4)
+        .map_err(|_| int_out_of_range(&DataType::Int4))
+}
+
+/// A uniform float in [0, 1) from the operating system's generator.
+pub(super) fn random_f64() -> Result<f64> {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b).map_err(|e| {
+        crate::error::Error::internal(format!("could not generate random values: {e}"))
+    })?;
+    Ok((u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+/// greatest/least: NULLs ignored, the rest compared in their common type.
+pub(super) fn greatest_least(
+    greatest: bool,
+    args: &[Value],
+    ctx: &FunctionContext,
+) -> Result<Value> {
+    let types: Vec<DataType> = args
+        .iter()
+        .map(|v| v.data_type().unwrap_or(DataType::Unknown))
+        .collect();
+    let name = if greatest { "greatest" } else { "least" };
+    let Some(common) = common_type(&types) else {
+        return Err(super::no_function(name, &types));
+    };
+    let mut best: Option<Value> = None;
+    for v in args.iter().filter(|v| !v.is_null()) {
+        let v = coerce(v, &common, ctx)?;
+        let better = match &best {
+            None => true,
+            Some(b) => {
+                let o = v.total_cmp(b);
+                if greatest {
+                    o.is_gt()
+                } else {
+                    o.is_lt()
+                }
+            }
+        };
+        if better {
+            best = Some(v);
+        }
+    }
+    Ok(best.unwrap_or(Value::Null))
+}

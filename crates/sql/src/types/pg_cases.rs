@@ -852,3 +852,17 @@ fn output_settings_match_postgres() {
         Some(r"\000A\\\177\200\377\012")
     );
 }
+
+#[test]
+fn numeric_input_applies_its_typmod() {
+    let opts = FormatOptions::default();
+    let t = DataType::Numeric(Some((5, 2)));
+    let v = Value::from_text(&t, "123.456", &opts).expect("fits");
+    assert_eq!(v.to_text(&opts).as_deref(), Some("123.46"));
+    let e = Value::from_text(&t, "1000", &opts).unwrap_err();
+    assert_eq!(e.message, "numeric field overflow");
+    assert_eq!(
+        e.detail.as_deref(),
+        Some("A field with precision 5, scale 2 must round to an absolute value less than 10^3.")
+    );
+}

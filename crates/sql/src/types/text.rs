@@ -20,7 +20,13 @@ pub fn parse(ty: &DataType, s: &str, opts: &FormatOptions) -> Result<Value> {
         DataType::Oid => Value::Oid(parse_oid(s)?),
         DataType::Float4 => Value::Float4(parse_float(s, "real")? as f32),
         DataType::Float8 => Value::Float8(parse_float(s, "double precision")?),
-        DataType::Numeric(_) => parse_numeric(s)?,
+        DataType::Numeric(typmod) => match (parse_numeric(s)?, typmod) {
+            // numeric_in applies the column's precision and scale.
+            (Value::Numeric(d), Some((p, sc))) => {
+                Value::Numeric(super::cast::apply_numeric_typmod(d, *p, *sc)?)
+            }
+            (v, _) => v,
+        },
         DataType::Text | DataType::Unknown => Value::Text(check_text(s)?.to_string()),
         DataType::Name => Value::Text(truncate_name(check_text(s)?).to_string()),
         DataType::Varchar(n) => Value::Text(fit_length(check_text(s)?, *n, false, true)?),

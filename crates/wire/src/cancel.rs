@@ -3,18 +3,15 @@
 //! new connection, so the map is shared by all of them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use shoal_sql::session::CancelHandle;
 
-/// Registered sessions by pid, with their secret.
-static SESSIONS: LazyLock<Mutex<HashMap<i32, (i32, CancelHandle)>>> =
+/// Registered sessions by (pid, secret). The pid is the session's own
+/// (`pg_backend_pid()`), unique per engine; the key includes the random
+/// secret so that two engines in one process (tests) cannot collide.
+static SESSIONS: LazyLock<Mutex<HashMap<(i32, i32), CancelHandle>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// The next "backend pid": unique in this process (there are no real
-/// backend processes; the number only has to name the connection).
-static NEXT_PID: AtomicI32 = AtomicI32::new(1);
 
 /// A registered session; unregisters itself when dropped, so a closed
 /// connection can no longer be cancelled by a stale key.
@@ -23,28 +20,24 @@ pub struct Registration {
     pub secret: i32,
 }
 
-/// Registers `handle`; the returned key goes into BackendKeyData.
-pub fn register(handle: CancelHandle) -> Registration {
-    let pid = loop {
-        let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
-        if pid > 0 {
-            break pid;
+/// Registers the session `pid`'s `handle` under a fresh secret; the
+/// returned key goes into BackendKeyData.
+pub fn register(pid: i32, handle: CancelHandle) -> Registration {
+    let mut map = SESSIONS.lock().expect("cancel map poisoned");
+    let secret = loop {
+        let secret = rand::random::<i32>();
+        if !map.contains_key(&(pid, secret)) {
+            break secret;
         }
-        // Wrapped around after 2^31 connections; start over.
-        NEXT_PID.store(1, Ordering::Relaxed);
     };
-    let secret = rand::random::<i32>();
-    SESSIONS
-        .lock()
-        .expect("cancel map poisoned")
-        .insert(pid, (secret, handle));
+    map.insert((pid, secret), handle);
     Registration { pid, secret }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         if let Ok(mut map) = SESSIONS.lock() {
-            map.remove(&self.pid);
+            map.remove(&(self.pid, self.secret));
         }
     }
 }
@@ -53,12 +46,12 @@ impl Drop for Registration {
 /// PostgreSQL, nothing is sent back either way.
 pub fn cancel(pid: i32, secret: i32) -> bool {
     let map = SESSIONS.lock().expect("cancel map poisoned");
-    match map.get(&pid) {
-        Some((s, handle)) if *s == secret => {
+    match map.get(&(pid, secret)) {
+        Some(handle) => {
             handle.cancel();
             true
         }
-        _ => false,
+        None => false,
     }
 }
 
@@ -69,7 +62,7 @@ mod tests {
     #[test]
     fn cancel_needs_the_right_secret_and_a_live_session() {
         let handle = CancelHandle::default();
-        let reg = register(handle.clone());
+        let reg = register(7, handle.clone());
         assert!(!cancel(reg.pid, reg.secret.wrapping_add(1)));
         assert!(!handle.take());
         assert!(cancel(reg.pid, reg.secret));
@@ -80,9 +73,13 @@ mod tests {
     }
 
     #[test]
-    fn pids_are_unique() {
-        let a = register(CancelHandle::default());
-        let b = register(CancelHandle::default());
-        assert_ne!(a.pid, b.pid);
+    fn equal_pids_from_two_engines_do_not_collide() {
+        let (a, b) = (CancelHandle::default(), CancelHandle::default());
+        let ra = register(8, a.clone());
+        let rb = register(8, b.clone());
+        assert!(cancel(rb.pid, rb.secret));
+        assert!(!a.take() && b.take());
+        drop(ra);
+        assert!(cancel(rb.pid, rb.secret), "b is still registered");
     }
 }

@@ -17,7 +17,6 @@ use pgwire::messages::startup::{BackendKeyData, ParameterStatus, SecretKey};
 use shoal_sql::session::{
     CancelHandle, CopyFormat, CopyIn, Engine, Output, Session, TransactionStatus,
 };
-use shoal_sql::types::FormatOptions;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 
@@ -86,12 +85,11 @@ pub async fn handle(
             return send_fatal(&mut conn, e).await;
         }
     };
-    let registration = crate::cancel::register(session.cancel_handle());
+    let registration = crate::cancel::register(session.backend_pid(), session.cancel_handle());
     let mut connection = Connection {
         cancel: session.cancel_handle(),
         conn,
         session,
-        format: FormatOptions::default(),
         statements: HashMap::new(),
         portals: HashMap::new(),
         skip_until_sync: false,
@@ -156,9 +154,6 @@ async fn send_fatal(conn: &mut Conn, e: WireError) {
 pub struct Connection {
     pub conn: Conn,
     pub session: Session,
-    /// How values are formatted as text; follows the TimeZone and
-    /// DateStyle the session reports (the session exposes no more).
-    pub format: FormatOptions,
     /// Taken before each statement, so a cancel that arrived while the
     /// session was idle does not cancel the next statement.
     pub cancel: CancelHandle,
@@ -189,6 +184,7 @@ impl Connection {
                     self.conn.send(&ErrorResponse::new(e.fields()));
                     return Ok(());
                 }
+                Read::Bad(..) if self.skip_until_sync => continue,
                 Read::Bad(b'Q', e) => {
                     // A simple query still gets its ReadyForQuery.
                     self.report(Fail::Client(e), false)?;
@@ -196,9 +192,7 @@ impl Connection {
                     continue;
                 }
                 Read::Bad(_, e) => {
-                    if !self.skip_until_sync {
-                        self.report(Fail::Client(e), true)?;
-                    }
+                    self.report(Fail::Client(e), true)?;
                     continue;
                 }
                 Read::Message(msg) => msg,
@@ -293,11 +287,6 @@ impl Connection {
     }
 
     fn parameter_status(&mut self, name: String, value: String) {
-        match name.as_str() {
-            "TimeZone" => self.format.timezone = value.clone(),
-            "DateStyle" => self.format.date_style = value.clone(),
-            _ => {}
-        }
         self.conn.send(&ParameterStatus::new(name, value));
     }
 
@@ -396,7 +385,7 @@ impl Connection {
         let mut count = 0;
         for row in rows {
             fields.clear();
-            encode_row(row, formats, &self.format, &mut fields)?;
+            encode_row(row, formats, self.session.format_options(), &mut fields)?;
             self.conn.send_data_row(row.len(), &fields);
             self.conn.flush_if_full().await?;
             count += 1;

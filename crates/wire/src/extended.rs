@@ -159,7 +159,7 @@ impl Connection {
             &prepared.description.params,
             &param_formats,
             &params,
-            &self.format,
+            self.session.format_options(),
         )?;
         let columns = prepared.description.columns.clone();
         // PostgreSQL checks result formats only against a row description.
@@ -225,7 +225,7 @@ impl Connection {
 
     pub async fn execute(&mut self, name: &str, max_rows: i32) -> Result<(), Fail> {
         let mut portal = self.portals.remove(name).ok_or_else(|| no_portal(name))?;
-        let result = self.execute_portal(&mut portal, max_rows).await;
+        let result = self.execute_portal(name, &mut portal, max_rows).await;
         if result.is_err() {
             portal.state = PortalState::Failed;
         }
@@ -233,7 +233,12 @@ impl Connection {
         result
     }
 
-    async fn execute_portal(&mut self, portal: &mut Portal, max_rows: i32) -> Result<(), Fail> {
+    async fn execute_portal(
+        &mut self,
+        name: &str,
+        portal: &mut Portal,
+        max_rows: i32,
+    ) -> Result<(), Fail> {
         if let PortalState::Ready = portal.state {
             let Some(stmt) = &portal.parsed else {
                 self.conn.send(&EmptyQueryResponse::new());
@@ -303,7 +308,7 @@ impl Connection {
                 Ok(())
             }
             PortalState::Done { rows: false, .. } | PortalState::Failed => {
-                Err(WireError::new("55000", "portal cannot be run").into())
+                Err(WireError::new("55000", format!("portal \"{name}\" cannot be run")).into())
             }
         }
     }

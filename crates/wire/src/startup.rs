@@ -455,7 +455,7 @@ mod tests {
     #[tokio::test]
     async fn cancel_request_cancels_the_registered_session() {
         let handle = shoal_sql::session::CancelHandle::default();
-        let reg = crate::cancel::register(handle.clone());
+        let reg = crate::cancel::register(42, handle.clone());
         let (mut client, task) = server(None);
         let mut key = BytesMut::new();
         key.put_i32(reg.pid);

@@ -22,7 +22,29 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             statement: Some(Statement::UnlockTables),
         }]);
     }
-    let stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(syntax_error)?;
+    let first = bare.split_whitespace().next().unwrap_or("").to_lowercase();
+    if (first == "vacuum" || first == "analyze") && !bare.contains(';') {
+        // VACUUM/ANALYZE with any options: accepted as no-ops.
+        if let Ok(mut v) = Parser::parse_sql(&PostgreSqlDialect {}, &first) {
+            if let Some(stmt) = v.pop() {
+                return Ok(vec![Parsed {
+                    text: bare.to_string(),
+                    statement: Some(stmt),
+                }]);
+            }
+        }
+    }
+    let stmts = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+        Ok(s) => s,
+        Err(e) => match copy_options_fixed(sql) {
+            // COPY's boolean options may be written on/off, which
+            // sqlparser does not take.
+            Some(fixed) => {
+                Parser::parse_sql(&PostgreSqlDialect {}, &fixed).map_err(|_| syntax_error(e))?
+            }
+            None => return Err(syntax_error(e)),
+        },
+    };
     if stmts.is_empty() {
         return Ok(vec![Parsed {
             text: sql.to_string(),
@@ -41,6 +63,40 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             statement: Some(s),
         })
         .collect())
+}
+
+/// `sql` with COPY options `freeze on`, `header off`... spelled true/false.
+fn copy_options_fixed(sql: &str) -> Option<String> {
+    if !sql.trim_start().to_lowercase().starts_with("copy") {
+        return None;
+    }
+    let mut out = String::with_capacity(sql.len());
+    let words: Vec<&str> = sql
+        .split_inclusive(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .collect();
+    let mut changed = false;
+    for (i, w) in words.iter().enumerate() {
+        let bare = w.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ')');
+        let prev = if i > 0 {
+            words[i - 1].trim().trim_start_matches('(').to_lowercase()
+        } else {
+            String::new()
+        };
+        let is_bool_opt = matches!(prev.as_str(), "freeze" | "header" | "csv_header");
+        if is_bool_opt && (bare.eq_ignore_ascii_case("on") || bare.eq_ignore_ascii_case("off")) {
+            let rest = &w[bare.len()..];
+            out.push_str(if bare.eq_ignore_ascii_case("on") {
+                "true"
+            } else {
+                "false"
+            });
+            out.push_str(rest);
+            changed = true;
+        } else {
+            out.push_str(w);
+        }
+    }
+    changed.then_some(out)
 }
 
 /// Parses one query (a view's stored text).
@@ -98,6 +154,24 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert!(parse("").expect("parse").is_empty());
         assert!(parse(";").expect("parse")[0].is_empty());
+    }
+
+    #[test]
+    fn maintenance_statements_parse() {
+        for q in [
+            "vacuum analyze pgbench_branches",
+            "VACUUM",
+            "analyze t",
+            "checkpoint",
+        ] {
+            assert_eq!(parse(q).expect(q).len(), 1, "{q}");
+        }
+    }
+
+    #[test]
+    fn copy_boolean_options_on_off() {
+        let v = parse("copy t from stdin with (freeze on, header off)").expect("parse");
+        assert_eq!(v.len(), 1);
     }
 
     #[test]

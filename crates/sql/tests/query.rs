@@ -62,7 +62,7 @@ async fn select_where_order_limit() {
     );
     let Output::Rows { columns, .. } = run(
         &mut s,
-        "select count(*), id, v as name, 1, n + 1 from t group by id, v",
+        "select count(*), id, v as name, 1, n + 1 from t group by id, v, n",
     )
     .await
     .expect("names") else {

@@ -21,7 +21,6 @@ const END_TIMESTAMP: i64 = 9_223_371_331_200_000_000;
 /// Days from 2000-01-01 of the first and past-the-last valid dates.
 const MIN_DATE: i64 = -2_451_545;
 const END_DATE: i64 = 2_145_031_949;
-pub(super) const MICROS_PER_SEC: i64 = 1_000_000;
 pub(super) const MICROS_PER_HOUR: i64 = 3_600_000_000;
 /// Seconds from 1970-01-01 to 2000-01-01.
 pub(super) const UNIX_EPOCH_OFFSET_SECS: i64 = 946_684_800;

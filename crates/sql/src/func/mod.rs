@@ -170,6 +170,8 @@ pub fn is_function(name: &str) -> bool {
 }
 
 pub mod aggregate;
+#[cfg(test)]
+mod tests;
 
 /// SQLSTATEs PostgreSQL uses here that [`ErrorCode`] has no variant for
 /// yet (2201E, 2201F, 22011, 2201B, 22025); they fall back to the class

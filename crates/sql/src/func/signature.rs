@@ -59,17 +59,6 @@ impl Registry {
         self.push(names, params, variadic, ret, false, body);
     }
 
-    /// A strict function whose last parameter repeats.
-    pub(super) fn add_variadic(
-        &mut self,
-        names: &[&'static str],
-        params: &[DataType],
-        ret: DataType,
-        body: Body,
-    ) {
-        self.push(names, params, true, ret, true, body);
-    }
-
     fn push(
         &mut self,
         names: &[&'static str],
@@ -166,8 +155,9 @@ fn fit(sig: &Sig, args: &[DataType]) -> Option<(usize, usize)> {
         if *p == ANY {
             exact += usize::from(*a != DataType::Unknown);
         } else if *a == DataType::Unknown {
-            // An untyped literal fits anything, text best.
-            pref += usize::from(is_string(p));
+            // An untyped literal fits anything, text (or another
+            // category's preferred type) best.
+            pref += usize::from(is_string(p) || preferred(p));
         } else if same_type(a, p) {
             exact += 1;
         } else if implicit(a, p) {

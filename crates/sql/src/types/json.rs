@@ -4,6 +4,8 @@
 //! as numeric prints them. A small parser of its own keeps number text
 //! exact (no f64 round trip) and takes input of any size.
 
+use std::cmp::Ordering;
+
 use crate::error::{Error, ErrorCode, Result};
 
 /// A parsed JSON value; numbers keep their normalised decimal text.
@@ -370,6 +372,138 @@ pub fn write_jsonb(v: &Json, out: &mut String) {
             }
             out.push('}');
         }
+    }
+}
+
+/// Compares two plain decimal strings (as [`normalise_number`] writes
+/// them) by value, without any range limit.
+fn cmp_number(a: &str, b: &str) -> Ordering {
+    let split = |s: &str| -> (bool, String, String) {
+        let (neg, body) = match s.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, s),
+        };
+        let (i, f) = body.split_once('.').unwrap_or((body, ""));
+        let i = i.trim_start_matches('0').to_string();
+        let f = f.trim_end_matches('0').to_string();
+        let zero = i.is_empty() && f.is_empty();
+        (neg && !zero, i, f)
+    };
+    let (na, ia, fa) = split(a);
+    let (nb, ib, fb) = split(b);
+    let magnitude = ia
+        .len()
+        .cmp(&ib.len())
+        .then_with(|| ia.cmp(&ib))
+        .then_with(|| fa.cmp(&fb));
+    match (na, nb) {
+        (false, false) => magnitude,
+        (true, true) => magnitude.reverse(),
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+    }
+}
+
+/// The rank of a value's kind in jsonb's order: null < string < number <
+/// boolean < array < object.
+fn rank(v: &Json) -> u8 {
+    match v {
+        Json::Null => 0,
+        Json::String(_) => 1,
+        Json::Number(_) => 2,
+        Json::Bool(_) => 3,
+        Json::Array(_) => 4,
+        Json::Object(_) => 5,
+    }
+}
+
+fn cmp_nested(a: &Json, b: &Json) -> Ordering {
+    match (a, b) {
+        (Json::Null, Json::Null) => Ordering::Equal,
+        (Json::String(x), Json::String(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Json::Number(x), Json::Number(y)) => cmp_number(x, y),
+        (Json::Bool(x), Json::Bool(y)) => x.cmp(y),
+        (Json::Array(x), Json::Array(y)) => cmp_items(x, y),
+        (Json::Object(x), Json::Object(y)) => cmp_objects(x, y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// Arrays: more elements is greater; then element by element.
+fn cmp_items(x: &[Json], y: &[Json]) -> Ordering {
+    x.len().cmp(&y.len()).then_with(|| {
+        x.iter()
+            .zip(y)
+            .map(|(a, b)| cmp_nested(a, b))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    })
+}
+
+/// Objects: more pairs is greater; then pairs in storage order (keys by
+/// length, then bytes), key before value.
+fn cmp_objects(x: &[(String, Json)], y: &[(String, Json)]) -> Ordering {
+    x.len().cmp(&y.len()).then_with(|| {
+        x.iter()
+            .zip(y)
+            .map(|((ka, va), (kb, vb))| {
+                ka.as_bytes()
+                    .cmp(kb.as_bytes())
+                    .then_with(|| cmp_nested(va, vb))
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    })
+}
+
+/// jsonb's total order (compareJsonbContainers). At the top level a scalar
+/// is a one-element "raw scalar" array, which is how PostgreSQL comes to
+/// sort `[]` before `null` and scalars before arrays of one element.
+pub fn compare(a: &Json, b: &Json) -> Ordering {
+    match (a, b) {
+        (Json::Object(x), Json::Object(y)) => cmp_objects(x, y),
+        (Json::Object(_), _) => Ordering::Greater,
+        (_, Json::Object(_)) => Ordering::Less,
+        (Json::Array(x), Json::Array(y)) => cmp_items(x, y),
+        (Json::Array(x), _) => x.len().cmp(&1).then(Ordering::Greater),
+        (_, Json::Array(y)) => 1.cmp(&y.len()).then(Ordering::Less),
+        _ => cmp_nested(a, b),
+    }
+}
+
+/// Compares two jsonb texts in jsonb order; text that does not parse (it
+/// never should) compares by bytes after all that does.
+pub fn compare_text(a: &str, b: &str) -> Ordering {
+    match (parse(a, "jsonb"), parse(b, "jsonb")) {
+        (Ok(x), Ok(y)) => compare(&x, &y),
+        (Ok(_), Err(_)) => Ordering::Less,
+        (Err(_), Ok(_)) => Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
+/// A form that is equal exactly when [`compare_text`] says equal (numbers
+/// lose trailing fraction zeros), for hashing.
+pub fn canonical_text(s: &str) -> String {
+    fn strip(v: &mut Json) {
+        match v {
+            Json::Number(n) if n.contains('.') => {
+                let t = n.trim_end_matches('0').trim_end_matches('.');
+                *n = if t == "-0" { "0".into() } else { t.to_string() };
+            }
+            Json::Array(items) => items.iter_mut().for_each(strip),
+            Json::Object(members) => members.iter_mut().for_each(|(_, v)| strip(v)),
+            _ => {}
+        }
+    }
+    match parse(s, "jsonb") {
+        Ok(mut v) => {
+            strip(&mut v);
+            let mut out = String::with_capacity(s.len());
+            write_jsonb(&v, &mut out);
+            out
+        }
+        Err(_) => s.to_string(),
     }
 }
 

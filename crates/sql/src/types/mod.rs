@@ -603,7 +603,8 @@ impl Value {
             }
             (Interval(a), Interval(b)) => Some(interval_key(a).cmp(&interval_key(b))),
             (Uuid(a), Uuid(b)) => Some(a.cmp(b)),
-            (Json(a), Json(b)) => Some(a.cmp(b)),
+            // jsonb's order (json itself has no comparison operators).
+            (Json(a), Json(b)) => Some(json::compare_text(a, b)),
             (Array(a), Array(b)) => {
                 for (x, y) in a.iter().zip(b.iter()) {
                     let o = x.total_cmp(y);
@@ -704,7 +705,7 @@ impl std::hash::Hash for Value {
             Value::Time(t) => t.hash(state),
             Value::Interval(i) => interval_key(i).hash(state),
             Value::Uuid(u) => u.hash(state),
-            Value::Json(j) => j.hash(state),
+            Value::Json(j) => json::canonical_text(j).hash(state),
             Value::Array(a) => a.hash(state),
             Value::NumericNaN => f64::NAN.to_bits().hash(state),
             v => match v.as_num() {

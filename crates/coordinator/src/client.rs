@@ -266,6 +266,24 @@ impl CoordinatorClient {
         }
     }
 
+    /// Waits until batches up to `lsn` are visible and applied here. A
+    /// commit's answer can overtake the visible notice on the event
+    /// stream; waiting for it gives the committing session its own writes.
+    pub async fn wait_visible(&self, lsn: Lsn) -> Result<(), ClientError> {
+        let mut visible = self.visible.clone();
+        let reached = tokio::time::timeout(Duration::from_secs(10), async {
+            visible.wait_for(|v| *v >= lsn).await.is_ok()
+        })
+        .await;
+        match reached {
+            Ok(true) => Ok(()),
+            _ => Err(ClientError::new(
+                ErrorKind::Unavailable,
+                format!("commit {lsn} did not become visible here in time"),
+            )),
+        }
+    }
+
     /// Takes `locks` for `txn` (one statement's batch) under `policy`.
     pub async fn lock(
         &self,

@@ -325,7 +325,11 @@ impl Transaction {
             .into_iter()
             .map(|(key, value)| Write { key, value })
             .collect();
-        Ok(self.db.client.commit(self.id, writes).await?)
+        let lsn = self.db.client.commit(self.id, writes).await?;
+        // The commit is visible everywhere; make sure it is applied here
+        // too before the session's next statement (read your own writes).
+        self.db.client.wait_visible(lsn).await?;
+        Ok(lsn)
     }
 
     /// Discards the write set and releases the locks.

@@ -498,6 +498,25 @@ mod tests {
         assert_eq!(err.code, "22021");
     }
 
+    proptest::proptest! {
+        /// Any body of any type decodes or fails cleanly.
+        #[test]
+        fn decoding_never_panics(ty in proptest::prelude::any::<u8>(), body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = decode(ty, Bytes::from(body));
+        }
+
+        /// Bind bodies built from valid pieces and then cut or corrupted.
+        #[test]
+        fn corrupted_binds_never_panic(cut in 0usize..40, flip in 0usize..40, byte in proptest::prelude::any::<u8>()) {
+            let mut body = bind_body(&[Some(b"hello"), None, Some(b"")]).to_vec();
+            if flip < body.len() {
+                body[flip] = byte;
+            }
+            body.truncate(cut.min(body.len()));
+            let _ = decode(b'B', Bytes::from(body));
+        }
+    }
+
     #[tokio::test]
     async fn oversized_messages_are_fatal() {
         let (mut client, server) = tokio::io::duplex(1024);

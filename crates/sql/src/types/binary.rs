@@ -112,6 +112,23 @@ pub fn encode(v: &Value) -> Option<Vec<u8>> {
 /// Encodes `v` for a column of type `ty`: tells `json` from `jsonb` and
 /// gives arrays their declared element type.
 pub fn encode_as(v: &Value, ty: &DataType) -> Option<Vec<u8>> {
+    // A value whose own type differs from the column's (an int4 in a
+    // bigint column) is converted first, so the bytes match the OID the
+    // client was told; a value that will not convert goes out as it is.
+    if let Some(own) = v.data_type() {
+        if needs_conversion(&own, ty) {
+            if let Ok(c) = super::cast::cast(
+                v,
+                ty,
+                super::cast::CastKind::Explicit,
+                &super::FormatOptions::default(),
+            ) {
+                if c.data_type().is_some_and(|t| !needs_conversion(&t, ty)) {
+                    return encode_as(&c, ty);
+                }
+            }
+        }
+    }
     Some(match v {
         Value::Null => return None,
         Value::Bool(b) => vec![u8::from(*b)],
@@ -147,6 +164,20 @@ pub fn encode_as(v: &Value, ty: &DataType) -> Option<Vec<u8>> {
         Value::Uuid(u) => u.to_vec(),
         Value::Array(_) => encode_array(v, ty),
     })
+}
+
+/// Whether a value of type `own` must be converted to go out as `ty`:
+/// the binary formats differ (modifiers, and the string types among
+/// themselves, do not matter; `json` values report `jsonb`).
+fn needs_conversion(own: &DataType, ty: &DataType) -> bool {
+    match (own, ty) {
+        (_, DataType::Unknown) => false,
+        (a, b) if a.is_string() && b.is_string() => false,
+        (DataType::Jsonb, DataType::Json) => false,
+        (DataType::Numeric(_), DataType::Numeric(_)) => false,
+        (DataType::Array(a), DataType::Array(b)) => needs_conversion(a, b),
+        (a, b) => a != b,
+    }
 }
 
 /// Numeric's sign words.

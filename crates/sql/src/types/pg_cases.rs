@@ -866,3 +866,23 @@ fn numeric_input_applies_its_typmod() {
         Some("A field with precision 5, scale 2 must round to an absolute value less than 10^3.")
     );
 }
+
+#[test]
+fn binary_output_follows_the_column_type() {
+    // An int4 value in a bigint column goes out as 8 bytes.
+    assert_eq!(
+        Value::Int4(7).to_binary_as(&DataType::Int8),
+        Some(7i64.to_be_bytes().to_vec())
+    );
+    // json keeps its text; jsonb gets the version byte.
+    let j = Value::Json("{}".into());
+    assert_eq!(j.to_binary_as(&DataType::Json), Some(b"{}".to_vec()));
+    assert_eq!(j.to_binary_as(&DataType::Jsonb), Some(b"\x01{}".to_vec()));
+    // Array elements follow the declared element type too.
+    let a = Value::Array(vec![Value::Int4(1)]);
+    let bin = a
+        .to_binary_as(&DataType::Array(Box::new(DataType::Int8)))
+        .expect("array");
+    assert_eq!(&bin[8..12], &20u32.to_be_bytes());
+    assert_eq!(&bin[bin.len() - 8..], &1i64.to_be_bytes());
+}

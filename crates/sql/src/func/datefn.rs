@@ -17,8 +17,9 @@ use crate::types::{DataType, Interval, Value, MICROS_PER_DAY};
 
 use DataType::{Bool, Date, Float8, Int4, Text, Time, Timestamp, Timestamptz};
 
+const IV: DataType = DataType::Interval;
+
 pub(super) fn register(r: &mut Registry) {
-    let iv = DataType::Interval;
     r.add(&["date_trunc"], &[Text, Timestamp], Timestamp, |a, _| {
         trunc_ts(s(&a[0]), ts(&a[1]), "timestamp without time zone").map(Value::Timestamp)
     });
@@ -34,7 +35,7 @@ pub(super) fn register(r: &mut Registry) {
         Timestamptz,
         |a, _| trunc_tstz(s(&a[0]), ts(&a[1]), &zone(s(&a[2]))?).map(Value::Timestamptz),
     );
-    r.add(&["date_trunc"], &[Text, iv.clone()], iv.clone(), |a, _| {
+    r.add(&["date_trunc"], &[Text, IV], IV, |a, _| {
         trunc_interval(s(&a[0]), &ivl(&a[1])).map(Value::Interval)
     });
     for (name, ret) in [("date_part", Float8), ("extract", NUMERIC)] {
@@ -44,7 +45,7 @@ pub(super) fn register(r: &mut Registry) {
             &["date_part"]
         };
         let float = ret == Float8;
-        for arg in [Timestamp, Timestamptz, Date, Time, iv.clone()] {
+        for arg in [Timestamp, Timestamptz, Date, Time, IV] {
             let body: super::signature::Body = match (float, &arg) {
                 (true, Date) => |a, ctx| {
                     // date_part(text, date) is date_part(text, timestamp).
@@ -57,22 +58,17 @@ pub(super) fn register(r: &mut Registry) {
             r.add(names, &[Text, arg], ret.clone(), body);
         }
     }
-    r.add(&["age"], &[Timestamp, Timestamp], iv.clone(), |a, _| {
+    r.add(&["age"], &[Timestamp, Timestamp], IV, |a, _| {
         dt::age(ts(&a[0]), ts(&a[1])).map(Value::Interval)
     });
-    r.add(
-        &["age"],
-        &[Timestamptz, Timestamptz],
-        iv.clone(),
-        |a, ctx| {
-            let z = session_zone(ctx);
-            dt::age(local(ts(&a[0]), &z), local(ts(&a[1]), &z)).map(Value::Interval)
-        },
-    );
-    r.add(&["age"], &[Timestamp], iv.clone(), |a, ctx| {
+    r.add(&["age"], &[Timestamptz, Timestamptz], IV, |a, ctx| {
+        let z = session_zone(ctx);
+        dt::age(local(ts(&a[0]), &z), local(ts(&a[1]), &z)).map(Value::Interval)
+    });
+    r.add(&["age"], &[Timestamp], IV, |a, ctx| {
         dt::age(today(ctx), ts(&a[0])).map(Value::Interval)
     });
-    r.add(&["age"], &[Timestamptz], iv.clone(), |a, ctx| {
+    r.add(&["age"], &[Timestamptz], IV, |a, ctx| {
         let z = session_zone(ctx);
         dt::age(today(ctx), local(ts(&a[0]), &z)).map(Value::Interval)
     });
@@ -116,18 +112,18 @@ pub(super) fn register(r: &mut Registry) {
         if n == 7 {
             params.push(Float8);
         }
-        r.add(&["make_interval"], &params, iv.clone(), make_interval);
+        r.add(&["make_interval"], &params, IV, make_interval);
     }
     r.add(&["to_timestamp"], &[Float8], Timestamptz, |a, _| {
         to_timestamp(flt(&a[0])).map(Value::Timestamptz)
     });
-    r.add(&["justify_days"], &[iv.clone()], iv.clone(), |a, _| {
+    r.add(&["justify_days"], &[IV], IV, |a, _| {
         dt::justify_days(&ivl(&a[0])).map(Value::Interval)
     });
-    r.add(&["justify_hours"], &[iv.clone()], iv.clone(), |a, _| {
+    r.add(&["justify_hours"], &[IV], IV, |a, _| {
         dt::justify_hours(&ivl(&a[0])).map(Value::Interval)
     });
-    r.add(&["justify_interval"], &[iv.clone()], iv.clone(), |a, _| {
+    r.add(&["justify_interval"], &[IV], IV, |a, _| {
         dt::justify_interval(&ivl(&a[0])).map(Value::Interval)
     });
     r.add(&["isfinite"], &[Date], Bool, |a, _| {
@@ -139,9 +135,7 @@ pub(super) fn register(r: &mut Registry) {
     r.add(&["isfinite"], &[Timestamptz], Bool, |a, _| {
         Ok(Value::Bool(!is_infinite_ts(ts(&a[0]))))
     });
-    r.add(&["isfinite"], &[iv.clone()], Bool, |_, _| {
-        Ok(Value::Bool(true))
-    });
+    r.add(&["isfinite"], &[IV], Bool, |_, _| Ok(Value::Bool(true)));
     r.add(
         &["now", "current_timestamp", "transaction_timestamp"],
         &[],
@@ -166,17 +160,12 @@ pub(super) fn register(r: &mut Registry) {
             dt::check_ts(z.local_to_utc(t))?
         }))
     });
-    r.add(
-        &["timezone"],
-        &[iv.clone(), Timestamptz],
-        Timestamp,
-        |a, _| {
-            let off = ivl(&a[0]).micros / 1_000_000;
-            let z = Zone::Fixed(off as i32);
-            Ok(Value::Timestamp(local(ts(&a[1]), &z)))
-        },
-    );
-    r.add(&["timezone"], &[iv, Timestamp], Timestamptz, |a, _| {
+    r.add(&["timezone"], &[IV, Timestamptz], Timestamp, |a, _| {
+        let off = ivl(&a[0]).micros / 1_000_000;
+        let z = Zone::Fixed(off as i32);
+        Ok(Value::Timestamp(local(ts(&a[1]), &z)))
+    });
+    r.add(&["timezone"], &[IV, Timestamp], Timestamptz, |a, _| {
         let off = ivl(&a[0]).micros / 1_000_000;
         let z = Zone::Fixed(off as i32);
         Ok(Value::Timestamptz(z.local_to_utc(ts(&a[1]))))

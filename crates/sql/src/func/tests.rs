@@ -802,3 +802,74 @@ fn aggregate_results_match_postgres() {
         "1 day 02:00:00"
     );
 }
+
+#[test]
+fn to_char_and_parsing_templates() {
+    let ts = v(T::Timestamp, "2024-02-09 08:05:03");
+    let tc = |v: Value, fmt: &str| f("to_char", &[v, txt(fmt)]);
+    assert_eq!(
+        tc(ts.clone(), "YYYY-MM-DD HH24:MI:SS"),
+        "2024-02-09 08:05:03"
+    );
+    assert_eq!(
+        tc(v(T::Timestamp, "2024-02-09 20:05:03"), "HH12:MI AM"),
+        "08:05 PM"
+    );
+    assert_eq!(
+        tc(v(T::Date, "2024-02-09"), "Day, DD Month YYYY"),
+        "Friday   , 09 February  2024"
+    );
+    assert_eq!(
+        tc(v(T::Date, "2024-02-09"), "FMDay, FMDD FMMonth YYYY"),
+        "Friday, 9 February 2024"
+    );
+    assert_eq!(
+        tc(v(T::Date, "2024-02-09"), "Dy Mon DDD Q WW"),
+        "Fri Feb 040 1 06"
+    );
+    assert_eq!(
+        tc(ts, "FMMonth FMDD, YYYY HH12 am J CC IW ID D W"),
+        "February 9, 2024 08 am 2460350 21 06 5 6 2"
+    );
+    assert_eq!(
+        tc(v(T::Timestamp, "2024-02-09 08:05:03.123456"), "SS.MS US"),
+        "03.123 123456"
+    );
+    assert_eq!(
+        tc(v(T::Timestamptz, "2024-02-09 08:05:03+00"), "HH24:MI TZ OF"),
+        "08:05 UTC +00"
+    );
+    assert_eq!(tc(v(T::Interval, "15 hours 4 minutes"), "HH24:MI"), "15:04");
+    assert_eq!(tc(num("1234.5"), "9999.99"), " 1234.50");
+    assert_eq!(tc(Int4(42), "000"), " 042");
+    assert_eq!(tc(Int4(-42), "999"), " -42");
+    assert_eq!(tc(num("0.5"), "9.99"), "  .50");
+    assert_eq!(tc(num("0.5"), "0.99"), " 0.50");
+    assert_eq!(tc(Int4(1234567), "9,999,999"), " 1,234,567");
+    assert_eq!(tc(Int4(12), "9,999"), "    12");
+    assert_eq!(tc(Int4(12345), "999"), " ###");
+    assert_eq!(tc(num("-0.5"), "FM9.99"), "-.5");
+    assert_eq!(f("to_number", &[txt("1,234.5"), txt("9,999.9")]), "1234.5");
+    assert_eq!(
+        f("to_date", &[txt("09 Feb 2024"), txt("DD Mon YYYY")]),
+        "2024-02-09"
+    );
+    assert_eq!(
+        f("to_date", &[txt("2024-1-5"), txt("YYYY-MM-DD")]),
+        "2024-01-05"
+    );
+    assert_eq!(
+        f(
+            "to_timestamp",
+            &[txt("2024-02-09 08:05"), txt("YYYY-MM-DD HH24:MI")]
+        ),
+        "2024-02-09 08:05:00+00"
+    );
+    assert_eq!(
+        f(
+            "to_timestamp",
+            &[txt("09 Feb 2024 08:05 PM"), txt("DD Mon YYYY HH:MI AM")]
+        ),
+        "2024-02-09 20:05:00+00"
+    );
+}

@@ -418,11 +418,17 @@ impl Connection {
                 }
                 // Allowed during COPY, and meaningless there.
                 Read::Message(FrontendMessage::Flush | FrontendMessage::Sync) => {}
+                // PostgreSQL gives up on the connection here: whatever the
+                // client sends next cannot be trusted to line up.
                 Read::Message(other) => {
-                    return Err(Fail::Client(WireError::protocol(format!(
+                    tracing::debug!(
                         "unexpected message type 0x{:02X} during COPY from stdin",
                         other.type_byte()
-                    ))))
+                    );
+                    return Err(Fail::Client(WireError::fatal(
+                        "08P01",
+                        "terminating connection because protocol synchronization was lost",
+                    )));
                 }
             }
         }

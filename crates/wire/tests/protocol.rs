@@ -265,6 +265,15 @@ async fn copy_from_stdin_messages() {
     assert_eq!(ready_status(&raw.query("ROLLBACK").await), b'I');
     let msgs = raw.query("SELECT id FROM c ORDER BY id").await;
     assert_eq!(types(&msgs), "TDDCZ");
+
+    // Any other message during COPY: the connection is lost, as in
+    // PostgreSQL.
+    raw.send(b'Q', &b).await;
+    assert_eq!(raw.recv().await.expect("CopyInResponse").ty, b'G');
+    let msgs = raw.query("SELECT 1").await;
+    assert_eq!(msgs[0].sqlstate(), "08P01");
+    assert_eq!(msgs[0].field(b'S').as_deref(), Some("FATAL"));
+    assert!(raw.recv().await.is_none());
 }
 
 #[tokio::test]

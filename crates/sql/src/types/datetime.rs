@@ -376,7 +376,10 @@ impl Reader<'_> {
                 let d = tok[6..].parse().map_err(|_| self.syntax())?;
                 return self.set_date(y, m, d, false);
             }
-            if b.len() == 6 && self.f.day.is_some() && self.f.time.is_none() {
+            if b.len() == 6
+                && self.f.time.is_none()
+                && (self.f.day.is_some() || self.target == Target::Time)
+            {
                 // HHMMSS after a date.
                 return self.time(&format!("{}:{}:{}", &tok[..2], &tok[2..4], &tok[4..]));
             }

@@ -141,6 +141,28 @@ enum Unit {
     Years(i64),
 }
 
+/// The field a unit fills; a literal may name each field once
+/// (`1 day 1 day` is an error in PostgreSQL).
+fn field_bit(u: Unit) -> u32 {
+    match u {
+        Unit::Micros(1) => 1,
+        Unit::Micros(1_000) => 1 << 1,
+        Unit::Micros(1_000_000) => 1 << 2,
+        Unit::Micros(60_000_000) => 1 << 3,
+        Unit::Micros(_) => 1 << 4,
+        Unit::Days(k) if k == 1.0 => 1 << 5,
+        Unit::Days(_) => 1 << 6,
+        Unit::Month => 1 << 7,
+        Unit::Years(12) => 1 << 8,
+        Unit::Years(120) => 1 << 9,
+        Unit::Years(1200) => 1 << 10,
+        Unit::Years(_) => 1 << 11,
+    }
+}
+
+const TIME_FIELDS: u32 = (1 << 2) | (1 << 3) | (1 << 4);
+const YEAR_MONTH_FIELDS: u32 = (1 << 7) | (1 << 8);
+
 fn add(sum: &mut Sum, v: f64, u: Unit) {
     match u {
         Unit::Micros(k) => sum.add_micros(v, k),
@@ -242,6 +264,14 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
     }
     let mut sum = Sum::default();
     let mut negate = false;
+    let mut seen = 0u32;
+    let mut field = |bits: u32| {
+        if seen & bits != 0 {
+            return Err(syntax());
+        }
+        seen |= bits;
+        Ok(())
+    };
     let mut i = 0;
     while i < toks.len() {
         let t = toks[i].as_str();
@@ -255,6 +285,7 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
         }
         if t.contains(':') {
             let v = time_micros(t).ok_or_else(syntax)?;
+            field(TIME_FIELDS)?;
             sum.micros_int = sum.micros_int.checked_add(v).ok_or_else(range)?;
             i += 1;
             continue;
@@ -263,6 +294,7 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
         if let Some((y, m)) = t.split_once('-').filter(|(y, _)| !y.is_empty()) {
             let y: i64 = y.parse().map_err(|_| syntax())?;
             let m: i64 = m.parse().map_err(|_| syntax())?;
+            field(YEAR_MONTH_FIELDS)?;
             sum.months += y * 12 + if y < 0 { -m } else { m };
             i += 1;
             continue;
@@ -274,16 +306,19 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
         match toks.get(i + 1).map(String::as_str) {
             Some(next) if next.contains(':') => {
                 // `3 04:05:06`: days before a time.
+                field(field_bit(Unit::Days(1.0)))?;
                 add(&mut sum, v, Unit::Days(1.0));
                 i += 1;
             }
             Some(next) if next.bytes().all(|c| c.is_ascii_alphabetic()) && next != "ago" => {
                 let u = unit(next).ok_or_else(syntax)?;
+                field(field_bit(u))?;
                 add(&mut sum, v, u);
                 i += 2;
             }
             _ => {
                 // A bare number is seconds.
+                field(field_bit(Unit::Micros(1_000_000)))?;
                 add(&mut sum, v, Unit::Micros(1_000_000));
                 i += 1;
             }

@@ -474,6 +474,73 @@ const CASES: &[(&str, &str, Result<&str, &str>)] = &[
         r#"{{1,2},{3}}"#,
         Err(r#"malformed array literal: "{{1,2},{3}}""#),
     ),
+    // More spellings of dates, times and intervals.
+    (
+        r#"timestamptz"#,
+        r#"Wed, 31 Jan 2024 10:00:00 GMT"#,
+        Ok(r#"2024-01-31 10:00:00+00"#),
+    ),
+    (
+        r#"timestamptz"#,
+        r#"2024-01-31 10:00:00.123 +0530"#,
+        Ok(r#"2024-01-31 04:30:00.123+00"#),
+    ),
+    (
+        r#"timestamp"#,
+        r#"2024/01/31 10:00"#,
+        Ok(r#"2024-01-31 10:00:00"#),
+    ),
+    (r#"date"#, r#"2024-1-5"#, Ok(r#"2024-01-05"#)),
+    (r#"date"#, r#"1/5/2024"#, Ok(r#"2024-01-05"#)),
+    (
+        r#"timestamp"#,
+        r#"January 31 2024 10:00 PM"#,
+        Ok(r#"2024-01-31 22:00:00"#),
+    ),
+    (
+        r#"timestamptz"#,
+        r#"2024-01-31 10:00:00 Europe/Berlin"#,
+        Ok(r#"2024-01-31 09:00:00+00"#),
+    ),
+    (
+        r#"timestamp"#,
+        r#"2024-01-31T10:00"#,
+        Ok(r#"2024-01-31 10:00:00"#),
+    ),
+    (r#"time"#, r#"10:00:00.999999999"#, Ok(r#"10:00:01"#)),
+    (
+        r#"date"#,
+        r#"Feb 29 2023"#,
+        Err(r#"date/time field value out of range: "Feb 29 2023""#),
+    ),
+    (r#"timestamptz"#, r#"infinity"#, Ok(r#"infinity"#)),
+    (
+        r#"timestamp"#,
+        r#"1999-01-08 04:05:06 -8:00"#,
+        Ok(r#"1999-01-08 04:05:06"#),
+    ),
+    (r#"time"#, r#"040506"#, Ok(r#"04:05:06"#)),
+    (
+        r#"timestamp"#,
+        r#"2024-01-31 040506"#,
+        Ok(r#"2024-01-31 04:05:06"#),
+    ),
+    (r#"interval"#, r#"1 year -1 month"#, Ok(r#"11 mons"#)),
+    (r#"interval"#, r#"-1 2:03:04"#, Ok(r#"-1 days +02:03:04"#)),
+    (
+        r#"interval"#,
+        r#"1 day 1 day"#,
+        Err(r#"invalid input syntax for type interval: "1 day 1 day""#),
+    ),
+    (r#"interval"#, r#"P1Y2M"#, Ok(r#"1 year 2 mons"#)),
+    (r#"interval"#, r#"1 week 2 days"#, Ok(r#"9 days"#)),
+    (r#"interval"#, r#"3 days ago"#, Ok(r#"-3 days"#)),
+    (r#"interval"#, r#"1.5"#, Ok(r#"00:00:01.5"#)),
+    (
+        r#"interval"#,
+        r#"23:59:59.999999"#,
+        Ok(r#"23:59:59.999999"#),
+    ),
 ];
 
 #[test]

@@ -122,8 +122,8 @@ fn unit(word: &str) -> Option<Unit> {
         "second" | "seconds" | "s" | "sec" | "secs" => Unit::Micros(1_000_000),
         "minute" | "minutes" | "m" | "min" | "mins" => Unit::Micros(60_000_000),
         "hour" | "hours" | "h" | "hr" | "hrs" => Unit::Micros(MICROS_PER_HOUR),
-        "day" | "days" | "d" => Unit::Days(1.0),
-        "week" | "weeks" | "w" => Unit::Days(7.0),
+        "day" | "days" | "d" => Unit::Days(1),
+        "week" | "weeks" | "w" => Unit::Days(7),
         "month" | "months" | "mon" | "mons" => Unit::Month,
         "year" | "years" | "y" | "yr" | "yrs" => Unit::Years(12),
         "decade" | "decades" | "dec" | "decs" => Unit::Years(120),
@@ -136,7 +136,7 @@ fn unit(word: &str) -> Option<Unit> {
 #[derive(Clone, Copy)]
 enum Unit {
     Micros(i64),
-    Days(f64),
+    Days(i64),
     Month,
     Years(i64),
 }
@@ -150,7 +150,7 @@ fn field_bit(u: Unit) -> u32 {
         Unit::Micros(1_000_000) => 1 << 2,
         Unit::Micros(60_000_000) => 1 << 3,
         Unit::Micros(_) => 1 << 4,
-        Unit::Days(k) if k == 1.0 => 1 << 5,
+        Unit::Days(1) => 1 << 5,
         Unit::Days(_) => 1 << 6,
         Unit::Month => 1 << 7,
         Unit::Years(12) => 1 << 8,
@@ -166,7 +166,7 @@ const YEAR_MONTH_FIELDS: u32 = (1 << 7) | (1 << 8);
 fn add(sum: &mut Sum, v: f64, u: Unit) {
     match u {
         Unit::Micros(k) => sum.add_micros(v, k),
-        Unit::Days(k) => sum.add_days(v, k),
+        Unit::Days(k) => sum.add_days(v, k as f64),
         Unit::Month => sum.add_fract_months(v),
         Unit::Years(k) => sum.add_months(v, k),
     }
@@ -306,8 +306,8 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
         match toks.get(i + 1).map(String::as_str) {
             Some(next) if next.contains(':') => {
                 // `3 04:05:06`: days before a time.
-                field(field_bit(Unit::Days(1.0)))?;
-                add(&mut sum, v, Unit::Days(1.0));
+                field(field_bit(Unit::Days(1)))?;
+                add(&mut sum, v, Unit::Days(1));
                 i += 1;
             }
             Some(next) if next.bytes().all(|c| c.is_ascii_alphabetic()) && next != "ago" => {
@@ -344,8 +344,8 @@ fn parse_iso(s: &str) -> Option<Interval> {
                 let u = match (in_time, c) {
                     (false, 'y') => Unit::Years(12),
                     (false, 'm') => Unit::Month,
-                    (false, 'w') => Unit::Days(7.0),
-                    (false, 'd') => Unit::Days(1.0),
+                    (false, 'w') => Unit::Days(7),
+                    (false, 'd') => Unit::Days(1),
                     (true, 'h') => Unit::Micros(MICROS_PER_HOUR),
                     (true, 'm') => Unit::Micros(60_000_000),
                     (true, 's') => Unit::Micros(1_000_000),

@@ -261,6 +261,11 @@ impl Connection {
                 e
             }
         };
+        // Client mistakes are the client's business; internal and I/O
+        // failures are ours, and this is where they are handled.
+        if error.code.starts_with("XX") || error.code.starts_with("58") {
+            tracing::error!(code = error.code, "statement failed: {}", error.message);
+        }
         self.send_notices();
         self.conn.send(&ErrorResponse::new(error.fields()));
         if error.is_fatal() {

@@ -62,53 +62,59 @@ pub fn format_interval(iv: &Interval) -> String {
 }
 
 /// Adds up the fields of an interval literal, with PostgreSQL's spill of
-/// fractions into the next smaller field.
+/// fractions into the next smaller field. Accumulates in i128 so that no
+/// literal can overflow; the range check happens once, in `finish`.
 #[derive(Default)]
 struct Sum {
-    months: i64,
-    days: i64,
+    months: i128,
+    days: i128,
     micros: f64,
-    micros_int: i64,
+    micros_int: i128,
+    /// A field beyond any interval's range was seen.
+    overflow: bool,
 }
+
+/// Field values beyond this overflow every interval field anyway; keeping
+/// them out keeps the i128 sums exact.
+const MAX_FIELD: f64 = 1e20;
 
 impl Sum {
     fn add_months(&mut self, v: f64, per_unit: i64) {
         let whole = v.trunc();
-        self.months += whole as i64 * per_unit;
-        self.months += ((v - whole) * per_unit as f64).round_ties_even() as i64;
+        self.months += whole as i128 * i128::from(per_unit);
+        self.months += ((v - whole) * per_unit as f64).round_ties_even() as i128;
     }
 
     fn add_days(&mut self, v: f64, per_unit: f64) {
         let d = v * per_unit;
         let whole = d.trunc();
-        self.days += whole as i64;
+        self.days += whole as i128;
         self.micros += (d - whole) * MICROS_PER_DAY as f64;
     }
 
     /// Months with a fraction spill into 30-day days, as PostgreSQL does.
     fn add_fract_months(&mut self, v: f64) {
         let whole = v.trunc();
-        self.months += whole as i64;
+        self.months += whole as i128;
         self.add_days(v - whole, 30.0);
     }
 
     fn add_micros(&mut self, v: f64, per_unit: i64) {
         let whole = v.trunc();
-        self.micros_int = self
-            .micros_int
-            .saturating_add((whole as i64).saturating_mul(per_unit));
+        self.micros_int += whole as i128 * i128::from(per_unit);
         self.micros += (v - whole) * per_unit as f64;
     }
 
     fn finish(self, negate: bool) -> Option<Interval> {
-        let micros = self
-            .micros_int
-            .checked_add(self.micros.round_ties_even() as i64)?;
+        if self.overflow {
+            return None;
+        }
+        let micros = self.micros_int + self.micros.round_ties_even() as i128;
         let sign = if negate { -1 } else { 1 };
         Some(Interval {
             months: i32::try_from(self.months * sign).ok()?,
             days: i32::try_from(self.days * sign).ok()?,
-            micros: micros.checked_mul(sign)?,
+            micros: i64::try_from(micros * sign).ok()?,
         })
     }
 }
@@ -164,6 +170,10 @@ const TIME_FIELDS: u32 = (1 << 2) | (1 << 3) | (1 << 4);
 const YEAR_MONTH_FIELDS: u32 = (1 << 7) | (1 << 8);
 
 fn add(sum: &mut Sum, v: f64, u: Unit) {
+    if v.is_nan() || v.abs() > MAX_FIELD {
+        sum.overflow = true;
+        return;
+    }
     match u {
         Unit::Micros(k) => sum.add_micros(v, k),
         Unit::Days(k) => sum.add_days(v, k as f64),
@@ -286,7 +296,7 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
         if t.contains(':') {
             let v = time_micros(t).ok_or_else(syntax)?;
             field(TIME_FIELDS)?;
-            sum.micros_int = sum.micros_int.checked_add(v).ok_or_else(range)?;
+            sum.micros_int += i128::from(v);
             i += 1;
             continue;
         }
@@ -295,7 +305,7 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
             let y: i64 = y.parse().map_err(|_| syntax())?;
             let m: i64 = m.parse().map_err(|_| syntax())?;
             field(YEAR_MONTH_FIELDS)?;
-            sum.months += y * 12 + if y < 0 { -m } else { m };
+            sum.months += i128::from(y) * 12 + i128::from(if y < 0 { -m } else { m });
             i += 1;
             continue;
         }
@@ -398,6 +408,19 @@ mod tests {
             ("1 day", "1 day"),
         ] {
             assert_eq!(iv(input), pg, "{input}");
+        }
+        // Huge fields are range errors, never overflow panics.
+        for huge in [
+            "1e18 years",
+            "99999999999999999999 days",
+            "9223372036854775807 hours",
+            "-1e300 seconds",
+            "100000000000000000000 months",
+            "9223372036854775807:00:00",
+            "1e18 millennia",
+            "P1e300Y",
+        ] {
+            assert!(parse_interval(huge).is_err(), "{huge}");
         }
         for bad in ["xyz", "1 fortnight", "", "1 day ago ago"] {
             let e = parse_interval(bad).unwrap_err();

@@ -674,6 +674,14 @@ mod fuzz {
         }
 
         #[test]
+        fn datetime_like_input_never_panics(s in "[0-9a-z :./+@,-]{0,40}") {
+            let opts = FormatOptions::default();
+            for ty in ["date", "time", "timestamp", "timestamptz", "interval", "numeric", "double precision", "integer[]"] {
+                let _ = Value::from_text(&sql_type(ty), &s, &opts);
+            }
+        }
+
+        #[test]
         fn float8_text_round_trips(f: f64) {
             let opts = FormatOptions::default();
             let s = Value::Float8(f).to_text(&opts).unwrap_or_default();

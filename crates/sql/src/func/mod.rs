@@ -13,6 +13,7 @@
 
 mod datefn;
 mod datetime;
+mod json;
 mod math;
 mod misc;
 mod num;

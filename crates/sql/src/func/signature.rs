@@ -89,6 +89,7 @@ fn registry() -> &'static Registry {
         super::datefn::register(&mut r);
         super::to_char::register(&mut r);
         super::misc::register(&mut r);
+        super::json::register(&mut r);
         r
     })
 }
@@ -187,6 +188,17 @@ pub(super) fn function_type(name: &str, args: &[DataType]) -> Result<DataType> {
         return common_type(args).ok_or_else(|| no_function(name, args));
     }
     match select(name, args) {
+        // A polymorphic result: the array argument's type.
+        Some(sig) if sig.ret == ANY => Ok(args
+            .iter()
+            .find(|t| matches!(t, DataType::Array(_)))
+            .cloned()
+            .or_else(|| {
+                args.iter()
+                    .find(|t| **t != DataType::Unknown)
+                    .map(|t| DataType::Array(Box::new(t.clone())))
+            })
+            .unwrap_or(DataType::Array(Box::new(DataType::Text)))),
         Some(sig) => Ok(sig.ret.clone()),
         None => Err(no_function(name, args)),
     }

@@ -873,3 +873,165 @@ fn to_char_and_parsing_templates() {
         "2024-02-09 20:05:00+00"
     );
 }
+
+#[test]
+fn array_functions() {
+    let arr = |xs: &[i32]| Value::Array(xs.iter().map(|x| Int4(*x)).collect());
+    let nested = Value::Array(vec![arr(&[1, 2, 3]), arr(&[4, 5, 6])]);
+    assert_eq!(f("array_length", &[arr(&[1, 2, 3]), Int4(1)]), "3");
+    assert_eq!(f("array_length", &[nested.clone(), Int4(2)]), "3");
+    assert_eq!(f("array_length", &[arr(&[]), Int4(1)]), "NULL");
+    assert_eq!(f("cardinality", &[nested.clone()]), "6");
+    assert_eq!(f("cardinality", &[arr(&[])]), "0");
+    assert_eq!(f("array_ndims", &[nested]), "2");
+    assert_eq!(f("array_append", &[arr(&[1, 2]), Int4(3)]), "{1,2,3}");
+    assert_eq!(f("array_prepend", &[Int4(0), arr(&[1, 2])]), "{0,1,2}");
+    assert_eq!(f("array_cat", &[arr(&[1]), arr(&[2, 3])]), "{1,2,3}");
+    let with_null = Value::Array(vec![Int4(1), Int4(2), Int4(1), Value::Null]);
+    assert_eq!(f("array_remove", &[with_null, Int4(1)]), "{2,NULL}");
+    assert_eq!(
+        f("array_replace", &[arr(&[1, 2, 1]), Int4(1), Int4(9)]),
+        "{9,2,9}"
+    );
+    assert_eq!(f("array_position", &[arr(&[5, 6]), Int4(6)]), "2");
+    assert_eq!(f("array_position", &[arr(&[5]), Int4(7)]), "NULL");
+    assert_eq!(f("array_positions", &[arr(&[1, 2, 1]), Int4(1)]), "{1,3}");
+    let xnz = Value::Array(vec![txt("x"), Value::Null, txt("z")]);
+    assert_eq!(f("array_to_string", &[xnz.clone(), txt("/")]), "x/z");
+    assert_eq!(f("array_to_string", &[xnz, txt(","), txt("*")]), "x,*,z");
+    assert_eq!(
+        function_type("array_append", &[T::Array(Box::new(T::Int4)), T::Int4]),
+        Ok(T::Array(Box::new(T::Int4)))
+    );
+}
+
+#[test]
+fn bytea_encodings_and_uuids() {
+    let b = Value::Bytea(vec![0xde, 0xad, 0xbe, 0xef]);
+    assert_eq!(f("encode", &[b, txt("hex")]), "deadbeef");
+    assert_eq!(
+        f("decode", &[txt("68656c6c6f"), txt("hex")]),
+        "\\x68656c6c6f"
+    );
+    assert_eq!(
+        f("encode", &[Value::Bytea(b"hello".to_vec()), txt("base64")]),
+        "aGVsbG8="
+    );
+    assert_eq!(
+        f("decode", &[txt("aGVsbG8="), txt("base64")]),
+        "\\x68656c6c6f"
+    );
+    assert!(f("encode", &[Value::Bytea(vec![]), txt("rot13")]).contains("unrecognized encoding"));
+    assert_eq!(
+        f("convert_from", &[Value::Bytea(b"hi".to_vec()), txt("UTF8")]),
+        "hi"
+    );
+    let u = f("gen_random_uuid", &[]);
+    assert_eq!(u.len(), 36);
+    assert_eq!(&u[14..15], "4");
+    assert_eq!(f("num_nulls", &[Value::Null, Int4(1), Value::Null]), "2");
+}
+
+#[test]
+fn json_functions() {
+    let j = |s: &str| v(T::Jsonb, s);
+    assert_eq!(
+        f("jsonb_typeof", &[j("{}")]) + " " + &f("jsonb_typeof", &[j("\"x\"")]),
+        "object string"
+    );
+    assert_eq!(
+        f("to_jsonb", &[txt("it's \"quoted\"")]),
+        "\"it's \\\"quoted\\\"\""
+    );
+    assert_eq!(f("to_jsonb", &[num("1.50")]), "1.50");
+    assert_eq!(
+        f("to_jsonb", &[v(T::Timestamp, "2024-02-29 13:45:00.5")]),
+        "\"2024-02-29T13:45:00.5\""
+    );
+    assert_eq!(
+        f("to_jsonb", &[v(T::Timestamptz, "2024-02-29 13:45:00.5+00")]),
+        "\"2024-02-29T13:45:00.5+00:00\""
+    );
+    assert_eq!(
+        f(
+            "to_jsonb",
+            &[Value::Array(vec![Int4(1), Value::Null, Int4(3)])]
+        ),
+        "[1, null, 3]"
+    );
+    assert_eq!(
+        f(
+            "jsonb_build_object",
+            &[
+                txt("a"),
+                Int4(1),
+                txt("b"),
+                txt("two"),
+                txt("c"),
+                Value::Null,
+                txt("d"),
+                Value::Bool(true)
+            ]
+        ),
+        "{\"a\": 1, \"b\": \"two\", \"c\": null, \"d\": true}"
+    );
+    assert_eq!(
+        f("json_build_object", &[txt("b"), Int4(1), txt("a"), Int4(2)]),
+        "{\"b\" : 1, \"a\" : 2}"
+    );
+    assert_eq!(
+        f("jsonb_build_array", &[Int4(1), txt("x"), Value::Null]),
+        "[1, \"x\", null]"
+    );
+    assert!(f("jsonb_build_object", &[txt("a")]).contains("even number of elements"));
+    assert_eq!(f("jsonb_array_length", &[j("[1, 2]")]), "2");
+    assert!(f("jsonb_array_length", &[j("1")]).ends_with("cannot get array length of a scalar"));
+    let path = |ks: &[&str]| Value::Array(ks.iter().map(|k| txt(k)).collect());
+    assert_eq!(
+        f(
+            "jsonb_set",
+            &[j("{\"a\": {\"b\": 1}}"), path(&["a", "b"]), j("2")]
+        ),
+        "{\"a\": {\"b\": 2}}"
+    );
+    assert_eq!(
+        f("jsonb_set", &[j("{\"a\": 1}"), path(&["c"]), j("\"new\"")]),
+        "{\"a\": 1, \"c\": \"new\"}"
+    );
+    assert_eq!(
+        f("jsonb_set", &[j("[1, 2]"), path(&["5"]), j("9")]),
+        "[1, 2, 9]"
+    );
+    assert_eq!(
+        f("jsonb_insert", &[j("[1, 3]"), path(&["1"]), j("2")]),
+        "[1, 2, 3]"
+    );
+    assert_eq!(
+        f(
+            "jsonb_insert",
+            &[j("[1, 3]"), path(&["1"]), j("2"), Value::Bool(true)]
+        ),
+        "[1, 3, 2]"
+    );
+    assert_eq!(
+        f(
+            "jsonb_strip_nulls",
+            &[j("{\"a\": null, \"b\": {\"c\": null, \"d\": 1}}")]
+        ),
+        "{\"b\": {\"d\": 1}}"
+    );
+    assert_eq!(
+        f("jsonb_pretty", &[j("{\"a\": [1]}")]),
+        "{\n    \"a\": [\n        1\n    ]\n}"
+    );
+    assert_eq!(f("jsonb_pretty", &[j("[]")]), "[\n]");
+    assert_eq!(bin(JsonGet, j("{\"a\": [1, 2]}"), txt("a")), "[1, 2]");
+    assert_eq!(bin(JsonGetText, j("{\"a\": \"x\"}"), txt("a")), "x");
+    assert_eq!(bin(JsonGet, j("[1, 2, 3]"), Int4(-1)), "3");
+    assert_eq!(bin(JsonGetText, j("{\"a\": null}"), txt("a")), "NULL");
+    assert_eq!(bin(JsonGet, j("{\"a\": 1}"), txt("b")), "NULL");
+    assert_eq!(
+        bin(Concat, j("{\"a\": 1, \"b\": 2}"), j("{\"b\": 3}")),
+        "{\"a\": 1, \"b\": 3}"
+    );
+}

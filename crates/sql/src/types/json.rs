@@ -270,6 +270,11 @@ pub fn normalise_number(text: &str) -> Option<String> {
     // Position of the decimal point within `digits` after the exponent.
     let mut point = int.len() as i64 + exp;
     let scale = (frac.len() as i64 - exp).max(0);
+    // numeric's own limits (131072 digits before the point, 16383 after)
+    // also bound the text this builds.
+    if point > 131_072 || scale > 16_383 {
+        return None;
+    }
     if point < 0 {
         digits = "0".repeat((-point) as usize) + &digits;
         point = 0;

@@ -7,7 +7,7 @@
 //!
 //! Modules: `ops` (operator resolution and evaluation), `num` (integer,
 //! float and numeric arithmetic), `datetime` (date/time arithmetic and
-//! functions), `text` (string functions, LIKE and regular expressions),
+//! functions), `text` (string functions), `pattern` (LIKE and regular expressions),
 //! `math` (math functions), `signature` (function signatures and
 //! resolution, argument coercion) and `aggregate`.
 
@@ -18,6 +18,7 @@ mod math;
 mod misc;
 mod num;
 mod ops;
+mod pattern;
 mod signature;
 mod text;
 mod to_char;

@@ -2,7 +2,9 @@
 //! pg_operator would pick it) and evaluation over values.
 
 use super::num::{self, NumType};
-use super::{datetime, is_string, no_operator, text, text_of, BinaryOp, FunctionContext, UnaryOp};
+use super::{
+    datetime, is_string, no_operator, pattern, text_of, BinaryOp, FunctionContext, UnaryOp,
+};
 use crate::error::{Error, Result};
 use crate::types::json::{self, Json};
 use crate::types::{DataType, Value};
@@ -221,14 +223,14 @@ pub(super) fn binary(op: BinaryOp, l: &Value, r: &Value, ctx: &FunctionContext) 
             let (Value::Text(s), Value::Text(p)) = (l, r) else {
                 return Err(mismatch(op, l, r));
             };
-            let m = text::like(s, p, matches!(op, ILike | NotILike))?;
+            let m = pattern::like(s, p, matches!(op, ILike | NotILike))?;
             Ok(Value::Bool(m == matches!(op, Like | ILike)))
         }
         RegexMatch | RegexIMatch | NotRegexMatch | NotRegexIMatch => {
             let (Value::Text(s), Value::Text(p)) = (l, r) else {
                 return Err(mismatch(op, l, r));
             };
-            let m = text::regex_is_match(s, p, matches!(op, RegexIMatch | NotRegexIMatch))?;
+            let m = pattern::regex_is_match(s, p, matches!(op, RegexIMatch | NotRegexIMatch))?;
             Ok(Value::Bool(m == matches!(op, RegexMatch | RegexIMatch)))
         }
         BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight => {

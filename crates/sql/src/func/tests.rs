@@ -881,7 +881,7 @@ fn array_functions() {
     assert_eq!(f("array_length", &[arr(&[1, 2, 3]), Int4(1)]), "3");
     assert_eq!(f("array_length", &[nested.clone(), Int4(2)]), "3");
     assert_eq!(f("array_length", &[arr(&[]), Int4(1)]), "NULL");
-    assert_eq!(f("cardinality", &[nested.clone()]), "6");
+    assert_eq!(f("cardinality", std::slice::from_ref(&nested)), "6");
     assert_eq!(f("cardinality", &[arr(&[])]), "0");
     assert_eq!(f("array_ndims", &[nested]), "2");
     assert_eq!(f("array_append", &[arr(&[1, 2]), Int4(3)]), "{1,2,3}");

@@ -296,14 +296,15 @@ fn numeric_sqrt(d: Decimal) -> Result<Decimal> {
     Ok(set_scale(v, scale))
 }
 
-/// A result scale that keeps 16 significant digits of `v`.
+/// A result scale that keeps 16 significant digits of `v`; the decimal
+/// weight is truncated toward zero, as PostgreSQL's `(int)` estimate.
 fn sig_scale(v: Decimal, min: u32) -> u32 {
     let log10 = v
         .abs()
         .to_f64()
         .filter(|x| *x > 0.0)
         .map_or(0.0, f64::log10);
-    (16 - log10.floor() as i64)
+    (16 - log10.trunc() as i64)
         .max(i64::from(min))
         .clamp(0, 1000) as u32
 }

@@ -664,6 +664,14 @@ fn math_functions() {
     assert!(f("ln", &[Int4(0)]).ends_with("cannot take logarithm of zero"));
     assert!(f("ln", &[Int4(-1)]).ends_with("cannot take logarithm of a negative number"));
     assert_eq!(f("exp", &[Int4(0)]), "1");
+    assert_eq!(f("ln", &[num("2")]), "0.6931471805599453");
+    assert_eq!(f("exp", &[num("1")]), "2.7182818284590452");
+    assert_eq!(f("exp", &[num("10")]), "22026.465794806717");
+    assert_eq!(f("ln", &[num("1000")]), "6.9077552789821371");
+    assert_eq!(f("sqrt", &[num("0.0001")]), "0.01000000000000000");
+    assert_eq!(f("power", &[num("1.1"), num("2.5")]), "1.2690587062858834");
+    assert_eq!(bin(Div, num("1"), num("0.0003")), "3333.3333333333333333");
+    assert_eq!(bin(Mod, num("5"), num("0.3")), "0.2");
     assert_eq!(f("pi", &[]), "3.141592653589793");
     assert_eq!(f("degrees", &[Value::Float8(std::f64::consts::PI)]), "180");
     assert_eq!(f("gcd", &[Int4(12), Int4(18)]), "6");

@@ -586,10 +586,19 @@ impl Reader<'_> {
             return Err(self.range());
         }
         let days = days_from_ymd(y, m, d);
-        if !(MIN_DATE..=MAX_DATE).contains(&days) {
+        let (min, max, what) = if self.target == Target::Date {
+            (MIN_DATE, MAX_DATE, "date")
+        } else {
+            (
+                MIN_TS / MICROS_PER_DAY,
+                MAX_TS / MICROS_PER_DAY,
+                "timestamp",
+            )
+        };
+        if !(min..=max).contains(&days) {
             return Err(Error::new(
                 ErrorCode::DatetimeFieldOverflow,
-                format!("date out of range: \"{}\"", self.input),
+                format!("{what} out of range: \"{}\"", self.input),
             ));
         }
         Ok(days)

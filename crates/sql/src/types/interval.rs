@@ -61,60 +61,103 @@ pub fn format_interval(iv: &Interval) -> String {
     out
 }
 
-/// Adds up the fields of an interval literal, with PostgreSQL's spill of
-/// fractions into the next smaller field. Accumulates in i128 so that no
-/// literal can overflow; the range check happens once, in `finish`.
+/// Adds up the fields of an interval literal with PostgreSQL's spill of
+/// fractions into smaller fields (AdjustFractDays and friends, rounding to
+/// the microsecond per field). Sums in i128, so no literal can overflow;
+/// the range check happens once, in `finish`.
 #[derive(Default)]
 struct Sum {
     months: i128,
     days: i128,
-    micros: f64,
-    micros_int: i128,
-    /// A field beyond any interval's range was seen.
-    overflow: bool,
+    micros: i128,
 }
 
-/// Field values beyond this overflow every interval field anyway; keeping
-/// them out keeps the i128 sums exact.
-const MAX_FIELD: f64 = 1e20;
+/// A number in a literal, split as PostgreSQL splits it: the integer part
+/// exactly, the fraction (with the number's sign) as a double.
+#[derive(Clone, Copy)]
+struct Num {
+    int: i128,
+    frac: f64,
+}
+
+/// `-12.5` → (-12, -0.5); more than 30 integer digits is out of range.
+fn number(t: &str) -> Option<std::result::Result<Num, ()>> {
+    let (neg, body) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (i, f) = body.split_once('.').unwrap_or((body, ""));
+    if (i.is_empty() && f.is_empty())
+        || !i.bytes().all(|c| c.is_ascii_digit())
+        || !f.bytes().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    if i.trim_start_matches('0').len() > 30 {
+        return Some(Err(()));
+    }
+    let int: i128 = if i.is_empty() { 0 } else { i.parse().ok()? };
+    let frac: f64 = if f.is_empty() {
+        0.0
+    } else {
+        format!("0.{f}").parse().ok()?
+    };
+    Some(Ok(if neg {
+        Num {
+            int: -int,
+            frac: -frac,
+        }
+    } else {
+        Num { int, frac }
+    }))
+}
 
 impl Sum {
-    fn add_months(&mut self, v: f64, per_unit: i64) {
-        let whole = v.trunc();
-        self.months += whole as i128 * i128::from(per_unit);
-        self.months += ((v - whole) * per_unit as f64).round_ties_even() as i128;
+    fn fract_micros(&mut self, frac: f64, scale: i64) {
+        let x = frac * scale as f64;
+        let whole = x.trunc();
+        self.micros += whole as i128 + (x - whole).round_ties_even() as i128;
     }
 
-    fn add_days(&mut self, v: f64, per_unit: f64) {
-        let d = v * per_unit;
-        let whole = d.trunc();
+    fn fract_days(&mut self, frac: f64, scale: i64) {
+        let x = frac * scale as f64;
+        let whole = x.trunc();
         self.days += whole as i128;
-        self.micros += (d - whole) * MICROS_PER_DAY as f64;
+        self.fract_micros(x - whole, MICROS_PER_DAY);
     }
 
-    /// Months with a fraction spill into 30-day days, as PostgreSQL does.
-    fn add_fract_months(&mut self, v: f64) {
-        let whole = v.trunc();
-        self.months += whole as i128;
-        self.add_days(v - whole, 30.0);
-    }
-
-    fn add_micros(&mut self, v: f64, per_unit: i64) {
-        let whole = v.trunc();
-        self.micros_int += whole as i128 * i128::from(per_unit);
-        self.micros += (v - whole) * per_unit as f64;
+    fn add(&mut self, n: Num, u: Unit) {
+        match u {
+            Unit::Micros(k) => {
+                self.micros += n.int * i128::from(k);
+                self.fract_micros(n.frac, k);
+            }
+            Unit::Days(1) => {
+                self.days += n.int;
+                self.fract_micros(n.frac, MICROS_PER_DAY);
+            }
+            Unit::Days(k) => {
+                self.days += n.int * i128::from(k);
+                self.fract_days(n.frac, k);
+            }
+            Unit::Month => {
+                self.months += n.int;
+                self.fract_days(n.frac, 30);
+            }
+            Unit::Years(k) => {
+                self.months += n.int * i128::from(k);
+                self.months += (n.frac * k as f64).round_ties_even() as i128;
+            }
+        }
     }
 
     fn finish(self, negate: bool) -> Option<Interval> {
-        if self.overflow {
-            return None;
-        }
-        let micros = self.micros_int + self.micros.round_ties_even() as i128;
         let sign = if negate { -1 } else { 1 };
         Some(Interval {
             months: i32::try_from(self.months * sign).ok()?,
             days: i32::try_from(self.days * sign).ok()?,
-            micros: i64::try_from(micros * sign).ok()?,
+            micros: i64::try_from(self.micros * sign).ok()?,
         })
     }
 }
@@ -166,21 +209,11 @@ fn field_bit(u: Unit) -> u32 {
     }
 }
 
-const TIME_FIELDS: u32 = (1 << 2) | (1 << 3) | (1 << 4);
+/// Hours, minutes and all of the seconds: what a time (`01:02:03`) fills.
+const TIME_FIELDS: u32 = (1 << 4) | (1 << 3) | ALL_SECONDS;
+/// Seconds with a fraction fill the millisecond and microsecond fields too.
+const ALL_SECONDS: u32 = 1 | (1 << 1) | (1 << 2);
 const YEAR_MONTH_FIELDS: u32 = (1 << 7) | (1 << 8);
-
-fn add(sum: &mut Sum, v: f64, u: Unit) {
-    if v.is_nan() || v.abs() > MAX_FIELD {
-        sum.overflow = true;
-        return;
-    }
-    match u {
-        Unit::Micros(k) => sum.add_micros(v, k),
-        Unit::Days(k) => sum.add_days(v, k as f64),
-        Unit::Month => sum.add_fract_months(v),
-        Unit::Years(k) => sum.add_months(v, k),
-    }
-}
 
 /// Splits `1day` into `1 day` and `-1.5hours` into `-1.5 hours`, keeping
 /// times (`-01:02:03`) and year-months (`1-2`) whole.
@@ -206,44 +239,48 @@ fn tokens(s: &str) -> Vec<String> {
     out
 }
 
+/// A time in an interval literal is out of range (minutes or seconds past
+/// 59), rather than malformed.
+struct OutOfRange;
+
 /// `[+-]HH:MM[:SS[.frac]]`, or `MM:SS.frac` when two fields end in a
 /// fraction; in integer microseconds so large hour counts stay exact.
-fn time_micros(t: &str) -> Option<i64> {
+fn time_micros(t: &str) -> Option<std::result::Result<i128, OutOfRange>> {
     let (neg, body) = match t.as_bytes().first()? {
         b'-' => (true, &t[1..]),
         b'+' => (false, &t[1..]),
         _ => (false, t),
     };
     let parts: Vec<&str> = body.split(':').collect();
-    let int = |p: &str| -> Option<i64> {
-        if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
+    let int = |p: &str| -> Option<i128> {
+        if p.is_empty() || p.len() > 30 || !p.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
         p.parse().ok()
     };
-    let secs = |p: &str| -> Option<i64> {
+    // Seconds as (whole seconds, microseconds), the fraction rounded.
+    let secs = |p: &str| -> Option<(i128, i128)> {
         let (whole, frac) = p.split_once('.').unwrap_or((p, ""));
         if !frac.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        let mut digits: Vec<i64> = frac.bytes().map(|c| i64::from(c - b'0')).collect();
+        let mut digits: Vec<i128> = frac.bytes().map(|c| i128::from(c - b'0')).collect();
         let round = digits.get(6).is_some_and(|&d| d >= 5);
         digits.resize(6, 0);
-        let f = digits.iter().fold(0i64, |a, d| a * 10 + d) + i64::from(round);
-        int(whole)?.checked_mul(1_000_000)?.checked_add(f)
+        let f = digits.iter().fold(0i128, |a, d| a * 10 + d) + i128::from(round);
+        Some((int(whole)?, f))
     };
-    let v = match parts.as_slice() {
-        [m, s] if s.contains('.') => int(m)?.checked_mul(60_000_000)?.checked_add(secs(s)?)?,
-        [h, m] => int(h)?
-            .checked_mul(MICROS_PER_HOUR)?
-            .checked_add(int(m)?.checked_mul(60_000_000)?)?,
-        [h, m, s] => int(h)?
-            .checked_mul(MICROS_PER_HOUR)?
-            .checked_add(int(m)?.checked_mul(60_000_000)?)?
-            .checked_add(secs(s)?)?,
+    let (h, m, (s, us)) = match parts.as_slice() {
+        [m, s] if s.contains('.') => (0, int(m)?, secs(s)?),
+        [h, m] => (int(h)?, int(m)?, (0, 0)),
+        [h, m, s] => (int(h)?, int(m)?, secs(s)?),
         _ => return None,
     };
-    Some(if neg { -v } else { v })
+    if m > 59 || s > 59 {
+        return Some(Err(OutOfRange));
+    }
+    let v = (h * 3600 + m * 60 + s) * 1_000_000 + us;
+    Some(Ok(if neg { -v } else { v }))
 }
 
 /// Reads an interval literal.
@@ -265,7 +302,11 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
     }
     let lower = s.trim().to_ascii_lowercase();
     if let Some(iso) = lower.strip_prefix('p') {
-        return parse_iso(iso).ok_or_else(syntax);
+        return match parse_iso(iso) {
+            Some(Ok(iv)) => Ok(iv),
+            Some(Err(OutOfRange)) => Err(range()),
+            None => Err(syntax()),
+        };
     }
     let body = lower.strip_prefix('@').unwrap_or(&lower);
     let toks = tokens(body);
@@ -275,6 +316,7 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
     let mut sum = Sum::default();
     let mut negate = false;
     let mut seen = 0u32;
+    // PostgreSQL fills each field once: `1 day 1 day` is an error.
     let mut field = |bits: u32| {
         if seen & bits != 0 {
             return Err(syntax());
@@ -294,9 +336,9 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
             continue;
         }
         if t.contains(':') {
-            let v = time_micros(t).ok_or_else(syntax)?;
+            let v = time_micros(t).ok_or_else(syntax)?.map_err(|_| range())?;
             field(TIME_FIELDS)?;
-            sum.micros_int += i128::from(v);
+            sum.micros += v;
             i += 1;
             continue;
         }
@@ -309,36 +351,29 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
             i += 1;
             continue;
         }
-        let v: f64 = t.parse().map_err(|_| syntax())?;
-        if !v.is_finite() || t.bytes().any(|c| c.is_ascii_alphabetic()) {
-            return Err(syntax());
-        }
-        match toks.get(i + 1).map(String::as_str) {
-            Some(next) if next.contains(':') => {
-                // `3 04:05:06`: days before a time.
-                field(field_bit(Unit::Days(1)))?;
-                add(&mut sum, v, Unit::Days(1));
-                i += 1;
-            }
+        let n = number(t).ok_or_else(syntax)?.map_err(|_| range())?;
+        let (u, step) = match toks.get(i + 1).map(String::as_str) {
+            // `3 04:05:06`: days before a time.
+            Some(next) if next.contains(':') => (Unit::Days(1), 1),
             Some(next) if next.bytes().all(|c| c.is_ascii_alphabetic()) && next != "ago" => {
-                let u = unit(next).ok_or_else(syntax)?;
-                field(field_bit(u))?;
-                add(&mut sum, v, u);
-                i += 2;
+                (unit(next).ok_or_else(syntax)?, 2)
             }
-            _ => {
-                // A bare number is seconds.
-                field(field_bit(Unit::Micros(1_000_000)))?;
-                add(&mut sum, v, Unit::Micros(1_000_000));
-                i += 1;
-            }
+            // A bare number is seconds.
+            _ => (Unit::Micros(1_000_000), 1),
+        };
+        let mut bits = field_bit(u);
+        if matches!(u, Unit::Micros(1_000_000)) && n.frac != 0.0 {
+            bits |= ALL_SECONDS;
         }
+        field(bits)?;
+        sum.add(n, u);
+        i += step;
     }
     sum.finish(negate).ok_or_else(range)
 }
 
 /// ISO 8601 durations after the `P`: `1Y2M3DT4H5M6S`, `1W`, `T36H`.
-fn parse_iso(s: &str) -> Option<Interval> {
+fn parse_iso(s: &str) -> Option<std::result::Result<Interval, OutOfRange>> {
     let mut sum = Sum::default();
     let mut in_time = false;
     let mut num = String::new();
@@ -348,7 +383,10 @@ fn parse_iso(s: &str) -> Option<Interval> {
             't' if num.is_empty() && !in_time => in_time = true,
             '0'..='9' | '.' | '-' | '+' => num.push(c),
             _ => {
-                let v: f64 = num.parse().ok()?;
+                let n = match number(&num)? {
+                    Ok(n) => n,
+                    Err(()) => return Some(Err(OutOfRange)),
+                };
                 num.clear();
                 any = true;
                 let u = match (in_time, c) {
@@ -361,14 +399,14 @@ fn parse_iso(s: &str) -> Option<Interval> {
                     (true, 's') => Unit::Micros(1_000_000),
                     _ => return None,
                 };
-                add(&mut sum, v, u);
+                sum.add(n, u);
             }
         }
     }
     if !num.is_empty() || !any {
         return None;
     }
-    sum.finish(false)
+    Some(sum.finish(false).ok_or(OutOfRange))
 }
 
 #[cfg(test)]
@@ -418,7 +456,7 @@ mod tests {
             "100000000000000000000 months",
             "9223372036854775807:00:00",
             "1e18 millennia",
-            "P1e300Y",
+            "P99999999999999999999999999999999Y",
         ] {
             assert!(parse_interval(huge).is_err(), "{huge}");
         }

@@ -961,3 +961,26 @@ fn binary_output_follows_the_column_type() {
     assert_eq!(&bin[8..12], &20u32.to_be_bytes());
     assert_eq!(&bin[bin.len() - 8..], &1i64.to_be_bytes());
 }
+
+/// Prints this crate's output for `type<TAB>literal` lines of the file in
+/// `SHOAL_TYPES_CASES`, to diff against `psql` by hand:
+/// `SHOAL_TYPES_CASES=cases.tsv cargo test -p shoal-sql --lib dump_cases -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn dump_cases() {
+    let Ok(path) = std::env::var("SHOAL_TYPES_CASES") else {
+        return;
+    };
+    let opts = FormatOptions::default();
+    let input = std::fs::read_to_string(path).expect("read cases");
+    for line in input.lines() {
+        let Some((ty, lit)) = line.split_once('\t') else {
+            continue;
+        };
+        let out = match Value::from_text(&sql_type(ty), lit, &opts) {
+            Ok(v) => v.to_text(&opts).unwrap_or_default(),
+            Err(e) => format!("ERROR: {}", e.message),
+        };
+        println!("OUT\t{out}");
+    }
+}

@@ -284,15 +284,28 @@ pub fn format_numeric(d: &Decimal) -> String {
     d.to_string()
 }
 
-/// Shortest digits and decimal exponent of a finite float, as `{:e}`
-/// prints them (`1.5e-5` → ("15", -5)).
+/// Significant digits and the decimal exponent of the first one, from a
+/// number printed in plain or `e` notation (`1.5e-5` and `0.000015` are
+/// both ("15", -5)).
 fn sci_parts(e: &str) -> (bool, String, i32) {
     let (neg, e) = match e.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, e),
     };
-    let (m, x) = e.split_once('e').unwrap_or((e, "0"));
-    (neg, m.replace('.', ""), x.parse().unwrap_or(0))
+    let (m, x) = e.split_once(['e', 'E']).unwrap_or((e, "0"));
+    let x: i32 = x.parse().unwrap_or(0);
+    let (int, frac) = m.split_once('.').unwrap_or((m, ""));
+    let all = format!("{int}{frac}");
+    let lead = all.bytes().take_while(|&c| c == b'0').count();
+    let digits = all[lead..].trim_end_matches('0');
+    if digits.is_empty() {
+        return (neg, "0".to_string(), 0);
+    }
+    (
+        neg,
+        digits.to_string(),
+        int.len() as i32 - 1 - lead as i32 + x,
+    )
 }
 
 /// Digits and exponent laid out as PostgreSQL does: fixed notation when
@@ -353,7 +366,8 @@ pub fn format_float8(f: f64, extra_float_digits: i32) -> String {
         return s;
     }
     if extra_float_digits > 0 {
-        let (neg, digits, exp) = sci_parts(&format!("{f:e}"));
+        // Ryu, as PostgreSQL uses: the shortest digits, ties to even.
+        let (neg, digits, exp) = sci_parts(ryu::Buffer::new().format_finite(f));
         return layout(neg, &digits, exp, 15);
     }
     format_g(f, (15 + extra_float_digits).max(1) as usize)
@@ -365,7 +379,7 @@ pub fn format_float4(f: f32, extra_float_digits: i32) -> String {
         return s;
     }
     if extra_float_digits > 0 {
-        let (neg, digits, exp) = sci_parts(&format!("{f:e}"));
+        let (neg, digits, exp) = sci_parts(ryu::Buffer::new().format_finite(f));
         return layout(neg, &digits, exp, 6);
     }
     format_g(f64::from(f), (6 + extra_float_digits).max(1) as usize)

@@ -162,7 +162,7 @@ impl Zone {
         match self {
             Zone::Fixed(off) => *off,
             Zone::Named(tz) => {
-                let ndt = naive(utc_micros);
+                let ndt = naive(utc_micros + future_shift(utc_micros));
                 tz.offset_from_utc_datetime(&ndt).fix().local_minus_utc()
             }
         }
@@ -175,7 +175,9 @@ impl Zone {
     pub fn offset_for_local(&self, local_micros: i64) -> i32 {
         match self {
             Zone::Fixed(off) => *off,
-            Zone::Named(tz) => match tz.offset_from_local_datetime(&naive(local_micros)) {
+            Zone::Named(tz) => match tz
+                .offset_from_local_datetime(&naive(local_micros + future_shift(local_micros)))
+            {
                 LocalResult::Single(o) => o.fix().local_minus_utc(),
                 LocalResult::Ambiguous(_, later) => later.fix().local_minus_utc(),
                 LocalResult::None => {
@@ -197,6 +199,30 @@ impl Zone {
         let off = self.offset_at_utc(utc_micros);
         utc_micros.saturating_add(i64::from(off) * 1_000_000)
     }
+}
+
+/// The last year chrono-tz has transitions for.
+const LAST_TABLE_YEAR: i64 = 2037;
+
+/// How far to move an instant after 2037 so that it falls on the same
+/// calendar (same leap-ness, same weekday of January 1) in 2010..=2037:
+/// PostgreSQL applies a zone's current daylight-saving rule forever, and
+/// the rule gives the same transitions in a year with the same calendar.
+fn future_shift(micros: i64) -> i64 {
+    use crate::types::datetime::{days_from_ymd, is_leap, ymd_from_days};
+    const DAY: i64 = 86_400_000_000;
+    let (y, _, _) = ymd_from_days(micros.div_euclid(DAY));
+    if y <= LAST_TABLE_YEAR {
+        return 0;
+    }
+    let jan1 = days_from_ymd(y, 1, 1);
+    let weekday = jan1.rem_euclid(7);
+    (2010..=LAST_TABLE_YEAR)
+        .map(|cand| days_from_ymd(cand, 1, 1))
+        .zip(2010..=LAST_TABLE_YEAR)
+        .find(|(d, cand)| d.rem_euclid(7) == weekday && is_leap(*cand) == is_leap(y))
+        .map(|(d, _)| (d - jan1) * DAY)
+        .unwrap_or(0)
 }
 
 /// A chrono date-time for PostgreSQL-epoch microseconds, clamped to what

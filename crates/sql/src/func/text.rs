@@ -59,16 +59,16 @@ pub(super) fn register(r: &mut Registry) {
         Ok(t(left_right(s(&a[0]), int(&a[1]), false)))
     });
     r.add(&["lpad"], &[Text, Int4], Text, |a, _| {
-        Ok(t(pad(s(&a[0]), int(&a[1]), " ", true)))
+        pad(s(&a[0]), int(&a[1]), " ", true).map(t)
     });
     r.add(&["lpad"], &[Text, Int4, Text], Text, |a, _| {
-        Ok(t(pad(s(&a[0]), int(&a[1]), s(&a[2]), true)))
+        pad(s(&a[0]), int(&a[1]), s(&a[2]), true).map(t)
     });
     r.add(&["rpad"], &[Text, Int4], Text, |a, _| {
-        Ok(t(pad(s(&a[0]), int(&a[1]), " ", false)))
+        pad(s(&a[0]), int(&a[1]), " ", false).map(t)
     });
     r.add(&["rpad"], &[Text, Int4, Text], Text, |a, _| {
-        Ok(t(pad(s(&a[0]), int(&a[1]), s(&a[2]), false)))
+        pad(s(&a[0]), int(&a[1]), s(&a[2]), false).map(t)
     });
     r.add(&["ltrim"], &[Text], Text, |a, _| {
         Ok(t(trim(s(&a[0]), " ", true, false)))
@@ -282,21 +282,28 @@ fn left_right(s: &str, n: i64, left: bool) -> String {
     }
 }
 
-fn pad(s: &str, len: i64, fill: &str, left: bool) -> String {
+fn pad(s: &str, len: i64, fill: &str, left: bool) -> Result<String> {
+    // PostgreSQL refuses results over 1 GB; so do we, before allocating.
+    if len > (1 << 30) / 4 {
+        return Err(err(
+            ErrorCode::InvalidParameterValue,
+            "requested length too large",
+        ));
+    }
     let len = len.max(0) as usize;
     let n = s.chars().count();
     if n >= len {
-        return s.chars().take(len).collect();
+        return Ok(s.chars().take(len).collect());
     }
     if fill.is_empty() {
-        return s.to_string();
+        return Ok(s.to_string());
     }
     let padding: String = fill.chars().cycle().take(len - n).collect();
-    if left {
+    Ok(if left {
         padding + s
     } else {
         s.to_string() + &padding
-    }
+    })
 }
 
 fn trim(s: &str, chars: &str, start: bool, end: bool) -> String {

@@ -481,7 +481,7 @@ fn parse(input: &str, fmt: &str) -> Result<i64> {
                     "AM" | "PM" | "am" | "pm" | "A.M." | "P.M." | "a.m." | "p.m." => {
                         let up = rest.to_ascii_uppercase();
                         pm = Some(up.starts_with('P'));
-                        rest = &rest[pat.len().min(rest.len())..];
+                        rest = rest.get(pat.len()..).unwrap_or("");
                     }
                     "MONTH" | "Month" | "month" | "MON" | "Mon" | "mon" => {
                         let lower = rest.to_lowercase();
@@ -495,7 +495,7 @@ fn parse(input: &str, fmt: &str) -> Result<i64> {
                             return Err(bad(rest));
                         };
                         mon = i as i64 + 1;
-                        rest = &rest[len..];
+                        rest = rest.get(len..).unwrap_or("");
                     }
                     "DAY" | "Day" | "day" | "DY" | "Dy" | "dy" => {
                         rest = rest.trim_start_matches(|c: char| c.is_alphabetic());

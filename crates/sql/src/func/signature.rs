@@ -94,6 +94,18 @@ fn registry() -> &'static Registry {
     })
 }
 
+/// Every registered name with each signature's arity (for tests).
+#[cfg(test)]
+pub(super) fn all_signatures() -> Vec<(&'static str, usize)> {
+    let mut out: Vec<(&'static str, usize)> = registry()
+        .map
+        .iter()
+        .flat_map(|(n, sigs)| sigs.iter().map(move |s| (*n, s.params.len())))
+        .collect();
+    out.sort();
+    out
+}
+
 pub(super) fn is_function(name: &str) -> bool {
     registry().map.contains_key(name) || matches!(name, "greatest" | "least")
 }

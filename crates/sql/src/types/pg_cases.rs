@@ -964,6 +964,7 @@ fn binary_output_follows_the_column_type() {
 
 /// Prints this crate's output for `type<TAB>literal` lines of the file in
 /// `SHOAL_TYPES_CASES`, to diff against `psql` by hand:
+/// (`SHOAL_TYPES_TZ` sets TimeZone)
 /// `SHOAL_TYPES_CASES=cases.tsv cargo test -p shoal-sql --lib dump_cases -- --ignored --nocapture`.
 #[test]
 #[ignore]
@@ -971,7 +972,10 @@ fn dump_cases() {
     let Ok(path) = std::env::var("SHOAL_TYPES_CASES") else {
         return;
     };
-    let opts = FormatOptions::default();
+    let opts = FormatOptions {
+        timezone: std::env::var("SHOAL_TYPES_TZ").unwrap_or_else(|_| "UTC".into()),
+        ..FormatOptions::default()
+    };
     let input = std::fs::read_to_string(path).expect("read cases");
     for line in input.lines() {
         let Some((ty, lit)) = line.split_once('\t') else {

@@ -120,7 +120,8 @@ pub fn parse_int<T: TryFrom<i128>>(s: &str, ty: &str) -> Result<T> {
     T::try_from(v).map_err(|_| out_of_range(ty, s))
 }
 
-/// oidin: like an integer, but negative values wrap as in C's strtoul.
+/// oidin: like an integer; negative values that fit an int4 wrap (-1 is
+/// 4294967295).
 fn parse_oid(s: &str) -> Result<u32> {
     let v: i64 = parse_int(s, "oid").map_err(|e| {
         if e.code == ErrorCode::NumericValueOutOfRange {
@@ -129,7 +130,8 @@ fn parse_oid(s: &str) -> Result<u32> {
             e
         }
     })?;
-    if v < -(i64::from(u32::MAX)) || v > i64::from(u32::MAX) {
+    // C's strtoul wraps negatives; PostgreSQL keeps those that fit an int4.
+    if v < i64::from(i32::MIN) || v > i64::from(u32::MAX) {
         return Err(out_of_range("oid", s));
     }
     Ok(v as u32)

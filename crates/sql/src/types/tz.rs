@@ -162,7 +162,7 @@ impl Zone {
         match self {
             Zone::Fixed(off) => *off,
             Zone::Named(tz) => {
-                let ndt = naive(utc_micros + future_shift(utc_micros));
+                let ndt = naive(utc_micros + future_shift(tz, utc_micros));
                 tz.offset_from_utc_datetime(&ndt).fix().local_minus_utc()
             }
         }
@@ -176,7 +176,7 @@ impl Zone {
         match self {
             Zone::Fixed(off) => *off,
             Zone::Named(tz) => match tz
-                .offset_from_local_datetime(&naive(local_micros + future_shift(local_micros)))
+                .offset_from_local_datetime(&naive(local_micros + future_shift(tz, local_micros)))
             {
                 LocalResult::Single(o) => o.fix().local_minus_utc(),
                 LocalResult::Ambiguous(_, later) => later.fix().local_minus_utc(),
@@ -208,18 +208,27 @@ const LAST_TABLE_YEAR: i64 = 2037;
 /// calendar (same leap-ness, same weekday of January 1) in 2010..=2037:
 /// PostgreSQL applies a zone's current daylight-saving rule forever, and
 /// the rule gives the same transitions in a year with the same calendar.
-fn future_shift(micros: i64) -> i64 {
+/// Zones that dropped daylight-saving time keep their last offset, which
+/// chrono-tz already gives, so they need no shift.
+fn future_shift(tz: &chrono_tz::Tz, micros: i64) -> i64 {
     use crate::types::datetime::{days_from_ymd, is_leap, ymd_from_days};
     const DAY: i64 = 86_400_000_000;
     let (y, _, _) = ymd_from_days(micros.div_euclid(DAY));
     if y <= LAST_TABLE_YEAR {
         return 0;
     }
+    let offset_on = |m: u32| {
+        let ndt = naive(days_from_ymd(LAST_TABLE_YEAR, m, 1) * DAY);
+        tz.offset_from_utc_datetime(&ndt).fix().local_minus_utc()
+    };
+    if offset_on(1) == offset_on(7) {
+        return 0;
+    }
     let jan1 = days_from_ymd(y, 1, 1);
     let weekday = jan1.rem_euclid(7);
     (2010..=LAST_TABLE_YEAR)
-        .map(|cand| days_from_ymd(cand, 1, 1))
-        .zip(2010..=LAST_TABLE_YEAR)
+        .rev()
+        .map(|cand| (days_from_ymd(cand, 1, 1), cand))
         .find(|(d, cand)| d.rem_euclid(7) == weekday && is_leap(*cand) == is_leap(y))
         .map(|(d, _)| (d - jan1) * DAY)
         .unwrap_or(0)

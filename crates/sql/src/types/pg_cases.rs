@@ -978,13 +978,42 @@ fn dump_cases() {
     };
     let input = std::fs::read_to_string(path).expect("read cases");
     for line in input.lines() {
-        let Some((ty, lit)) = line.split_once('\t') else {
-            continue;
+        // `type<TAB>literal`, or `from<TAB>to<TAB>literal` for a cast.
+        let fields: Vec<&str> = line.splitn(3, '\t').collect();
+        let result = match fields.as_slice() {
+            [ty, lit] => Value::from_text(&sql_type(ty), lit, &opts),
+            [from, to, lit] => {
+                let from = sql_type(from);
+                Value::from_text(&from, lit, &opts).and_then(|v| {
+                    crate::types::cast::cast_typed(
+                        &v,
+                        &from,
+                        &sql_type(to),
+                        crate::types::cast::CastKind::Explicit,
+                        &opts,
+                    )
+                })
+            }
+            _ => continue,
         };
-        let out = match Value::from_text(&sql_type(ty), lit, &opts) {
+        let out = match result {
             Ok(v) => v.to_text(&opts).unwrap_or_default(),
             Err(e) => format!("ERROR: {}", e.message),
         };
         println!("OUT\t{out}");
     }
+}
+
+#[test]
+fn floats_on_a_rounding_boundary_print_as_postgres() {
+    // Checked against PostgreSQL 15: a decimal exactly halfway between two
+    // floats is not taken as the shortest form.
+    let opts = FormatOptions::default();
+    let f8 = |x: f64| Value::Float8(x).to_text(&opts).unwrap_or_default();
+    let f4 = |x: f32| Value::Float4(x).to_text(&opts).unwrap_or_default();
+    assert_eq!(f8(18014398509481992.0), "1.8014398509481992e+16");
+    assert_eq!(f4(15000000512.0), "1.5000001e+10");
+    assert_eq!(f4(14999999488.0), "1.4999999e+10");
+    assert_eq!(f4(-1768325.25), "-1.7683252e+06");
+    assert_eq!(f4(332826.625), "332826.62");
 }

@@ -342,6 +342,42 @@ fn layout(neg: bool, digits: &str, exp: i32, fixed_limit: i32) -> String {
     out
 }
 
+/// The shortest digits that read back as the float, as PostgreSQL's Ryu
+/// finds them. Ryu proper (the `ryu` crate) also accepts a decimal lying
+/// exactly halfway to a neighbour, which reads back only through
+/// ties-to-even; PostgreSQL's copy does not, and prints more digits
+/// (`18014398509481992` rather than `18014398509481990`). `reads_back`
+/// says whether a decimal string parses to the float.
+fn shortest(f: f64, ryu_text: &str, reads_back: impl Fn(&str) -> bool) -> (bool, String, i32) {
+    let (neg, digits, exp) = sci_parts(ryu_text);
+    let sign = if neg { "-" } else { "" };
+    // A decimal exactly on the boundary stops reading back when nudged far
+    // below its last digit, one way or the other.
+    let on_boundary = |d: &str, e: i32| {
+        let up = format!("{sign}0.{d}{}1e{}", "0".repeat(30), e + 1);
+        let last = d.len() - 1;
+        let lowered = d.as_bytes()[last] - 1;
+        let down = format!(
+            "{sign}0.{}{}{}e{}",
+            &d[..last],
+            lowered as char,
+            "9".repeat(31),
+            e + 1
+        );
+        !reads_back(&up) || !reads_back(&down)
+    };
+    if digits == "0" || !on_boundary(&digits, exp) {
+        return (neg, digits, exp);
+    }
+    for p in digits.len() + 1..=17 {
+        let (_, d, e) = sci_parts(&format!("{:.*e}", p - 1, f));
+        if d != "0" && reads_back(&format!("{sign}0.{d}e{}", e + 1)) && !on_boundary(&d, e) {
+            return (neg, d, e);
+        }
+    }
+    (neg, digits, exp)
+}
+
 /// `%.{precision}g` as C prints it.
 fn format_g(f: f64, precision: usize) -> String {
     let p = precision.max(1);
@@ -368,8 +404,9 @@ pub fn format_float8(f: f64, extra_float_digits: i32) -> String {
         return s;
     }
     if extra_float_digits > 0 {
-        // Ryu, as PostgreSQL uses: the shortest digits, ties to even.
-        let (neg, digits, exp) = sci_parts(ryu::Buffer::new().format_finite(f));
+        let (neg, digits, exp) = shortest(f, ryu::Buffer::new().format_finite(f), |s| {
+            s.parse::<f64>().ok() == Some(f)
+        });
         return layout(neg, &digits, exp, 15);
     }
     format_g(f, (15 + extra_float_digits).max(1) as usize)
@@ -381,7 +418,9 @@ pub fn format_float4(f: f32, extra_float_digits: i32) -> String {
         return s;
     }
     if extra_float_digits > 0 {
-        let (neg, digits, exp) = sci_parts(ryu::Buffer::new().format_finite(f));
+        let (neg, digits, exp) = shortest(f64::from(f), ryu::Buffer::new().format_finite(f), |s| {
+            s.parse::<f32>().ok() == Some(f)
+        });
         return layout(neg, &digits, exp, 6);
     }
     format_g(f64::from(f), (6 + extra_float_digits).max(1) as usize)

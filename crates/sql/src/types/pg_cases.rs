@@ -1014,6 +1014,7 @@ fn floats_on_a_rounding_boundary_print_as_postgres() {
     assert_eq!(f8(18014398509481992.0), "1.8014398509481992e+16");
     assert_eq!(f4(15000000512.0), "1.5000001e+10");
     assert_eq!(f4(14999999488.0), "1.4999999e+10");
-    assert_eq!(f4(-1768325.25), "-1.7683252e+06");
-    assert_eq!(f4(332826.625), "332826.62");
+    // Exactly representable, halfway between two 8-digit decimals.
+    assert_eq!(f4(-(1768325.0 + 0.25)), "-1.7683252e+06");
+    assert_eq!(f4(332826.0 + 0.625), "332826.62");
 }

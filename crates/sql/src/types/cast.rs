@@ -180,6 +180,9 @@ fn cast_from(
         },
         DataType::Time => match v {
             Value::Time(t) => Value::Time(*t),
+            // An infinite timestamp has no time of day: NULL, as in PostgreSQL.
+            Value::Timestamp(TS_INFINITY | TS_NEG_INFINITY)
+            | Value::Timestamptz(TS_INFINITY | TS_NEG_INFINITY) => Value::Null,
             Value::Timestamp(t) => Value::Time(t.rem_euclid(MICROS_PER_DAY)),
             Value::Timestamptz(t) => Value::Time(
                 session_zone(opts)

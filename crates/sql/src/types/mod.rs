@@ -5,6 +5,7 @@
 //! Time values count microseconds from PostgreSQL's epoch, 2000-01-01, as
 //! PostgreSQL's own binary format does, so binary send/receive is a copy.
 
+pub mod array;
 pub mod binary;
 pub mod cast;
 pub mod datetime;

@@ -351,7 +351,8 @@ impl Connection {
                 if describe {
                     self.conn.send(&row_description(&columns, formats));
                 }
-                self.send_rows(rows.iter(), formats).await?;
+                let types: Vec<_> = columns.iter().map(|c| c.data_type.clone()).collect();
+                self.send_rows(rows.iter(), formats, &types).await?;
                 self.conn.send(&CommandComplete::new(tag));
             }
             Output::Command { tag } => self.conn.send(&CommandComplete::new(tag)),
@@ -385,12 +386,19 @@ impl Connection {
         &mut self,
         rows: impl Iterator<Item = &'a Vec<shoal_sql::Value>>,
         formats: &[i16],
+        types: &[shoal_sql::DataType],
     ) -> Result<usize, Fail> {
         let mut fields = Vec::new();
         let mut count = 0;
         for row in rows {
             fields.clear();
-            encode_row(row, formats, self.session.format_options(), &mut fields)?;
+            encode_row(
+                row,
+                formats,
+                types,
+                self.session.format_options(),
+                &mut fields,
+            )?;
             self.conn.send_data_row(row.len(), &fields);
             self.conn.flush_if_full().await?;
             count += 1;

@@ -39,6 +39,8 @@ enum PortalState {
     Ready,
     /// Executed; rows are handed out by Execute.
     Rows {
+        /// The result columns' types (json and jsonb differ in binary).
+        types: Vec<shoal_sql::DataType>,
         rows: vec::IntoIter<Vec<Value>>,
         tag: String,
         /// Whether some Execute stopped at its row limit.
@@ -256,8 +258,9 @@ impl Connection {
                 }
             };
             match output {
-                Output::Rows { rows, tag, .. } => {
+                Output::Rows { rows, tag, columns } => {
                     portal.state = PortalState::Rows {
+                        types: columns.into_iter().map(|c| c.data_type).collect(),
                         rows: rows.into_iter(),
                         tag,
                         suspended: false,
@@ -279,6 +282,7 @@ impl Connection {
         match &mut portal.state {
             PortalState::Ready => unreachable!("executed above"),
             PortalState::Rows {
+                types,
                 rows,
                 tag,
                 suspended,
@@ -289,7 +293,7 @@ impl Connection {
                     max_rows as usize
                 };
                 let batch: Vec<Vec<Value>> = rows.by_ref().take(limit).collect();
-                let sent = self.send_rows(batch.iter(), &portal.formats).await?;
+                let sent = self.send_rows(batch.iter(), &portal.formats, types).await?;
                 if rows.len() > 0 {
                     *suspended = true;
                     self.conn.send(&PortalSuspended::new());

@@ -115,6 +115,7 @@ pub fn row_description(columns: &[Column], formats: &[i16]) -> RowDescription {
 pub fn encode_row(
     row: &[Value],
     formats: &[i16],
+    types: &[DataType],
     opts: &FormatOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), WireError> {
@@ -125,7 +126,10 @@ pub fn encode_row(
         }
         let binary = formats.get(i).copied() == Some(BINARY);
         let encoded = if binary {
-            value.to_binary()
+            match types.get(i) {
+                Some(ty) => shoal_sql::types::binary::encode_as(value, ty),
+                None => value.to_binary(),
+            }
         } else {
             value.to_text(opts).map(String::into_bytes)
         };
@@ -232,6 +236,7 @@ mod tests {
         encode_row(
             &[Value::Null, Value::Null],
             &[0, 1],
+            &[],
             &FormatOptions::default(),
             &mut out,
         )

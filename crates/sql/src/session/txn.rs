@@ -336,6 +336,15 @@ impl Session {
                     }
                 } else {
                     self.failed = true;
+                    // PostgreSQL aborts the transaction at the error and
+                    // releases its locks at once (a deadlock victim's waiters
+                    // must go on); only ROLLBACK TO a savepoint can resume,
+                    // so the transaction is kept only when one exists.
+                    if self.savepoints.is_empty() {
+                        if let Some(t) = self.txn.take() {
+                            let _ = t.rollback().await;
+                        }
+                    }
                 }
                 Err(e)
             }

@@ -147,7 +147,9 @@ impl CoordinatorClient {
                 kind: None,
                 message: format!("connect to {endpoint}: {e}"),
             })?;
-        let mut grpc = Grpc::new(channel);
+        let mut grpc = Grpc::new(channel)
+            .max_decoding_message_size(crate::server::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(crate::server::MAX_MESSAGE_BYTES);
         let joined = grpc
             .join(pb::JoinRequest {
                 frontend_id,

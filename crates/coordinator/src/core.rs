@@ -47,8 +47,10 @@ pub struct CoreConfig {
     /// no newer epoch exists; frontend leases never outlast it.
     pub leader_lease: Duration,
     /// The most one batch (WAL segment) holds, in bytes of keys and
-    /// values; also the largest transaction accepted.
+    /// values; a larger transaction is a batch of its own.
     pub max_batch_bytes: usize,
+    /// The largest transaction accepted, in bytes of keys and values.
+    pub max_transaction_bytes: usize,
     /// After a WAL write ends, the next batch is sealed once the committers
     /// of the batch just written are back in it (it holds what waited
     /// already plus as many again as that batch had), or after this delay,
@@ -71,6 +73,7 @@ impl Default for CoreConfig {
             membership: MembershipConfig::default(),
             leader_lease: Duration::from_secs(2),
             max_batch_bytes: 8 << 20,
+            max_transaction_bytes: 512 << 20,
             max_batch_delay: Duration::from_millis(5),
             tick: Duration::from_millis(10),
             sequence_cache_blocks: 16,
@@ -551,13 +554,13 @@ impl Core {
             .iter()
             .map(|w| w.key.len() + w.value.as_ref().map_or(0, Bytes::len) + 16)
             .sum();
-        if bytes > self.cfg.max_batch_bytes {
+        if bytes > self.cfg.max_transaction_bytes {
             self.committing.remove(&txn);
             let _ = reply.send(Err(status(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "transaction {txn} writes {bytes} bytes, over the {} byte batch limit",
-                    self.cfg.max_batch_bytes
+                    "transaction {txn} writes {bytes} bytes, over the {} byte transaction limit",
+                    self.cfg.max_transaction_bytes
                 ),
             )));
             return;

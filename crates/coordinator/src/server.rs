@@ -290,6 +290,11 @@ pub async fn wait_for_failure(peer: &str, after: Duration) {
 /// Runs a coordinator on `listener` over the store at `objects`/`root`
 /// until `shutdown` resolves (Ok) or it is deposed (Err). A spare first
 /// watches the active coordinator and serves nothing until it takes over.
+/// The largest gRPC message either side accepts: a transaction's write set
+/// travels in one `Commit` and a batch in one event (tonic's default, 4 MiB,
+/// would cap a COPY or a large UPDATE).
+pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
 pub async fn run(
     listener: TcpListener,
     objects: Arc<dyn object_store::ObjectStore>,
@@ -357,7 +362,11 @@ pub async fn run(
     tracing::info!(?local, "serving gRPC");
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
-        .add_service(CoordinatorServer::new(service))
+        .add_service(
+            CoordinatorServer::new(service)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .serve_with_incoming_shutdown(nodelay(listener), async move {
             let _ = stop_rx.await;
         });

@@ -661,7 +661,7 @@ async fn a_duplicate_commit_while_the_first_is_in_flight_is_refused() {
 async fn an_oversize_transaction_is_refused_and_never_stored() {
     let opts = CoordinatorOptions {
         core: CoreConfig {
-            max_batch_bytes: 4096,
+            max_transaction_bytes: 4096,
             ..CoreConfig::default()
         },
         ..CoordinatorOptions::default()

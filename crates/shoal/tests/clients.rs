@@ -285,3 +285,28 @@ async fn malformed_messages_get_errors_not_crashes() {
     let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0);
     assert_eq!(one, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_larger_than_grpc_defaults_commits() {
+    let cluster = DevCluster::start(2);
+    let c = cluster.connect(0).await;
+    c.batch_execute("CREATE TABLE big (id int PRIMARY KEY, body text)")
+        .await
+        .unwrap();
+    // About 10 MB in one commit (one coordinator message, one batch).
+    let n = c
+        .execute(
+            "INSERT INTO big SELECT g, repeat('x', 1000) FROM generate_series(1, 10000) g",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 10_000);
+    let other = cluster.connect(1).await;
+    let total: i64 = other
+        .query_one("SELECT sum(length(body)) FROM big", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(total, 10_000_000);
+}

@@ -366,7 +366,11 @@ async fn run_file(file: &PathBuf, mode: Mode) -> Result<Failures, String> {
             (cluster.conn_str(0), Some(cluster), None)
         }
     };
-    let label = if pg_admin.is_some() { "postgres" } else { "shoal" };
+    let label = if pg_admin.is_some() {
+        "postgres"
+    } else {
+        "shoal"
+    };
     let mut runner = sqllogictest::Runner::new(move || {
         let conn = conn.clone();
         async move {
@@ -431,7 +435,10 @@ fn write_known(mode: Mode, failing: &std::collections::BTreeSet<String>) {
     let old = std::fs::read_to_string(&path).unwrap_or_default();
     let mut lines: Vec<String> = old
         .lines()
-        .filter(|l| l.starts_with('#') || (!l.trim().is_empty() && !l.trim_end().ends_with(&format!(" {mode_name}"))))
+        .filter(|l| {
+            l.starts_with('#')
+                || (!l.trim().is_empty() && !l.trim_end().ends_with(&format!(" {mode_name}")))
+        })
         .map(str::to_string)
         .collect();
     lines.extend(failing.iter().map(|f| format!("{f} {mode_name}")));
@@ -452,7 +459,11 @@ async fn run_all(mode: Mode) {
     let mut unexpected = Vec::new();
     let mut total = 0;
     for file in &files {
-        let name = file.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         match run_file(file, mode).await {
             Ok(failures) => {
                 for (line, msg) in failures {

@@ -220,6 +220,25 @@ fn print_store(store: &Store) {
     println!("memtable: {} bytes", store.memtable_bytes());
 }
 
+/// Binds a service's main listener and its optional HTTP listener.
+async fn bind(
+    listen: &str,
+    http: Option<&str>,
+) -> Result<(tokio::net::TcpListener, Option<tokio::net::TcpListener>)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listen on {listen}"))?;
+    let http = match http {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listen for HTTP on {addr}"))?,
+        ),
+        None => None,
+    };
+    Ok((listener, http))
+}
+
 /// How `shoal coordinator` was asked to run.
 struct CoordinatorArgs {
     advertise: Option<String>,
@@ -256,17 +275,7 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
         faulty.faults().set_put_latency(fault_put_latency);
         objects = std::sync::Arc::new(faulty);
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listen on {listen}"))?;
-    let http = match http {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(&addr)
-                .await
-                .with_context(|| format!("listen for HTTP on {addr}"))?,
-        ),
-        None => None,
-    };
+    let (listener, http) = bind(listen, http.as_deref()).await?;
     let lease = Duration::from_millis(lease_ms);
     let mut core = CoreConfig::default();
     core.membership.lease = lease;
@@ -385,17 +394,7 @@ async fn run(command: Command) -> Result<()> {
             cache_mb,
             access,
         } => {
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("listen on {listen}"))?;
-            let http = match http {
-                Some(addr) => Some(
-                    tokio::net::TcpListener::bind(&addr)
-                        .await
-                        .with_context(|| format!("listen for HTTP on {addr}"))?,
-                ),
-                None => None,
-            };
+            let (listener, http) = bind(&listen, http.as_deref()).await?;
             let (stop, stopped) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 dev::wait_for_signal().await;

@@ -532,39 +532,43 @@ pub(crate) async fn execute(
         } => {
             let opts = copy_options(options, legacy_options)?;
             let mut b = binder(catalog, &path, &fmt, params);
-            let (plan, width) = match source {
+            let (plan, names) = match source {
                 ast::CopySource::Table {
                     table_name,
                     columns,
                 } => {
                     let (t, cols) = copy_table(s, catalog, table_name, columns)?;
+                    let names: Vec<String> =
+                        cols.iter().map(|&i| t.columns[i].name.clone()).collect();
                     let scan = Plan::Scan {
                         table: t,
                         access: crate::planner::plan::Access::Full,
                         filter: None,
                         lock: None,
                     };
-                    let n = cols.len();
                     (
                         Plan::Project {
                             input: Box::new(scan),
                             exprs: cols.into_iter().map(Expr::Column).collect(),
                         },
-                        n,
+                        names,
                     )
                 }
                 ast::CopySource::Query(q) => {
                     let (p, cols) = b.query(q)?;
-                    (p, cols.len())
+                    let names = cols.iter().map(|c| c.name.clone()).collect();
+                    (p, names)
                 }
             };
+            let width = names.len();
             let slots = b.slots;
             let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx
                 .run(&plan, &[])
                 .await?);
             let mut data = Vec::with_capacity(rows.len() + 1);
             if opts.header {
-                data.push(copy::format_row(&[], &opts));
+                let header: Vec<Option<String>> = names.into_iter().map(Some).collect();
+                data.push(copy::format_row(&header, &opts));
             }
             for r in &rows {
                 let fields: Vec<Option<String>> = r.iter().map(|v| v.to_text(&fmt)).collect();

@@ -368,6 +368,7 @@ impl Binder<'_> {
             };
             group.push(e);
         }
+        self.add_functional_dependencies(&mut group, &scope);
         // Set-returning functions in the select list become lateral
         // function scans joined to the FROM rows.
         let (plan2, scope2, projection) = self.select_srfs(plan, scope, &s.projection)?;
@@ -812,6 +813,44 @@ impl Binder<'_> {
                 "FROM item not supported: {other}"
             ))),
         }
+    }
+
+    /// GROUP BY a table's primary key also groups by its other columns
+    /// (PostgreSQL's functional dependency rule).
+    fn add_functional_dependencies(&self, group: &mut Vec<Expr>, scope: &Scope) {
+        let grouped: Vec<usize> = group
+            .iter()
+            .filter_map(|g| match g {
+                Expr::Column(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        let mut extra = Vec::new();
+        for &i in &grouped {
+            let c = &scope.cols[i];
+            let Some(t) = self.catalog.table_by_oid(c.table_oid) else {
+                continue;
+            };
+            if t.pk.is_empty() {
+                continue;
+            }
+            let same = |x: &ScopeCol| x.table_oid == c.table_oid && x.qualifier == c.qualifier;
+            let covers = t.pk.iter().all(|p| {
+                grouped.iter().any(|&g| {
+                    let x = &scope.cols[g];
+                    same(x) && x.column_id as usize == p + 1
+                })
+            });
+            if !covers {
+                continue;
+            }
+            for (j, x) in scope.cols.iter().enumerate() {
+                if same(x) && !x.hidden && !grouped.contains(&j) && !extra.contains(&j) {
+                    extra.push(j);
+                }
+            }
+        }
+        group.extend(extra.into_iter().map(Expr::Column));
     }
 
     /// Moves top-level generate_series/unnest calls of a select list into

@@ -174,6 +174,32 @@ impl Binder<'_> {
             }
             v
         };
+        // Without a column list, the values fill the first columns.
+        let mut bound_query = None;
+        let targets = if ins.columns.is_empty() {
+            let width = match ins.source.as_deref() {
+                None => 0,
+                Some(q) => match q.body.as_ref() {
+                    ast::SetExpr::Values(v) if q.order_by.is_none() && q.limit_clause.is_none() => {
+                        v.rows.first().map(|r| r.content.len()).unwrap_or(0)
+                    }
+                    _ => {
+                        let b = self.query(q)?;
+                        let w = b.1.len();
+                        bound_query = Some(b);
+                        w
+                    }
+                },
+            };
+            if width > targets.len() {
+                return Err(Error::syntax(
+                    "INSERT has more expressions than target columns",
+                ));
+            }
+            targets.into_iter().take(width).collect()
+        } else {
+            targets
+        };
         let mut defaults = Vec::with_capacity(ncols);
         for c in 0..ncols {
             defaults.push(if targets.contains(&c) {
@@ -221,7 +247,10 @@ impl Binder<'_> {
                     Plan::Values { rows }
                 }
                 _ => {
-                    let (plan, cols) = self.query(q)?;
+                    let (plan, cols) = match bound_query.take() {
+                        Some(b) => b,
+                        None => self.query(q)?,
+                    };
                     if cols.len() > targets.len() {
                         return Err(Error::syntax(
                             "INSERT has more expressions than target columns",

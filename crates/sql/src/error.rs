@@ -77,6 +77,16 @@ pub enum ErrorCode {
     CardinalityViolation,
     /// 22000
     DataException,
+    /// 2201E
+    InvalidArgumentForLogarithm,
+    /// 2201F
+    InvalidArgumentForPowerFunction,
+    /// 22011
+    SubstringError,
+    /// 2201B
+    InvalidRegularExpression,
+    /// 22025
+    InvalidEscapeSequence,
     /// 23502
     NotNullViolation,
     /// 23505

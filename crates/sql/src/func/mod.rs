@@ -175,14 +175,12 @@ pub mod aggregate;
 #[cfg(test)]
 mod tests;
 
-/// SQLSTATEs PostgreSQL uses here that [`ErrorCode`] has no variant for
-/// yet (2201E, 2201F, 22011, 2201B, 22025); they fall back to the class
-/// 22 code so that the error is still a data exception.
-const INVALID_ARGUMENT_FOR_LOG: ErrorCode = ErrorCode::DataException;
-const INVALID_ARGUMENT_FOR_POWER: ErrorCode = ErrorCode::DataException;
-const SUBSTRING_ERROR: ErrorCode = ErrorCode::DataException;
-const INVALID_REGULAR_EXPRESSION: ErrorCode = ErrorCode::DataException;
-const INVALID_ESCAPE_SEQUENCE: ErrorCode = ErrorCode::DataException;
+/// The data-exception SQLSTATEs PostgreSQL raises from these functions.
+const INVALID_ARGUMENT_FOR_LOG: ErrorCode = ErrorCode::InvalidArgumentForLogarithm;
+const INVALID_ARGUMENT_FOR_POWER: ErrorCode = ErrorCode::InvalidArgumentForPowerFunction;
+const SUBSTRING_ERROR: ErrorCode = ErrorCode::SubstringError;
+const INVALID_REGULAR_EXPRESSION: ErrorCode = ErrorCode::InvalidRegularExpression;
+const INVALID_ESCAPE_SEQUENCE: ErrorCode = ErrorCode::InvalidEscapeSequence;
 
 fn err(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::new(code, message)

@@ -409,7 +409,9 @@ async fn follow(
                 }
             }
             Some(pb::event::Kind::Visible(v)) => {
-                shared.view.lock().expect("view lock").on_visible(v.lsn);
+                // Apply first, then publish: a snapshot that includes these
+                // batches must find them in the memtable (the view answers
+                // snapshots without waiting once it knows the LSN visible).
                 let ready: Vec<(u64, u64, Vec<CommittedTxn>)> = {
                     let mut pending = shared.pending.lock().expect("pending lock");
                     let (ready, later) = pending.drain(..).partition(|(_, last, _)| *last <= v.lsn);
@@ -421,6 +423,7 @@ async fn follow(
                         apply(txns);
                     }
                 }
+                shared.view.lock().expect("view lock").on_visible(v.lsn);
                 visible.send_if_modified(|cur| {
                     let changed = v.lsn > *cur;
                     *cur = (*cur).max(v.lsn);

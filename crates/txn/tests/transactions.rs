@@ -297,3 +297,31 @@ async fn frontends_follow_flushes_and_keep_reading_everything() {
         assert!(t.get(b"key00399").await.unwrap().is_some());
     }
 }
+
+/// Linearizable reads across frontends: once a commit has returned on A,
+/// a transaction that starts on B sees it, every time (the snapshot rule,
+/// and the client applying a batch before publishing its LSN).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returned_commit_is_seen_at_once_on_the_other_frontend() {
+    let c = cluster().await;
+    for round in 0..300u32 {
+        let (writer, reader) = if round % 2 == 0 {
+            (&c.a, &c.b)
+        } else {
+            (&c.b, &c.a)
+        };
+        let mut w = writer.begin(Isolation::ReadCommitted).await.unwrap();
+        w.begin_statement().await.unwrap();
+        w.put(&b"reg"[..], Bytes::from(round.to_be_bytes().to_vec()));
+        w.commit().await.unwrap();
+        let mut r = reader.begin(Isolation::ReadCommitted).await.unwrap();
+        r.begin_statement().await.unwrap();
+        let seen = r.get(b"reg").await.unwrap();
+        assert_eq!(
+            seen.as_deref(),
+            Some(&round.to_be_bytes()[..]),
+            "stale read in round {round}"
+        );
+        r.rollback().await.unwrap();
+    }
+}

@@ -39,6 +39,7 @@
 //!   spare, watch the active coordinator and take over.
 //! * [`client`]: the frontend's side: join, leases, the event stream, the
 //!   snapshot rule, locks, commits, sequence blocks.
+//! * [`local`]: a coordinator inside this process (`shoal dev`, tests).
 //! * [`error`]: the error kinds carried in gRPC status metadata;
 //!   [`metrics`]: the Prometheus counters.
 //!
@@ -48,6 +49,7 @@ pub mod client;
 pub mod core;
 pub mod error;
 pub mod leader;
+pub mod local;
 pub mod locks;
 pub mod membership;
 pub mod metrics;

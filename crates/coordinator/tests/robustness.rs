@@ -851,7 +851,10 @@ async fn garbage_on_the_grpc_port_does_not_hurt_the_server() {
         // The server still answers a real client after each.
         let s = status(&coord.endpoint).await;
         assert!(s.epoch >= 1, "{what}: status after garbage");
-        assert!(!coord.task.is_finished(), "{what}: the coordinator stopped");
+        assert!(
+            !coord.local.is_finished(),
+            "{what}: the coordinator stopped"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{what}: took {:?}",

@@ -260,7 +260,7 @@ async fn a_deposed_leader_cannot_make_anything_visible() {
         ),
         "the old leader refuses: {err}"
     );
-    let outcome = old.task.await.expect("join");
+    let outcome = old.local.finished().await;
     assert!(outcome.is_err(), "the old leader stops: {outcome:?}");
     // The new leader holds visibility until old leases ran out, then serves.
     let b = CoordinatorClient::join(&new.endpoint, 1, "a", 1, None)
@@ -277,7 +277,7 @@ async fn a_deposed_leader_cannot_make_anything_visible() {
         .await
         .expect("commit");
     assert!(lsn > 1);
-    let _ = new.stop.map(|s| s.send(()));
+    new.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

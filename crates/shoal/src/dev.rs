@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use shoal_coordinator::core::CoreConfig;
+use shoal_coordinator::local::LocalCoordinator;
 use shoal_coordinator::server::CoordinatorOptions;
 use shoal_storage::db::StoreOptions;
-use shoal_txn::local::LocalCoordinator;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 

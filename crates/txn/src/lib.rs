@@ -11,11 +11,9 @@
 //! - [`database`]: the frontend's view of the store and the coordinator.
 //! - [`transaction`]: snapshots, the write set, savepoints, locks, commit.
 //! - [`error`]: what went wrong and what the caller should do.
-//! - [`local`]: a coordinator inside this process (`shoal dev`, tests).
 
 pub mod database;
 pub mod error;
-pub mod local;
 pub mod transaction;
 
 pub use database::{Database, DatabaseOptions};

@@ -11,9 +11,9 @@ use bytes::Bytes;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::ObjectStore;
+use shoal_coordinator::local::LocalCoordinator;
 use shoal_coordinator::server::CoordinatorOptions;
 use shoal_storage::Direction;
-use shoal_txn::local::LocalCoordinator;
 use shoal_txn::{Database, DatabaseOptions, ErrorKind, Isolation, LockMode, WaitPolicy};
 use tokio::net::TcpListener;
 

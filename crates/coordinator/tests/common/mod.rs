@@ -3,13 +3,12 @@
 //! Each test binary uses a subset, hence the `allow(dead_code)`s.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use object_store::{path::Path, ObjectStore};
+use shoal_coordinator::local::LocalCoordinator;
 use shoal_coordinator::proto as pb;
-use shoal_coordinator::server::{run, CoordinatorOptions};
+use shoal_coordinator::server::CoordinatorOptions;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 /// A raw gRPC client (no lease, no event stream).
 #[allow(dead_code)]
@@ -21,19 +20,14 @@ pub struct Running {
     pub endpoint: String,
     pub addr: std::net::SocketAddr,
     pub objects: Arc<dyn ObjectStore>,
-    pub stop: Option<oneshot::Sender<()>>,
-    pub task: tokio::task::JoinHandle<Result<(), String>>,
+    pub local: LocalCoordinator,
 }
 
 #[allow(dead_code)]
 impl Running {
     /// Stops the coordinator and checks it stopped cleanly.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.take().map(|s| s.send(()));
-        self.task
-            .await
-            .expect("coordinator task")
-            .expect("clean stop");
+    pub async fn shutdown(self) {
+        self.local.stop().await.expect("clean stop");
     }
 }
 
@@ -43,39 +37,15 @@ impl Running {
 #[allow(dead_code)]
 pub async fn start_with(objects: Arc<dyn ObjectStore>, opts: CoordinatorOptions) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let opts = CoordinatorOptions {
-        advertise: addr.to_string(),
-        ..opts
-    };
-    let task = tokio::spawn(run(
-        listener,
-        objects.clone(),
-        Path::from("db"),
-        opts,
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let running = Running {
-        endpoint: format!("http://{addr}"),
-        addr,
+    let local = LocalCoordinator::start(listener, objects.clone(), Path::from("db"), opts)
+        .await
+        .expect("coordinator did not start");
+    Running {
+        endpoint: local.endpoint(),
+        addr: local.addr,
         objects,
-        stop: Some(stop),
-        task,
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Ok(mut c) = Raw::connect(running.endpoint.clone()).await {
-            if c.status(pb::StatusRequest {}).await.is_ok() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "coordinator did not start");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        local,
     }
-    running
 }
 
 #[allow(dead_code)]

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::ObjectStore;
+use shoal_coordinator::local::LocalCoordinator;
 use shoal_coordinator::server::CoordinatorOptions;
 use shoal_sql::session::{Engine, EngineOptions, Output, Session};
 use shoal_sql::{Error, Value};
-use shoal_txn::local::LocalCoordinator;
 use shoal_txn::{Database, DatabaseOptions};
 use tokio::net::TcpListener;
 

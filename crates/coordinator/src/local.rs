@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use object_store::{path::Path, ObjectStore};
-use shoal_coordinator::client::endpoint_url;
-use shoal_coordinator::proto as pb;
-use shoal_coordinator::server::{run, CoordinatorOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::client::endpoint_url;
+use crate::proto as pb;
+use crate::server::{run, CoordinatorOptions};
 
 /// A coordinator running as a task of this process.
 pub struct LocalCoordinator {
@@ -32,10 +31,10 @@ impl LocalCoordinator {
         objects: Arc<dyn ObjectStore>,
         root: Path,
         opts: CoordinatorOptions,
-    ) -> Result<LocalCoordinator> {
+    ) -> Result<LocalCoordinator, String> {
         let addr = listener
             .local_addr()
-            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("coordinator address: {e}")))?;
+            .map_err(|e| format!("coordinator address: {e}"))?;
         let opts = CoordinatorOptions {
             advertise: if opts.advertise.is_empty() {
                 addr.to_string()
@@ -53,7 +52,7 @@ impl LocalCoordinator {
             stop: Some(stop),
             task,
         };
-        let endpoint = endpoint_url(&addr.to_string());
+        let endpoint = local.endpoint();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if local.task.is_finished() {
@@ -62,10 +61,7 @@ impl LocalCoordinator {
                     Ok(Ok(())) => "it stopped".to_string(),
                     Err(e) => e.to_string(),
                 };
-                return Err(Error::new(
-                    ErrorKind::Unavailable,
-                    format!("the coordinator did not start: {why}"),
-                ));
+                return Err(format!("the coordinator did not start: {why}"));
             }
             if let Ok(mut c) =
                 pb::coordinator_client::CoordinatorClient::connect(endpoint.clone()).await
@@ -75,24 +71,32 @@ impl LocalCoordinator {
                 }
             }
             if Instant::now() > deadline {
-                return Err(Error::new(
-                    ErrorKind::Unavailable,
-                    "the coordinator did not start within 30 s",
-                ));
+                return Err("the coordinator did not start within 30 s".to_string());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
+    /// Its gRPC endpoint URL.
+    pub fn endpoint(&self) -> String {
+        endpoint_url(&self.addr.to_string())
+    }
+
     /// Stops it and waits for it to finish.
-    pub async fn stop(mut self) -> Result<()> {
+    pub async fn stop(mut self) -> Result<(), String> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        match self.task.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Error::new(ErrorKind::Unavailable, e)),
-            Err(e) => Err(Error::new(ErrorKind::Internal, e.to_string())),
-        }
+        self.finished().await
+    }
+
+    /// Whether it has stopped (by itself, or on `stop`).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits for it to end by itself (a deposed leader stops at once).
+    pub async fn finished(self) -> Result<(), String> {
+        self.task.await.map_err(|e| e.to_string())?
     }
 }

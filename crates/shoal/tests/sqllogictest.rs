@@ -450,6 +450,8 @@ async fn run_all(mode: Mode) {
     assert!(!files.is_empty(), "no .slt files found");
     let against_postgres = std::env::var("SHOAL_SLT_POSTGRES").is_ok();
     let filtered = std::env::var("SHOAL_SLT_ONLY").is_ok();
+    // SHOAL_SLT_SHOW=1 prints every failure, listed ones too.
+    let show_all = std::env::var("SHOAL_SLT_SHOW").is_ok();
     let known = if against_postgres {
         Default::default()
     } else {
@@ -469,6 +471,9 @@ async fn run_all(mode: Mode) {
                 for (line, msg) in failures {
                     total += 1;
                     let loc = format!("{name}:{line}");
+                    if show_all {
+                        eprintln!("{loc} ({mode:?}):\n{msg}\n");
+                    }
                     if !known.contains(&loc) {
                         unexpected.push(format!("{loc} ({mode:?}):\n{msg}"));
                     }

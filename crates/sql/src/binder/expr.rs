@@ -927,6 +927,18 @@ impl Binder<'_> {
                 .collect()
         };
         match name {
+            // The argument's static type, without modifiers, as PostgreSQL's
+            // regtype output prints it.
+            "pg_typeof" => {
+                let [(_, t)] = <[Bound; 1]>::try_from(bound).map_err(|b| {
+                    undefined_function(name, &b.iter().map(|x| x.1.clone()).collect::<Vec<_>>())
+                })?;
+                let shown = match t.unmodified() {
+                    DataType::Char(_) => "character".to_string(),
+                    t => t.display_name(),
+                };
+                Ok((Expr::Const(Value::Text(shown)), DataType::Text))
+            }
             "coalesce" | "greatest" | "least" => {
                 let types: Vec<DataType> = bound.iter().map(|b| b.1.clone()).collect();
                 let common = cast::common_type(&types)?;

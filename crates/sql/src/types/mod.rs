@@ -390,6 +390,18 @@ impl DataType {
         })
     }
 
+    /// The type without its modifier (length, precision), as values of it
+    /// are typed by `pg_typeof`.
+    pub fn unmodified(&self) -> DataType {
+        match self {
+            DataType::Numeric(_) => DataType::Numeric(None),
+            DataType::Varchar(_) => DataType::Varchar(None),
+            DataType::Char(_) => DataType::Char(None),
+            DataType::Array(e) => DataType::Array(Box::new(e.unmodified())),
+            other => other.clone(),
+        }
+    }
+
     /// The name as `format_type` prints it (`integer`, `character varying(10)`).
     pub fn display_name(&self) -> String {
         match self {

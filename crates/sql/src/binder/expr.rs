@@ -38,6 +38,27 @@ impl Binder<'_> {
             ast::Expr::Nested(inner) => self.expr(inner, scope),
             ast::Expr::BinaryOp { left, op, right } => self.binary(left, op, right, scope),
             ast::Expr::UnaryOp { op, expr } => {
+                // In PostgreSQL unary minus binds tighter than `^`:
+                // -2 ^ 2 is (-2) ^ 2.
+                if let (
+                    U::Minus | U::Plus,
+                    ast::Expr::BinaryOp {
+                        left,
+                        op: B::PGExp,
+                        right,
+                    },
+                ) = (op, expr.as_ref())
+                {
+                    let e = ast::Expr::BinaryOp {
+                        left: Box::new(ast::Expr::UnaryOp {
+                            op: *op,
+                            expr: left.clone(),
+                        }),
+                        op: B::PGExp,
+                        right: right.clone(),
+                    };
+                    return self.expr(&e, scope);
+                }
                 // Fold -<number> so that -2147483648 is an int4.
                 if let (U::Minus, ast::Expr::Value(v)) = (op, expr.as_ref()) {
                     if let ast::Value::Number(n, _) = &v.value {
@@ -113,7 +134,7 @@ impl Binder<'_> {
                     types.push(bt.clone());
                     items.push((b, bt));
                 }
-                let common = cast::common_type(&types)?;
+                let common = cast::common_type_in(&types, "IN")?;
                 let x = self.coerce(x, &t, &common)?;
                 let items = items
                     .into_iter()
@@ -130,6 +151,9 @@ impl Binder<'_> {
                 negated,
                 ..
             } => {
+                if let ast::Expr::Tuple(items) = expr.as_ref() {
+                    return self.row_in_subquery(items, subquery, *negated, scope);
+                }
                 let (x, t) = self.expr(expr, scope)?;
                 let (slot, cols) = self.subquery(subquery, scope, false)?;
                 if cols.len() != 1 {
@@ -160,6 +184,7 @@ impl Binder<'_> {
                 negated,
                 expr,
                 pattern,
+                escape_char,
                 ..
             } => {
                 let op = if *negated {
@@ -167,12 +192,14 @@ impl Binder<'_> {
                 } else {
                     BinaryOp::Like
                 };
-                self.text_op(op, expr, pattern, scope)
+                let p = self.like_pattern(pattern, escape_char.as_deref(), scope)?;
+                self.text_op(op, expr, p, scope)
             }
             ast::Expr::ILike {
                 negated,
                 expr,
                 pattern,
+                escape_char,
                 ..
             } => {
                 let op = if *negated {
@@ -180,7 +207,26 @@ impl Binder<'_> {
                 } else {
                     BinaryOp::ILike
                 };
-                self.text_op(op, expr, pattern, scope)
+                let p = self.like_pattern(pattern, escape_char.as_deref(), scope)?;
+                self.text_op(op, expr, p, scope)
+            }
+            ast::Expr::SimilarTo {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+            } => {
+                let op = if *negated {
+                    BinaryOp::NotRegexMatch
+                } else {
+                    BinaryOp::RegexMatch
+                };
+                let mut args = vec![self.expr(pattern, scope)?];
+                if let Some(e) = escape_char {
+                    args.push(self.expr(e, scope)?);
+                }
+                let p = self.call_bound("similar_to_escape", args, false, None, scope)?;
+                self.text_op(op, expr, p, scope)
             }
             ast::Expr::Cast {
                 expr, data_type, ..
@@ -312,7 +358,7 @@ impl Binder<'_> {
                 let common = if types.is_empty() {
                     DataType::Text
                 } else {
-                    cast::common_type(&types)?
+                    cast::common_type_in(&types, "ARRAY")?
                 };
                 let items = items
                     .into_iter()
@@ -522,6 +568,10 @@ impl Binder<'_> {
     }
 
     fn binary(&mut self, l: &ast::Expr, op: &B, r: &ast::Expr, scope: &Scope) -> Result<Bound> {
+        if let (ast::Expr::Tuple(a), ast::Expr::Tuple(b)) = (l, r) {
+            let e = row_comparison(a, op, b)?;
+            return self.expr(&e, scope);
+        }
         match op {
             B::And | B::Or => {
                 let a = self.condition(l, scope, if *op == B::And { "AND" } else { "OR" })?;
@@ -615,15 +665,32 @@ impl Binder<'_> {
         Ok((Expr::Binary(fop, Box::new(a), Box::new(b)), rt))
     }
 
+    /// The pattern of `LIKE pattern [ESCAPE e]`, rewritten by
+    /// `like_escape` when an escape character is given.
+    fn like_pattern(
+        &mut self,
+        pattern: &ast::Expr,
+        escape: Option<&ast::Expr>,
+        scope: &Scope,
+    ) -> Result<Bound> {
+        let p = self.expr(pattern, scope)?;
+        match escape {
+            None => Ok(p),
+            Some(e) => {
+                let e = self.expr(e, scope)?;
+                self.call_bound("like_escape", vec![p, e], false, None, scope)
+            }
+        }
+    }
+
     fn text_op(
         &mut self,
         op: BinaryOp,
         l: &ast::Expr,
-        r: &ast::Expr,
+        (b, bt): Bound,
         scope: &Scope,
     ) -> Result<Bound> {
         let (a, at) = self.expr(l, scope)?;
-        let (b, bt) = self.expr(r, scope)?;
         let a = self.coerce(
             a,
             &at,
@@ -647,7 +714,10 @@ impl Binder<'_> {
         scope: &Scope,
     ) -> Result<Bound> {
         let (x, t) = self.expr(left, scope)?;
-        let (arr, at) = self.expr(right, scope)?;
+        let (arr, at) = match right {
+            ast::Expr::Subquery(q) => self.array_subquery(q, scope)?,
+            _ => self.expr(right, scope)?,
+        };
         let elem = match &at {
             DataType::Array(e) => (**e).clone(),
             _ => t.clone(),
@@ -756,11 +826,13 @@ impl Binder<'_> {
             Some(e) => Some(self.expr(e, scope)?),
             None => None,
         };
-        let mut types: Vec<DataType> = results.iter().map(|r| r.1.clone()).collect();
+        // PostgreSQL resolves the ELSE branch first.
+        let mut types: Vec<DataType> = Vec::new();
         if let Some((_, t)) = &else_ {
             types.push(t.clone());
         }
-        let common = cast::common_type(&types)?;
+        types.extend(results.iter().map(|r| r.1.clone()));
+        let common = cast::common_type_in(&types, "CASE")?;
         let mut pairs = Vec::new();
         for (w, (r, rt)) in whens.into_iter().zip(results) {
             pairs.push((w, self.coerce(r, &rt, &common)?));
@@ -802,6 +874,9 @@ impl Binder<'_> {
         let mut args = Vec::new();
         match &f.args {
             ast::FunctionArguments::None => {}
+            ast::FunctionArguments::Subquery(q) if name == "array" => {
+                return self.array_subquery(q, scope);
+            }
             ast::FunctionArguments::Subquery(_) => {
                 return Err(Error::unsupported("function over a subquery"))
             }
@@ -810,10 +885,32 @@ impl Binder<'_> {
                     l.duplicate_treatment,
                     Some(ast::DuplicateTreatment::Distinct)
                 );
+                let mut named: Vec<(String, ast::Expr)> = Vec::new();
                 for a in &l.args {
                     let ae = match a {
-                        ast::FunctionArg::Unnamed(x) => x,
-                        ast::FunctionArg::Named { arg, .. } => arg,
+                        ast::FunctionArg::Unnamed(x) => {
+                            if !named.is_empty() {
+                                return Err(Error::syntax(
+                                    "positional argument cannot follow named argument",
+                                ));
+                            }
+                            x
+                        }
+                        ast::FunctionArg::Named { name: n, arg, .. } => {
+                            if let ast::FunctionArgExpr::Expr(x) = arg {
+                                named.push((ident(n), x.clone()));
+                                continue;
+                            }
+                            arg
+                        }
+                        ast::FunctionArg::ExprNamed {
+                            name: ast::Expr::Identifier(n),
+                            arg: ast::FunctionArgExpr::Expr(x),
+                            ..
+                        } => {
+                            named.push((ident(n), x.clone()));
+                            continue;
+                        }
                         ast::FunctionArg::ExprNamed { arg, .. } => arg,
                     };
                     match ae {
@@ -822,10 +919,19 @@ impl Binder<'_> {
                         _ => return Err(Error::unsupported(format!("argument {ae}"))),
                     }
                 }
+                if !named.is_empty() {
+                    args = self.place_named_args(&name, args, named)?;
+                }
             }
         }
         if let Some(over) = &f.over {
-            return self.window_function(&name, &args, over, scope);
+            if distinct {
+                return Err(Error::new(
+                    ErrorCode::FeatureNotSupported,
+                    "DISTINCT is not implemented for window functions",
+                ));
+            }
+            return self.window_function(&name, &args, f.filter.as_deref(), over, scope);
         }
         if super::window::is_window_only(&name) {
             return Err(Error::new(
@@ -841,6 +947,42 @@ impl Binder<'_> {
             bound.push(self.expr(a, scope)?);
         }
         self.call_bound(&name, bound, distinct, f.filter.as_deref(), scope)
+    }
+
+    /// Puts `name => value` arguments at their parameter's position,
+    /// filling the parameters left out with their defaults, for the
+    /// built-in functions that have parameter names.
+    fn place_named_args(
+        &mut self,
+        name: &str,
+        mut args: Vec<ast::Expr>,
+        named: Vec<(String, ast::Expr)>,
+    ) -> Result<Vec<ast::Expr>> {
+        let zero = || ast::Expr::value(ast::Value::Number("0".into(), false));
+        let params: &[&str] = match name {
+            "make_interval" => &["years", "months", "weeks", "days", "hours", "mins", "secs"],
+            _ => &[],
+        };
+        let mut slots: Vec<Option<ast::Expr>> = vec![None; params.len().max(args.len())];
+        for (i, a) in args.drain(..).enumerate() {
+            slots[i] = Some(a);
+        }
+        for (n, x) in named {
+            let Some(i) = params.iter().position(|p| *p == n) else {
+                return Err(Error::new(
+                    ErrorCode::UndefinedFunction,
+                    format!("function {name} has no parameter named \"{n}\""),
+                ));
+            };
+            if slots[i].is_some() {
+                return Err(Error::new(
+                    ErrorCode::SyntaxError,
+                    format!("argument name \"{n}\" used more than once"),
+                ));
+            }
+            slots[i] = Some(x);
+        }
+        Ok(slots.into_iter().map(|s| s.unwrap_or_else(zero)).collect())
     }
 
     fn aggregate(
@@ -941,7 +1083,7 @@ impl Binder<'_> {
             }
             "coalesce" | "greatest" | "least" => {
                 let types: Vec<DataType> = bound.iter().map(|b| b.1.clone()).collect();
-                let common = cast::common_type(&types)?;
+                let common = cast::common_type_in(&types, &name.to_uppercase())?;
                 let args = bound
                     .into_iter()
                     .map(|(x, t)| self.coerce(x, &t, &common))
@@ -1044,7 +1186,9 @@ impl Binder<'_> {
         let windows = self.windows.take();
         let named = std::mem::take(&mut self.named_windows);
         let forbidden = self.agg_forbidden;
+        let set_leaf = std::mem::take(&mut self.set_leaf);
         let r = self.query(q);
+        self.set_leaf = set_leaf;
         self.aggs = aggs;
         self.windows = windows;
         self.named_windows = named;
@@ -1056,8 +1200,60 @@ impl Binder<'_> {
             plan: Box::new(plan),
             correlated,
             scalar,
+            array: false,
         });
         Ok((slot, cols))
+    }
+
+    /// `(a, b) [NOT] IN (SELECT x, y ...)`: the row's values travel as one
+    /// array value that the executor compares column by column.
+    fn row_in_subquery(
+        &mut self,
+        items: &[ast::Expr],
+        q: &ast::Query,
+        negated: bool,
+        scope: &Scope,
+    ) -> Result<Bound> {
+        let mut bound = Vec::new();
+        for i in items {
+            bound.push(self.expr(i, scope)?);
+        }
+        let (slot, cols) = self.subquery(q, scope, false)?;
+        if cols.len() != bound.len() {
+            return Err(Error::syntax(if cols.len() > bound.len() {
+                "subquery has too many columns"
+            } else {
+                "subquery has too few columns"
+            }));
+        }
+        let mut row = Vec::new();
+        for ((x, t), c) in bound.into_iter().zip(&cols) {
+            let (x, _, _) = self.unify(x, t, Expr::Const(Value::Null), c.ty.clone())?;
+            row.push(x);
+        }
+        Ok((
+            negate(
+                Expr::InSubquery(Box::new(Expr::Func("row".into(), row)), slot),
+                negated,
+            ),
+            DataType::Bool,
+        ))
+    }
+
+    /// `ARRAY(subquery)`: the subquery's single column as an array.
+    pub fn array_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<Bound> {
+        let (slot, cols) = self.subquery(q, scope, false)?;
+        if cols.len() != 1 {
+            return Err(Error::syntax("subquery must return only one column"));
+        }
+        if let Some(SlotKind::Subquery { array, .. }) = self.slots.get_mut(slot) {
+            *array = true;
+        }
+        let elem = match &cols[0].ty {
+            DataType::Unknown => DataType::Text,
+            t => t.clone(),
+        };
+        Ok((Expr::Slot(slot), DataType::Array(Box::new(elem))))
     }
 
     /// Starts collecting aggregates and window calls (a select list).
@@ -1119,6 +1315,101 @@ fn same_family(a: &DataType, b: &DataType) -> bool {
     let text = |t: &DataType| matches!(t, Text | Varchar(_) | Char(_) | Name);
     (num(a) && num(b) && !matches!(b, Numeric(Some(_))))
         || (text(a) && text(b) && matches!(b, Text | Name | Varchar(None)))
+}
+
+/// A comparison of two row constructors, `(a, b) < (c, d)`, as the
+/// element-wise comparisons PostgreSQL performs: `=` needs every pair
+/// equal, `<>` any pair different, and the ordering operators decide at
+/// the first pair that is not equal.
+fn row_comparison(a: &[ast::Expr], op: &B, b: &[ast::Expr]) -> Result<ast::Expr> {
+    if a.len() != b.len() {
+        return Err(Error::syntax(
+            "unequal number of entries in row expressions",
+        ));
+    }
+    let bin = |l: &ast::Expr, op: B, r: &ast::Expr| ast::Expr::BinaryOp {
+        left: Box::new(l.clone()),
+        op,
+        right: Box::new(r.clone()),
+    };
+    let join = |items: Vec<ast::Expr>, op: B| {
+        items
+            .into_iter()
+            .reduce(|x, y| ast::Expr::BinaryOp {
+                left: Box::new(x),
+                op: op.clone(),
+                right: Box::new(y),
+            })
+            .ok_or_else(|| Error::syntax("row expressions must not be empty"))
+    };
+    let pairs = a.iter().zip(b);
+    match op {
+        B::Eq => join(pairs.map(|(x, y)| bin(x, B::Eq, y)).collect(), B::And),
+        B::NotEq => join(pairs.map(|(x, y)| bin(x, B::NotEq, y)).collect(), B::Or),
+        B::Lt | B::LtEq | B::Gt | B::GtEq => {
+            let strict = match op {
+                B::LtEq => B::Lt,
+                B::GtEq => B::Gt,
+                o => o.clone(),
+            };
+            let n = a.len();
+            // Built from the last pair backwards:
+            // a1 < b1 OR (a1 = b1 AND (a2 < b2 OR (...))).
+            let mut acc = bin(&a[n - 1], op.clone(), &b[n - 1]);
+            for i in (0..n - 1).rev() {
+                acc = ast::Expr::BinaryOp {
+                    left: Box::new(bin(&a[i], strict.clone(), &b[i])),
+                    op: B::Or,
+                    right: Box::new(ast::Expr::Nested(Box::new(ast::Expr::BinaryOp {
+                        left: Box::new(bin(&a[i], B::Eq, &b[i])),
+                        op: B::And,
+                        right: Box::new(ast::Expr::Nested(Box::new(acc))),
+                    }))),
+                };
+            }
+            Ok(acc)
+        }
+        B::Overlaps if a.len() == 2 => {
+            // Each period runs from its earlier to its later end, half
+            // open unless both ends are equal: they overlap when each
+            // starts before the other ends, or both start together.
+            let call = |f: &str, x: &ast::Expr, y: &ast::Expr| {
+                ast::Expr::Function(ast::Function {
+                    name: ast::ObjectName::from(vec![ast::Ident::new(f)]),
+                    uses_odbc_syntax: false,
+                    parameters: ast::FunctionArguments::None,
+                    args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                        duplicate_treatment: None,
+                        args: vec![
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x.clone())),
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(y.clone())),
+                        ],
+                        clauses: vec![],
+                    }),
+                    filter: None,
+                    null_treatment: None,
+                    over: None,
+                    within_group: vec![],
+                })
+            };
+            let (s1, e1) = (call("least", &a[0], &a[1]), call("greatest", &a[0], &a[1]));
+            let (s2, e2) = (call("least", &b[0], &b[1]), call("greatest", &b[0], &b[1]));
+            let both = ast::Expr::Nested(Box::new(ast::Expr::BinaryOp {
+                left: Box::new(bin(&s1, B::Lt, &e2)),
+                op: B::And,
+                right: Box::new(bin(&s2, B::Lt, &e1)),
+            }));
+            Ok(ast::Expr::BinaryOp {
+                left: Box::new(both),
+                op: B::Or,
+                right: Box::new(bin(&s1, B::Eq, &s2)),
+            })
+        }
+        other => Err(Error::new(
+            ErrorCode::UndefinedFunction,
+            format!("operator {other} is not supported for row expressions"),
+        )),
+    }
 }
 
 pub(crate) fn undefined_function(name: &str, args: &[DataType]) -> Error {

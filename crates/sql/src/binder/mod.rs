@@ -126,6 +126,10 @@ pub struct Binder<'a> {
     named_windows: Vec<(String, sqlparser::ast::WindowSpec)>,
     ctes: Vec<CteName>,
     next_cte: usize,
+    /// Set while binding a leaf SELECT of a set operation: its untyped
+    /// literal columns stay `unknown` for the set operation to resolve
+    /// (`SELECT 1 UNION SELECT '2'` is integer).
+    set_leaf: bool,
     /// Tables a statement's FROM reads (for views' recursion guard).
     depth: usize,
 }
@@ -147,6 +151,7 @@ impl<'a> Binder<'a> {
             outer_used: Vec::new(),
             aggs: None,
             agg_forbidden: "WHERE",
+            set_leaf: false,
             windows: None,
             collected_windows: Vec::new(),
             named_windows: Vec::new(),

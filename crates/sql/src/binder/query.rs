@@ -183,19 +183,23 @@ impl Binder<'_> {
                 set_quantifier,
                 right,
             } => {
-                let (lp, lcols) = self.set_expr(left)?;
-                let (rp, rcols) = self.set_expr(right)?;
+                self.set_leaf = true;
+                let l = self.set_expr(left);
+                self.set_leaf = true;
+                let r = self.set_expr(right);
+                self.set_leaf = false;
+                let ((lp, lcols), (rp, rcols)) = (l?, r?);
                 let kind = match op {
                     ast::SetOperator::Union => SetOpKind::Union,
                     ast::SetOperator::Intersect => SetOpKind::Intersect,
                     ast::SetOperator::Except | ast::SetOperator::Minus => SetOpKind::Except,
                 };
+                let n = match kind {
+                    SetOpKind::Union => "UNION",
+                    SetOpKind::Intersect => "INTERSECT",
+                    SetOpKind::Except => "EXCEPT",
+                };
                 if lcols.len() != rcols.len() {
-                    let n = match kind {
-                        SetOpKind::Union => "UNION",
-                        SetOpKind::Intersect => "INTERSECT",
-                        SetOpKind::Except => "EXCEPT",
-                    };
                     return Err(Error::syntax(format!(
                         "each {n} query must have the same number of columns"
                     )));
@@ -205,7 +209,7 @@ impl Binder<'_> {
                 let mut rx = Vec::new();
                 let mut cast_needed = false;
                 for (i, (l, r)) in lcols.iter().zip(&rcols).enumerate() {
-                    let t = cast::common_type(&[l.ty.clone(), r.ty.clone()])?;
+                    let t = cast::common_type_in(&[l.ty.clone(), r.ty.clone()], n)?;
                     let t = if t == DataType::Unknown {
                         DataType::Text
                     } else {
@@ -282,7 +286,7 @@ impl Binder<'_> {
         let mut cols = Vec::new();
         let mut common = Vec::new();
         for (i, ts) in types.iter().enumerate() {
-            let t = cast::common_type(ts)?;
+            let t = cast::common_type_in(ts, "VALUES")?;
             let t = if t == DataType::Unknown {
                 DataType::Text
             } else {
@@ -309,6 +313,7 @@ impl Binder<'_> {
 
     /// Binds a SELECT with the enclosing query's ORDER BY.
     pub fn select(&mut self, s: &ast::Select, order: &[ast::OrderByExpr]) -> Result<Bound> {
+        let set_leaf = std::mem::take(&mut self.set_leaf);
         // FROM
         let (mut plan, scope) = if s.from.is_empty() {
             (Plan::Values { rows: vec![vec![]] }, Scope::default())
@@ -377,7 +382,9 @@ impl Binder<'_> {
         // Select list (collecting aggregates and window calls).
         self.set_named_windows(&s.named_window)?;
         let saved = self.begin_aggs();
+        self.set_leaf = set_leaf;
         let r = self.select_list(&projection, &scope);
+        self.set_leaf = false;
         let (mut exprs, mut cols) = match r {
             Ok(x) => x,
             Err(e) => {
@@ -600,7 +607,7 @@ impl Binder<'_> {
                     c.name = column_name(e);
                     c.hidden = false;
                     c.qualified_only = false;
-                    let (x, t) = if t == DataType::Unknown {
+                    let (x, t) = if t == DataType::Unknown && !self.set_leaf {
                         (self.coerce(x, &t, &DataType::Text)?, DataType::Text)
                     } else {
                         (x, t)
@@ -611,7 +618,7 @@ impl Binder<'_> {
                 }
                 ast::SelectItem::ExprWithAlias { expr, alias } => {
                     let (x, t) = self.expr(expr, scope)?;
-                    let (x, t) = if t == DataType::Unknown {
+                    let (x, t) = if t == DataType::Unknown && !self.set_leaf {
                         (self.coerce(x, &t, &DataType::Text)?, DataType::Text)
                     } else {
                         (x, t)

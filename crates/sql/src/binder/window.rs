@@ -89,6 +89,7 @@ impl Binder<'_> {
         &mut self,
         name: &str,
         args: &[ast::Expr],
+        filter: Option<&ast::Expr>,
         over: &ast::WindowType,
         scope: &Scope,
     ) -> Result<(Expr, DataType)> {
@@ -98,7 +99,7 @@ impl Binder<'_> {
                 format!("window functions are not allowed in {}", self.agg_forbidden),
             ));
         };
-        let r = self.window_inner(name, args, over, scope);
+        let r = self.window_inner(name, args, filter, over, scope);
         let mut windows = saved;
         let (call, ty) = match r {
             Ok(x) => x,
@@ -117,10 +118,21 @@ impl Binder<'_> {
         &mut self,
         name: &str,
         args: &[ast::Expr],
+        filter: Option<&ast::Expr>,
         over: &ast::WindowType,
         scope: &Scope,
     ) -> Result<(WindowCall, DataType)> {
         let spec = self.window_spec(over)?;
+        let filter = match filter {
+            Some(_) if !aggregate::is_aggregate(name) => {
+                return Err(Error::new(
+                    ErrorCode::WrongObjectType,
+                    "FILTER is not implemented for non-aggregate window functions",
+                ))
+            }
+            Some(f) => Some(self.condition(f, scope, "FILTER")?),
+            None => None,
+        };
         let mut bound = Vec::new();
         let mut types = Vec::new();
         for a in args {
@@ -214,6 +226,7 @@ impl Binder<'_> {
                 func: name.to_string(),
                 agg,
                 args: bound,
+                filter,
                 partition,
                 order,
                 rows,

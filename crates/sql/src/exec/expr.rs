@@ -77,6 +77,7 @@ impl Ctx<'_> {
                     plan,
                     correlated,
                     scalar,
+                    array,
                 } => {
                     if !*correlated && self.slot_vals[s].is_some() {
                         continue;
@@ -84,7 +85,13 @@ impl Ctx<'_> {
                     let mut stack = outer.to_vec();
                     stack.push(row.to_vec());
                     let rows = self.run(plan, &stack).await?;
-                    if *scalar {
+                    if *array {
+                        SlotVal::Value(Value::Array(
+                            rows.into_iter()
+                                .map(|r| r.into_iter().next().unwrap_or(Value::Null))
+                                .collect(),
+                        ))
+                    } else if *scalar {
                         if rows.len() > 1 {
                             return Err(Error::new(
                                 ErrorCode::CardinalityViolation,
@@ -290,7 +297,7 @@ impl Ctx<'_> {
                 for a in args {
                     v.push(self.eval(a, row, outer)?);
                 }
-                if name == "array" {
+                if name == "array" || name == "row" {
                     return Ok(Value::Array(v));
                 }
                 if let Some(q) = quantified(name) {
@@ -318,6 +325,7 @@ impl Ctx<'_> {
                 SlotVal::Value(v) => Value::Bool(!v.is_null()),
             },
             Expr::InSubquery(a, s) => {
+                let is_row = matches!(a.as_ref(), Expr::Func(n, _) if n == "row");
                 let a = self.eval(a, row, outer)?;
                 let SlotVal::Rows(rows) = self.slot(*s)? else {
                     return Err(Error::internal("IN subquery slot"));
@@ -330,8 +338,14 @@ impl Ctx<'_> {
                 }
                 let mut saw_null = false;
                 for r in rows.iter() {
-                    let b = r.first().cloned().unwrap_or(Value::Null);
-                    match func::binary(BinaryOp::Eq, &a, &b, &self.fctx)? {
+                    let eq = match (&a, is_row) {
+                        (Value::Array(items), true) => self.row_equal(items, r)?,
+                        _ => {
+                            let b = r.first().cloned().unwrap_or(Value::Null);
+                            func::binary(BinaryOp::Eq, &a, &b, &self.fctx)?
+                        }
+                    };
+                    match eq {
                         Value::Bool(true) => return Ok(Value::Bool(true)),
                         Value::Null => saw_null = true,
                         _ => {}
@@ -346,6 +360,20 @@ impl Ctx<'_> {
             Expr::Agg(_) => return Err(Error::internal("aggregate outside of an aggregation")),
             Expr::Window(_) => return Err(Error::internal("window function outside of a window")),
         })
+    }
+
+    /// Row equality: false if any pair differs, else NULL if any pair is
+    /// NULL, else true.
+    fn row_equal(&self, a: &[Value], b: &[Value]) -> Result<Value> {
+        let mut null = false;
+        for (x, y) in a.iter().zip(b) {
+            match func::binary(BinaryOp::Eq, x, y, &self.fctx)? {
+                Value::Bool(false) => return Ok(Value::Bool(false)),
+                Value::Null => null = true,
+                _ => {}
+            }
+        }
+        Ok(if null { Value::Null } else { Value::Bool(true) })
     }
 
     fn session_fn(&self, f: SessionFn, args: &[Value]) -> Result<Value> {

@@ -49,6 +49,7 @@ impl Ctx<'_> {
         let mut parts = Vec::with_capacity(n);
         let mut orders = Vec::with_capacity(n);
         let mut args = Vec::with_capacity(n);
+        let mut included = Vec::with_capacity(n);
         for r in rows {
             self.check_cancel()?;
             let mut p = Vec::with_capacity(call.partition.len());
@@ -63,6 +64,11 @@ impl Ctx<'_> {
             for e in &call.args {
                 a.push(self.eval_full(e, r, outer).await?);
             }
+            let counted = match &call.filter {
+                Some(f) => matches!(self.eval_full(f, r, outer).await?, Value::Bool(true)),
+                None => true,
+            };
+            included.push(counted);
             parts.push(p);
             orders.push(o);
             args.push(a);
@@ -91,7 +97,7 @@ impl Ctx<'_> {
                 end += 1;
             }
             let part: Vec<usize> = idx[start..end].to_vec();
-            self.window_partition(&part, &orders, &args, call, &mut out)?;
+            self.window_partition(&part, &orders, &args, &included, call, &mut out)?;
             start = end;
         }
         Ok(out)
@@ -102,6 +108,7 @@ impl Ctx<'_> {
         part: &[usize],
         orders: &[Vec<Value>],
         args: &[Vec<Value>],
+        included: &[bool],
         call: &WindowCall,
         out: &mut [Value],
     ) -> Result<()> {
@@ -223,8 +230,10 @@ impl Ctx<'_> {
                             };
                             let mut acc = aggregate::accumulator(f);
                             if lo <= hi {
-                                for k in lo..=hi {
-                                    acc.update(&args[part[k]])?;
+                                for &row in &part[lo..=hi] {
+                                    if included[row] {
+                                        acc.update(&args[row])?;
+                                    }
                                 }
                             }
                             acc.finish()?

@@ -224,3 +224,111 @@ pub(super) fn regexp_match(s: &str, pattern: &str, flags: &str) -> Result<Value>
         ),
     })
 }
+
+/// The escape character of `LIKE ... ESCAPE e` / `SIMILAR TO ... ESCAPE e`:
+/// `None` for the empty string (no escape at all).
+fn escape_char(escape: &str) -> Result<Option<char>> {
+    let mut it = escape.chars();
+    match (it.next(), it.next()) {
+        (None, _) => Ok(None),
+        (Some(c), None) => Ok(Some(c)),
+        _ => Err(err(
+            INVALID_ESCAPE_SEQUENCE,
+            "invalid escape string\nHINT: Escape string must be empty or one character.",
+        )),
+    }
+}
+
+/// `like_escape(pattern, escape)`: rewrites a LIKE pattern that escapes
+/// with `escape` into one that escapes with backslash, as `LIKE ... ESCAPE`
+/// does.
+pub(super) fn like_escape(pattern: &str, escape: &str) -> Result<String> {
+    let esc = escape_char(escape)?;
+    if esc == Some('\\') {
+        return Ok(pattern.to_string());
+    }
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == esc {
+            match chars.next() {
+                Some(n) => {
+                    if matches!(n, '%' | '_' | '\\') {
+                        out.push('\\');
+                    }
+                    out.push(n);
+                }
+                None => {
+                    return Err(err(
+                        INVALID_ESCAPE_SEQUENCE,
+                        "LIKE pattern must not end with escape character",
+                    ))
+                }
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// `similar_to_escape(pattern [, escape])`: the POSIX regular expression
+/// that `SIMILAR TO pattern` matches with (anchored at both ends; `%` and
+/// `_` are SQL's wildcards, `.` is literal; the escape defaults to
+/// backslash).
+pub(super) fn similar_to_escape(pattern: &str, escape: Option<&str>) -> Result<String> {
+    let esc = match escape {
+        Some(e) => escape_char(e)?,
+        None => Some('\\'),
+    };
+    let mut out = String::with_capacity(pattern.len() + 8);
+    out.push_str("^(?:");
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        if Some(c) == esc {
+            match chars.next() {
+                Some(n) => {
+                    if n.is_alphanumeric() {
+                        out.push(n);
+                    } else {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                }
+                None => return Err(err(
+                    INVALID_ESCAPE_SEQUENCE,
+                    "invalid escape string\nHINT: Escape string must be empty or one character.",
+                )),
+            }
+            continue;
+        }
+        if in_class {
+            if c == ']' {
+                in_class = false;
+            }
+            if c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+            continue;
+        }
+        match c {
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            '[' => {
+                in_class = true;
+                out.push('[');
+            }
+            '.' | '^' | '$' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push_str(")$");
+    Ok(out)
+}

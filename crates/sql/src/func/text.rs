@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::pattern::{regex_is_match, regexp_match, regexp_replace, regexp_substring};
+use super::pattern::{self, regex_is_match, regexp_match, regexp_replace, regexp_substring};
 use super::signature::{Registry, ANY};
 use super::SUBSTRING_ERROR;
 use super::{err, text_of, FunctionContext};
@@ -15,6 +15,15 @@ use DataType::{Bool, Bytea, Int4, Int8, Text};
 
 pub(super) fn register(r: &mut Registry) {
     let text_arr = DataType::Array(Box::new(Text));
+    r.add(&["like_escape"], &[Text, Text], Text, |a, _| {
+        Ok(t(pattern::like_escape(s(&a[0]), s(&a[1]))?))
+    });
+    r.add(&["similar_to_escape"], &[Text], Text, |a, _| {
+        Ok(t(pattern::similar_to_escape(s(&a[0]), None)?))
+    });
+    r.add(&["similar_to_escape"], &[Text, Text], Text, |a, _| {
+        Ok(t(pattern::similar_to_escape(s(&a[0]), Some(s(&a[1])))?))
+    });
     r.add(
         &["length", "char_length", "character_length"],
         &[Text],

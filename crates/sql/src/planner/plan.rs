@@ -86,6 +86,9 @@ pub enum SlotKind {
         plan: Box<Plan>,
         correlated: bool,
         scalar: bool,
+        /// `ARRAY(subquery)`, and the right side of `x op ANY/ALL
+        /// (subquery)`: the first column of every row, as one array.
+        array: bool,
     },
 }
 
@@ -250,6 +253,9 @@ pub struct WindowCall {
     /// Set when `func` is an aggregate.
     pub agg: Option<AggregateFn>,
     pub args: Vec<Expr>,
+    /// `FILTER (WHERE ...)` of an aggregate: rows where it is not true
+    /// are left out of every frame's aggregate.
+    pub filter: Option<Expr>,
     pub partition: Vec<Expr>,
     pub order: Vec<SortKey>,
     /// ROWS (true) or RANGE (false).

@@ -546,6 +546,12 @@ pub fn can_cast(from: &DataType, to: &DataType, kind: CastKind) -> bool {
 /// COALESCE arguments (PostgreSQL's select_common_type); `Unknown` inputs
 /// resolve to text when all are unknown. 42804 when there is none.
 pub fn common_type(types: &[DataType]) -> Result<DataType> {
+    common_type_in(types, "")
+}
+
+/// [`common_type`], naming the construct in the error as PostgreSQL does
+/// (`CASE types text and integer cannot be matched`).
+pub fn common_type_in(types: &[DataType], context: &str) -> Result<DataType> {
     let known: Vec<&DataType> = types.iter().filter(|t| **t != DataType::Unknown).collect();
     let Some(first) = known.first() else {
         return Ok(DataType::Text);
@@ -565,7 +571,8 @@ pub fn common_type(types: &[DataType]) -> Result<DataType> {
             return Err(Error::new(
                 ErrorCode::DatatypeMismatch,
                 format!(
-                    "types {} and {} cannot be matched",
+                    "{context}{}types {} and {} cannot be matched",
+                    if context.is_empty() { "" } else { " " },
                     ptype.display_name(),
                     n.display_name()
                 ),

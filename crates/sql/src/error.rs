@@ -87,6 +87,12 @@ pub enum ErrorCode {
     InvalidRegularExpression,
     /// 22025
     InvalidEscapeSequence,
+    /// 2200H
+    SequenceGeneratorLimitExceeded,
+    /// 428C9
+    GeneratedAlways,
+    /// 42830
+    InvalidForeignKey,
     /// 23502
     NotNullViolation,
     /// 23505

@@ -1103,6 +1103,17 @@ impl Binder<'_> {
                 let (a, b, t) = self.unify(a, at, b, bt)?;
                 Ok((Expr::NullIf(Box::new(a), Box::new(b)), t))
             }
+            "pg_sleep" => {
+                let mut it = bound.into_iter();
+                let (Some((x, t)), None) = (it.next(), it.next()) else {
+                    return Err(undefined_function(name, &[]));
+                };
+                let x = self.coerce(x, &t, &DataType::Float8)?;
+                Ok((
+                    Expr::Slot(self.add_slot(SlotKind::Sleep(x))),
+                    DataType::Text,
+                ))
+            }
             "nextval" => {
                 let args = texts(self, bound)?;
                 let arg = args

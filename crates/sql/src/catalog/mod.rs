@@ -140,6 +140,9 @@ pub struct SequenceDef {
     pub min: i64,
     pub max: i64,
     pub cache: i64,
+    /// CYCLE: past the last value it starts again at the first.
+    #[serde(default)]
+    pub cycle: bool,
     /// Value = base + (counter - counter_base) * increment.
     pub base: i64,
     pub counter_base: u64,

@@ -165,6 +165,7 @@ impl Ctx<'_> {
             min: 1,
             max,
             cache: 1,
+            cycle: false,
             base: 1,
             counter_base,
             owned_by: None,
@@ -225,6 +226,7 @@ impl Ctx<'_> {
                 identity_always: false,
             };
             let mut seq_needed = serial.is_some();
+            let mut identity_options: Vec<ast::SequenceOptions> = Vec::new();
             for opt in &c.options {
                 match &opt.option {
                     ast::ColumnOption::NotNull => col.not_null = true,
@@ -266,11 +268,13 @@ impl Ctx<'_> {
                     ast::ColumnOption::Generated {
                         generated_as,
                         generation_expr,
+                        sequence_options,
                         ..
                     } => {
                         if generation_expr.is_some() {
                             return Err(Error::unsupported("generated columns"));
                         }
+                        identity_options = sequence_options.clone().unwrap_or_default();
                         col.identity = true;
                         col.identity_always = matches!(generated_as, ast::GeneratedAs::Always);
                         col.not_null = true;
@@ -289,6 +293,7 @@ impl Ctx<'_> {
                 let seq_name = format!("{name}_{cname}_seq");
                 let soid = new_oid(self.db).await?;
                 let mut s = Self::sequence_def(soid, schema, seq_name.clone(), ty.clone(), 1);
+                apply_sequence_options(&mut s, &identity_options)?;
                 s.owned_by = Some((oid, t.columns.len()));
                 col.default = Some(format!("nextval('{seq_name}'::regclass)"));
                 col.not_null = true;
@@ -520,7 +525,7 @@ impl Ctx<'_> {
                         .any(|i| i.unique && i.columns == ref_cols);
                 if !unique {
                     return Err(Error::new(
-                        ErrorCode::InvalidColumnReference,
+                        ErrorCode::InvalidForeignKey,
                         format!("there is no unique constraint matching given keys for referenced table \"{pn}\""),
                     ));
                 }
@@ -725,55 +730,7 @@ impl Ctx<'_> {
         }
         let oid = new_oid(self.db).await?;
         let mut s = Self::sequence_def(oid, schema, n, DataType::Int8, 1);
-        let num = |e: &ast::Expr| -> Result<i64> {
-            let t = e.to_string().replace(' ', "");
-            t.parse::<i64>()
-                .map_err(|_| Error::syntax(format!("invalid sequence option value {t}")))
-        };
-        let mut start = None;
-        let mut min = None;
-        let mut max = None;
-        for o in opts {
-            match o {
-                ast::SequenceOptions::IncrementBy(e, _) => s.increment = num(e)?,
-                ast::SequenceOptions::StartWith(e, _) => start = Some(num(e)?),
-                ast::SequenceOptions::MinValue(Some(e)) => min = Some(num(e)?),
-                ast::SequenceOptions::MaxValue(Some(e)) => max = Some(num(e)?),
-                ast::SequenceOptions::Cache(e) => s.cache = num(e)?,
-                ast::SequenceOptions::DataType(dt) => {
-                    s.ty = DataType::from_sql(dt)?;
-                    s.max = match s.ty {
-                        DataType::Int2 => i16::MAX as i64,
-                        DataType::Int4 => i32::MAX as i64,
-                        _ => i64::MAX,
-                    };
-                }
-                _ => {}
-            }
-        }
-        if s.increment == 0 {
-            return Err(Error::new(
-                ErrorCode::InvalidParameterValue,
-                "INCREMENT must not be zero",
-            ));
-        }
-        if s.increment < 0 {
-            s.max = max.unwrap_or(-1);
-            s.min = min.unwrap_or(match s.ty {
-                DataType::Int2 => i16::MIN as i64,
-                DataType::Int4 => i32::MIN as i64,
-                _ => i64::MIN,
-            });
-            s.start = start.unwrap_or(s.max);
-        } else {
-            s.min = min.unwrap_or(1);
-            if let Some(m) = max {
-                s.max = m;
-            }
-            s.start = start.unwrap_or(s.min);
-        }
-        s.base = s.start;
-        s.counter_base = 1;
+        apply_sequence_options(&mut s, opts)?;
         store::put(self.txn, Kind::Sequence, oid, &s)?;
         self.dirty();
         Ok("CREATE SEQUENCE".into())
@@ -1641,4 +1598,88 @@ impl Ctx<'_> {
         self.dirty();
         Ok("ALTER ROLE".into())
     }
+}
+
+/// Applies CREATE SEQUENCE / identity options to `s` (PostgreSQL's
+/// defaults: ascending from MINVALUE 1, descending from MAXVALUE -1).
+fn apply_sequence_options(s: &mut SequenceDef, opts: &[ast::SequenceOptions]) -> Result<()> {
+    let num = |e: &ast::Expr| -> Result<i64> {
+        let t = e.to_string().replace(' ', "");
+        t.parse::<i64>()
+            .map_err(|_| Error::syntax(format!("invalid sequence option value {t}")))
+    };
+    let mut start = None;
+    let mut min = None;
+    let mut max = None;
+    for o in opts {
+        match o {
+            ast::SequenceOptions::IncrementBy(e, _) => s.increment = num(e)?,
+            ast::SequenceOptions::StartWith(e, _) => start = Some(num(e)?),
+            ast::SequenceOptions::MinValue(Some(e)) => min = Some(num(e)?),
+            ast::SequenceOptions::MaxValue(Some(e)) => max = Some(num(e)?),
+            ast::SequenceOptions::Cache(e) => s.cache = num(e)?,
+            // sqlparser's flag is true for NO CYCLE.
+            ast::SequenceOptions::Cycle(no) => s.cycle = !no,
+            ast::SequenceOptions::DataType(dt) => {
+                s.ty = DataType::from_sql(dt)?;
+                s.max = match s.ty {
+                    DataType::Int2 => i16::MAX as i64,
+                    DataType::Int4 => i32::MAX as i64,
+                    _ => i64::MAX,
+                };
+            }
+            _ => {}
+        }
+    }
+    if s.increment == 0 {
+        return Err(Error::new(
+            ErrorCode::InvalidParameterValue,
+            "INCREMENT must not be zero",
+        ));
+    }
+    if s.increment < 0 {
+        s.max = max.unwrap_or(-1);
+        s.min = min.unwrap_or(match s.ty {
+            DataType::Int2 => i16::MIN as i64,
+            DataType::Int4 => i32::MIN as i64,
+            _ => i64::MIN,
+        });
+        s.start = start.unwrap_or(s.max);
+    } else {
+        s.min = min.unwrap_or(1);
+        if let Some(m) = max {
+            s.max = m;
+        }
+        s.start = start.unwrap_or(s.min);
+    }
+    if s.min > s.max {
+        return Err(Error::new(
+            ErrorCode::InvalidParameterValue,
+            format!(
+                "MINVALUE ({}) must be less than MAXVALUE ({})",
+                s.min, s.max
+            ),
+        ));
+    }
+    if s.start < s.min {
+        return Err(Error::new(
+            ErrorCode::InvalidParameterValue,
+            format!(
+                "START value ({}) cannot be less than MINVALUE ({})",
+                s.start, s.min
+            ),
+        ));
+    }
+    if s.start > s.max {
+        return Err(Error::new(
+            ErrorCode::InvalidParameterValue,
+            format!(
+                "START value ({}) cannot be greater than MAXVALUE ({})",
+                s.start, s.max
+            ),
+        ));
+    }
+    s.base = s.start;
+    s.counter_base = 1;
+    Ok(())
 }

@@ -34,6 +34,57 @@ pub enum Conflict {
     },
 }
 
+/// The unique constraints an ON CONFLICT clause catches, by name: those
+/// whose columns are exactly the target's, or the one named by ON
+/// CONSTRAINT; `None` (no target) catches every unique constraint.
+fn arbiters(t: &TableDef, target: Option<&ast::ConflictTarget>) -> Result<Option<Vec<String>>> {
+    let mut constraints: Vec<(String, Vec<usize>)> = Vec::new();
+    if !t.pk.is_empty() {
+        constraints.push((Ctx::pk_name(t), t.pk.clone()));
+    }
+    for ix in t.secondary().filter(|i| i.unique) {
+        constraints.push((ix.name.clone(), ix.columns.clone()));
+    }
+    match target {
+        None => Ok(None),
+        Some(ast::ConflictTarget::Columns { columns: cols, .. }) => {
+            let mut want = Vec::new();
+            for c in cols {
+                want.push(t.column_or_err(&ident(c))?);
+            }
+            want.sort_unstable();
+            want.dedup();
+            let found: Vec<String> = constraints
+                .into_iter()
+                .filter(|(_, cs)| {
+                    let mut cs = cs.clone();
+                    cs.sort_unstable();
+                    cs == want
+                })
+                .map(|(n, _)| n)
+                .collect();
+            if found.is_empty() {
+                return Err(Error::new(
+                    ErrorCode::InvalidColumnReference,
+                    "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+                ));
+            }
+            Ok(Some(found))
+        }
+        Some(ast::ConflictTarget::OnConstraint(name)) => {
+            let n = object_name(name)?.1;
+            if constraints.iter().any(|(c, _)| *c == n) {
+                Ok(Some(vec![n]))
+            } else {
+                Err(Error::new(
+                    ErrorCode::UndefinedObject,
+                    format!("constraint \"{n}\" for table \"{}\" does not exist", t.name),
+                ))
+            }
+        }
+    }
+}
+
 /// A bound INSERT.
 #[derive(Clone, Debug)]
 pub struct InsertPlan {
@@ -42,6 +93,8 @@ pub struct InsertPlan {
     pub source: Plan,
     pub returning: Returning,
     pub conflict: Option<Conflict>,
+    /// The constraints ON CONFLICT catches (see [`arbiters`]).
+    pub arbiters: Option<Vec<String>>,
     pub checks: Vec<(String, Expr)>,
 }
 
@@ -200,6 +253,41 @@ impl Binder<'_> {
         } else {
             targets
         };
+        // GENERATED ALWAYS AS IDENTITY takes only DEFAULT, unless
+        // OVERRIDING SYSTEM VALUE.
+        let user_value_for_identity = matches!(ins.overriding, Some(ast::InsertOverriding::User));
+        if !matches!(ins.overriding, Some(ast::InsertOverriding::System)) {
+            for &c in &targets {
+                let col = &t.columns[c];
+                if !col.identity_always {
+                    continue;
+                }
+                let all_default = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+                    Some(ast::SetExpr::Values(v)) => v.rows.iter().all(|r| {
+                        targets
+                            .iter()
+                            .position(|x| *x == c)
+                            .and_then(|i| r.content.get(i))
+                            .is_none_or(is_default_kw)
+                    }),
+                    _ => false,
+                };
+                if !all_default && !user_value_for_identity {
+                    return Err(Error::new(
+                        ErrorCode::GeneratedAlways,
+                        format!(
+                            "cannot insert a non-DEFAULT value into column \"{}\"",
+                            col.name
+                        ),
+                    )
+                    .with_detail(format!(
+                        "Column \"{}\" is an identity column defined as GENERATED ALWAYS.",
+                        col.name
+                    ))
+                    .with_hint("Use OVERRIDING SYSTEM VALUE to override."));
+                }
+            }
+        }
         let mut defaults = Vec::with_capacity(ncols);
         for c in 0..ncols {
             defaults.push(if targets.contains(&c) {
@@ -219,6 +307,10 @@ impl Binder<'_> {
                     if q.order_by.is_none() && q.limit_clause.is_none() =>
                 {
                     let mut rows = Vec::new();
+                    let width = values.rows.first().map(|r| r.content.len());
+                    if values.rows.iter().any(|r| Some(r.content.len()) != width) {
+                        return Err(Error::syntax("VALUES lists must all be the same length"));
+                    }
                     for r in &values.rows {
                         if r.content.len() > targets.len() {
                             return Err(Error::syntax(
@@ -237,6 +329,14 @@ impl Binder<'_> {
                         for (e, &c) in r.content.iter().zip(&targets) {
                             row[c] = if is_default_kw(e) {
                                 default_expr(self, &t, c)?
+                            } else if user_value_for_identity {
+                                // OVERRIDING USER VALUE: the sequence wins.
+                                if t.columns[c].identity {
+                                    default_expr(self, &t, c)?
+                                } else {
+                                    let (x, ty) = self.expr(e, &Scope::default())?;
+                                    assign(self, x, &ty, &t, c)?
+                                }
                             } else {
                                 let (x, ty) = self.expr(e, &Scope::default())?;
                                 assign(self, x, &ty, &t, c)?
@@ -303,6 +403,10 @@ impl Binder<'_> {
             }),
             Some(_) => return Err(Error::unsupported("ON DUPLICATE KEY UPDATE")),
         };
+        let arbiters = match &ins.on {
+            Some(ast::OnInsert::OnConflict(oc)) => arbiters(&t, oc.conflict_target.as_ref())?,
+            _ => None,
+        };
         let returning = returning(self, &ins.returning, &scope)?;
         let checks = bind_checks(self, &t)?;
         Ok(InsertPlan {
@@ -310,6 +414,7 @@ impl Binder<'_> {
             source,
             returning,
             conflict,
+            arbiters,
             checks,
         })
     }
@@ -349,6 +454,15 @@ impl Binder<'_> {
                 let x = if is_default_kw(&v) {
                     default_expr(self, t, c)?
                 } else {
+                    if t.columns[c].identity_always {
+                        return Err(Error::new(
+                            ErrorCode::GeneratedAlways,
+                            format!("column \"{col}\" can only be updated to DEFAULT"),
+                        )
+                        .with_detail(format!(
+                            "Column \"{col}\" is an identity column defined as GENERATED ALWAYS."
+                        )));
+                    }
                     let (x, ty) = self.expr(&v, scope)?;
                     assign(self, x, &ty, t, c)?
                 };
@@ -882,19 +996,30 @@ impl Ctx<'_> {
         let mut written: HashSet<Vec<u8>> = HashSet::new();
         for (key, row) in prepared {
             // The conflicting row: by primary key, then by unique index.
+            // With a conflict target, a clash on another unique
+            // constraint is still an error.
+            let catches = |name: &str| match &p.arbiters {
+                None => true,
+                Some(a) => a.iter().any(|n| n == name),
+            };
             let mut existing: Option<(Vec<u8>, Row, String, Vec<usize>)> = None;
+            let mut other: Option<(Row, String, Vec<usize>)> = None;
             if !t.pk.is_empty() {
                 if let Some(v) = self.txn.get_latest(&key).await?.value {
-                    existing = Some((
-                        key.clone(),
-                        decode_table_row(t, &key, &v)?,
-                        Self::pk_name(t),
-                        t.pk.clone(),
-                    ));
+                    let old = decode_table_row(t, &key, &v)?;
+                    let name = Self::pk_name(t);
+                    if catches(&name) {
+                        existing = Some((key.clone(), old, name, t.pk.clone()));
+                    } else {
+                        other = Some((old, name, t.pk.clone()));
+                    }
                 }
             }
             if existing.is_none() {
                 for ix in t.secondary().filter(|i| i.unique) {
+                    if other.is_some() && !catches(&ix.name) {
+                        continue;
+                    }
                     let (ik, _, unique) = index_entry(ix, &row, &key);
                     if !unique {
                         continue;
@@ -903,16 +1028,21 @@ impl Ctx<'_> {
                         let mut rk = keys::table_prefix(t.oid);
                         rk.extend_from_slice(&pk);
                         if let Some(v) = self.txn.get_latest(&rk).await?.value {
-                            existing = Some((
-                                rk.clone(),
-                                decode_table_row(t, &rk, &v)?,
-                                ix.name.clone(),
-                                ix.columns.clone(),
-                            ));
-                            break;
+                            let old = decode_table_row(t, &rk, &v)?;
+                            if catches(&ix.name) {
+                                existing =
+                                    Some((rk.clone(), old, ix.name.clone(), ix.columns.clone()));
+                                break;
+                            }
+                            if other.is_none() {
+                                other = Some((old, ix.name.clone(), ix.columns.clone()));
+                            }
                         }
                     }
                 }
+            }
+            if let (None, Some((old, name, cols))) = (&existing, &other) {
+                return Err(self.duplicate(t, name, cols, old));
             }
             match (existing, &p.conflict) {
                 (None, _) => {

@@ -108,6 +108,31 @@ impl Ctx<'_> {
                         SlotVal::Rows(Arc::new(rows))
                     }
                 }
+                SlotKind::Sleep(arg) => {
+                    let secs = match self.eval(arg, row, outer)? {
+                        Value::Float8(f) => f,
+                        Value::Float4(f) => f as f64,
+                        Value::Int2(i) => i as f64,
+                        Value::Int4(i) => i as f64,
+                        Value::Int8(i) => i as f64,
+                        Value::Numeric(d) => {
+                            use rust_decimal::prelude::ToPrimitive;
+                            d.to_f64().unwrap_or(0.0)
+                        }
+                        _ => 0.0,
+                    };
+                    let until = std::time::Instant::now()
+                        + std::time::Duration::from_secs_f64(secs.clamp(0.0, 1e9));
+                    loop {
+                        self.check_now()?;
+                        let left = until.saturating_duration_since(std::time::Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        tokio::time::sleep(left.min(std::time::Duration::from_millis(10))).await;
+                    }
+                    SlotVal::Value(Value::Text(String::new()))
+                }
                 SlotKind::NextVal(arg) => {
                     let a = self.eval(arg, row, outer)?;
                     SlotVal::Value(Value::Int8(self.nextval(&a).await?))
@@ -475,13 +500,29 @@ impl Ctx<'_> {
             .next_sequence_value(seq.oid as u64, seq.cache.max(1) as u64)
             .await?;
         let steps = n as i64 - seq.counter_base as i64;
-        let v = seq
+        let mut v = seq
             .base
             .checked_add(steps.checked_mul(seq.increment).unwrap_or(i64::MAX))
             .unwrap_or(i64::MAX);
-        if (seq.increment > 0 && v > seq.max) || (seq.increment < 0 && v < seq.min) || steps < 0 {
+        let past_end =
+            |v: i64| (seq.increment > 0 && v > seq.max) || (seq.increment < 0 && v < seq.min);
+        if seq.cycle && steps >= 0 && past_end(v) {
+            // Values before the first wrap, then whole cycles from the
+            // first value (MINVALUE ascending, MAXVALUE descending).
+            let inc = seq.increment as i128;
+            let first_pass = if inc > 0 {
+                (seq.max as i128 - seq.base as i128) / inc + 1
+            } else {
+                (seq.min as i128 - seq.base as i128) / inc + 1
+            };
+            let per_cycle = (seq.max as i128 - seq.min as i128) / inc.abs() + 1;
+            let k = (steps as i128 - first_pass.max(0)).rem_euclid(per_cycle);
+            let from = if inc > 0 { seq.min } else { seq.max } as i128;
+            v = (from + k * inc) as i64;
+        }
+        if past_end(v) || steps < 0 {
             return Err(Error::new(
-                ErrorCode::DataException,
+                ErrorCode::SequenceGeneratorLimitExceeded,
                 format!(
                     "nextval: reached {} value of sequence \"{}\" ({})",
                     if seq.increment > 0 {

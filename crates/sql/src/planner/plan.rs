@@ -79,6 +79,8 @@ pub enum SessionFn {
 #[derive(Clone, Debug)]
 pub enum SlotKind {
     NextVal(Expr),
+    /// pg_sleep(seconds): waits, giving way to cancels and timeouts.
+    Sleep(Expr),
     SetVal(Vec<Expr>),
     SetConfig(Vec<Expr>),
     /// A subquery; `correlated` ones run again for each outer row.

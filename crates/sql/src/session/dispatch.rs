@@ -770,6 +770,7 @@ pub(crate) async fn copy_in(
             source: Plan::Values { rows: out_rows },
             returning: None,
             conflict: None,
+            arbiters: None,
             checks: checks.clone(),
         };
         let (n, _) = with_ctx!(s, catalog, &[], &slots, |ctx| ctx.insert(&p).await?);

@@ -135,8 +135,8 @@ impl Settings {
         }
         let value = match n.as_str() {
             "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => {
-                parse_ms(value).ok_or_else(|| invalid(&n, value))?;
-                value.to_string()
+                let d = parse_ms(value).ok_or_else(|| invalid(&n, value))?;
+                show_ms(d)
             }
             "extra_float_digits" => {
                 let d: i32 = value.trim().parse().map_err(|_| invalid(&n, value))?;
@@ -155,6 +155,12 @@ impl Settings {
                 } else {
                     value.to_string()
                 };
+                if crate::types::tz::Zone::parse(&v).is_err() {
+                    return Err(Error::new(
+                        ErrorCode::InvalidParameterValue,
+                        format!("invalid value for parameter \"TimeZone\": \"{value}\""),
+                    ));
+                }
                 self.format.timezone = v.clone();
                 v
             }
@@ -290,7 +296,8 @@ impl Settings {
         match self.defaults.get(&n).cloned() {
             Some(v) => self.set(&n, &v),
             None if n.contains('.') => {
-                self.values.remove(&n);
+                // A custom parameter stays known, empty, after RESET.
+                self.values.insert(n, String::new());
                 Ok(())
             }
             None => Err(unrecognized(name)),
@@ -399,6 +406,26 @@ fn parse_ms(v: &str) -> Option<Duration> {
         return None;
     }
     Some(Duration::from_micros((ms * 1000.0) as u64))
+}
+
+/// A duration setting as SHOW prints it: in the largest unit that
+/// divides it (`1500ms`, `5s`, `2min`), `0` when off.
+fn show_ms(d: Duration) -> String {
+    let ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0".into();
+    }
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1000),
+    ] {
+        if ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 fn normalize_datestyle(v: &str) -> String {

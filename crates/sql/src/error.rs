@@ -93,6 +93,8 @@ pub enum ErrorCode {
     GeneratedAlways,
     /// 42830
     InvalidForeignKey,
+    /// 42712
+    DuplicateAlias,
     /// 23502
     NotNullViolation,
     /// 23505

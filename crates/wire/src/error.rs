@@ -51,6 +51,7 @@ pub fn sqlstate(code: ErrorCode) -> &'static str {
         C::SequenceGeneratorLimitExceeded => "2200H",
         C::GeneratedAlways => "428C9",
         C::InvalidForeignKey => "42830",
+        C::DuplicateAlias => "42712",
         C::NotNullViolation => "23502",
         C::UniqueViolation => "23505",
         C::ForeignKeyViolation => "23503",

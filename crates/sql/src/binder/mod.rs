@@ -8,6 +8,7 @@
 
 pub mod expr;
 pub mod query;
+pub use query::is_dml;
 pub mod window;
 
 use crate::catalog::Catalog;
@@ -126,6 +127,9 @@ pub struct Binder<'a> {
     named_windows: Vec<(String, sqlparser::ast::WindowSpec)>,
     ctes: Vec<CteName>,
     next_cte: usize,
+    /// Data-modifying CTEs (`WITH x AS (DELETE ... RETURNING ...)`), run
+    /// before the statement: their names, RETURNING rows and columns.
+    pub dml_ctes: Vec<(String, Vec<Vec<crate::types::Value>>, Vec<ScopeCol>)>,
     /// Set while binding a leaf SELECT of a set operation: its untyped
     /// literal columns stay `unknown` for the set operation to resolve
     /// (`SELECT 1 UNION SELECT '2'` is integer).
@@ -152,6 +156,7 @@ impl<'a> Binder<'a> {
             aggs: None,
             agg_forbidden: "WHERE",
             set_leaf: false,
+            dml_ctes: Vec::new(),
             windows: None,
             collected_windows: Vec::new(),
             named_windows: Vec::new(),

@@ -24,6 +24,7 @@ impl Binder<'_> {
         let cte_mark = self.ctes.len();
         let mut ctes = Vec::new();
         if let Some(with) = &q.with {
+            check_cte_names(with)?;
             for cte in &with.cte_tables {
                 ctes.push(self.cte(cte, with.recursive)?);
             }
@@ -40,6 +41,26 @@ impl Binder<'_> {
             }
         };
         Ok((plan, cols))
+    }
+
+    /// Binds `f` (an INSERT, UPDATE or DELETE) under the CTEs of `with`,
+    /// and gives back the CTE plans to run around its row source.
+    pub fn with_ctes<T>(
+        &mut self,
+        with: &ast::With,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<(Vec<crate::planner::plan::CtePlan>, T)> {
+        let cte_mark = self.ctes.len();
+        let mut ctes = Vec::new();
+        let r = (|| {
+            check_cte_names(with)?;
+            for cte in &with.cte_tables {
+                ctes.push(self.cte(cte, with.recursive)?);
+            }
+            f(self)
+        })();
+        self.ctes.truncate(cte_mark);
+        Ok((ctes, r?))
     }
 
     fn query_body(&mut self, q: &ast::Query) -> Result<Bound> {
@@ -165,7 +186,36 @@ impl Binder<'_> {
                 return Ok((id, base, Some((step, all))));
             }
         }
-        let (plan, mut cols) = self.query(&cte.query)?;
+        let (plan, mut cols) = if is_dml(&cte.query) {
+            match self.dml_ctes.iter().find(|(n, _, _)| *n == name) {
+                Some((_, rows, cols)) => {
+                    let rows = rows
+                        .iter()
+                        .map(|r| r.iter().cloned().map(Expr::Const).collect())
+                        .collect();
+                    (Plan::Values { rows }, cols.clone())
+                }
+                // Not run (Describe): only its RETURNING columns matter.
+                None => {
+                    let returning = match cte.query.body.as_ref() {
+                        ast::SetExpr::Insert(ast::Statement::Insert(i)) => {
+                            self.bind_insert(i)?.returning
+                        }
+                        ast::SetExpr::Update(ast::Statement::Update(u)) => {
+                            self.bind_update(u)?.returning
+                        }
+                        ast::SetExpr::Delete(ast::Statement::Delete(d)) => {
+                            self.bind_delete(d)?.returning
+                        }
+                        _ => None,
+                    };
+                    let cols = returning.map(|(_, c)| c).unwrap_or_default();
+                    (Plan::Values { rows: vec![] }, cols)
+                }
+            }
+        } else {
+            self.query(&cte.query)?
+        };
         rename(&mut cols);
         self.ctes.push(CteName { name, id, cols });
         Ok((id, plan, None))
@@ -1517,4 +1567,27 @@ fn plan_width_hint(plan: &Plan) -> usize {
         }
         _ => 0,
     }
+}
+
+/// Whether a WITH query is an INSERT, UPDATE or DELETE.
+pub fn is_dml(q: &ast::Query) -> bool {
+    matches!(
+        q.body.as_ref(),
+        ast::SetExpr::Insert(_) | ast::SetExpr::Update(_) | ast::SetExpr::Delete(_)
+    )
+}
+
+/// 42712 when a WITH list names two queries alike.
+fn check_cte_names(with: &ast::With) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for c in &with.cte_tables {
+        let n = ident(&c.alias.name);
+        if !seen.insert(n.clone()) {
+            return Err(Error::new(
+                ErrorCode::DuplicateAlias,
+                format!("WITH query name \"{n}\" specified more than once"),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -374,6 +374,18 @@ fn copy_from_plan(
     Ok((CopyInPlan { table, cols, opts }, n, f))
 }
 
+/// The output of INSERT/UPDATE/DELETE: their RETURNING rows, or the tag.
+fn modified(tag: String, returning: crate::exec::dml::Returning, rows: Vec<Row>) -> Result<Output> {
+    Ok(match returning {
+        Some((_, cols)) => Output::Rows {
+            columns: columns(&cols),
+            rows,
+            tag,
+        },
+        None => command(tag),
+    })
+}
+
 /// A context for running plans in the session's transaction.
 macro_rules! with_ctx {
     ($s:expr, $catalog:expr, $params:expr, $slots:expr, |$ctx:ident| $body:expr) => {{
@@ -394,6 +406,50 @@ macro_rules! with_ctx {
         );
         $body
     }};
+}
+
+/// Runs the INSERT/UPDATE/DELETE queries of a WITH list, in order, and
+/// gives back each one's name, RETURNING rows and columns.
+async fn run_dml_ctes(
+    s: &mut Session,
+    catalog: &Catalog,
+    with: &ast::With,
+    params: &[Value],
+) -> Result<Vec<(String, Vec<Row>, Vec<ScopeCol>)>> {
+    let path = s.state.settings.search_path();
+    let fmt = s.state.settings.format.clone();
+    let mut done: Vec<(String, Vec<Row>, Vec<ScopeCol>)> = Vec::new();
+    for cte in &with.cte_tables {
+        if !crate::binder::is_dml(&cte.query) {
+            continue;
+        }
+        let mut b = binder(catalog, &path, &fmt, params);
+        b.dml_ctes = done.clone();
+        let (rows, returning) = match cte.query.body.as_ref() {
+            ast::SetExpr::Insert(Statement::Insert(ins)) => {
+                let p = b.bind_insert(ins)?;
+                let slots = std::mem::take(&mut b.slots);
+                let (_, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.insert(&p).await?);
+                (rows, p.returning)
+            }
+            ast::SetExpr::Update(Statement::Update(u)) => {
+                let p = b.bind_update(u)?;
+                let slots = std::mem::take(&mut b.slots);
+                let (_, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
+                (rows, p.returning)
+            }
+            ast::SetExpr::Delete(Statement::Delete(d)) => {
+                let p = b.bind_delete(d)?;
+                let slots = std::mem::take(&mut b.slots);
+                let (_, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
+                (rows, p.returning)
+            }
+            _ => return Err(Error::unsupported("this statement in WITH")),
+        };
+        let cols = returning.map(|(_, c)| c).unwrap_or_default();
+        done.push((ident(&cte.alias.name), rows, cols));
+    }
+    Ok(done)
 }
 
 fn binder<'a>(
@@ -446,9 +502,71 @@ pub(crate) async fn execute(
             ));
         }
     }
+    // Data-modifying CTEs run first, each once; the statement reads their
+    // RETURNING rows.
+    let dml = match stmt {
+        Statement::Query(q) => match &q.with {
+            Some(w) if w.cte_tables.iter().any(|c| crate::binder::is_dml(&c.query)) => {
+                run_dml_ctes(s, catalog, w, params).await?
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
     match stmt {
+        // WITH ... INSERT / UPDATE / DELETE: the CTEs run around the
+        // statement's row source.
+        Statement::Query(q)
+            if q.with.is_some()
+                && matches!(
+                    q.body.as_ref(),
+                    ast::SetExpr::Insert(_) | ast::SetExpr::Update(_) | ast::SetExpr::Delete(_)
+                ) =>
+        {
+            let with = q.with.as_ref().expect("checked above");
+            let wrap = |ctes: Vec<crate::planner::plan::CtePlan>, p: Plan| {
+                if ctes.is_empty() {
+                    p
+                } else {
+                    Plan::With {
+                        ctes,
+                        input: Box::new(p),
+                    }
+                }
+            };
+            let mut b = binder(catalog, &path, &fmt, params);
+            b.dml_ctes = dml;
+            match q.body.as_ref() {
+                ast::SetExpr::Insert(Statement::Insert(ins)) => {
+                    let (ctes, mut p) = b.with_ctes(with, |b| b.bind_insert(ins))?;
+                    p.source = wrap(ctes, p.source);
+                    let slots = b.slots;
+                    let (n, rows) =
+                        with_ctx!(s, catalog, params, &slots, |ctx| ctx.insert(&p).await?);
+                    modified(format!("INSERT 0 {n}"), p.returning, rows)
+                }
+                ast::SetExpr::Update(Statement::Update(u)) => {
+                    let (ctes, mut p) = b.with_ctes(with, |b| b.bind_update(u))?;
+                    p.input = wrap(ctes, p.input);
+                    let slots = b.slots;
+                    let (n, rows) =
+                        with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
+                    modified(format!("UPDATE {n}"), p.returning, rows)
+                }
+                ast::SetExpr::Delete(Statement::Delete(d)) => {
+                    let (ctes, mut p) = b.with_ctes(with, |b| b.bind_delete(d))?;
+                    p.input = wrap(ctes, p.input);
+                    let slots = b.slots;
+                    let (n, rows) =
+                        with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
+                    modified(format!("DELETE {n}"), p.returning, rows)
+                }
+                _ => Err(Error::unsupported("this WITH statement")),
+            }
+        }
         Statement::Query(q) => {
             let mut b = binder(catalog, &path, &fmt, params);
+            b.dml_ctes = dml;
             let (plan, cols) = b.query(q)?;
             let slots = b.slots;
             let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx
@@ -790,7 +908,24 @@ pub(crate) fn describe(
     let fmt = s.state.settings.format.clone();
     let mut b = Binder::new(catalog, &path, &fmt, given.to_vec());
     let columns = match stmt {
-        Statement::Query(q) => Some(columns(&b.query(q)?.1)),
+        Statement::Query(q) => match (q.with.as_ref(), q.body.as_ref()) {
+            (Some(w), ast::SetExpr::Insert(Statement::Insert(i))) => b
+                .with_ctes(w, |b| b.bind_insert(i))?
+                .1
+                .returning
+                .map(|(_, c)| columns(&c)),
+            (Some(w), ast::SetExpr::Update(Statement::Update(u))) => b
+                .with_ctes(w, |b| b.bind_update(u))?
+                .1
+                .returning
+                .map(|(_, c)| columns(&c)),
+            (Some(w), ast::SetExpr::Delete(Statement::Delete(d))) => b
+                .with_ctes(w, |b| b.bind_delete(d))?
+                .1
+                .returning
+                .map(|(_, c)| columns(&c)),
+            _ => Some(columns(&b.query(q)?.1)),
+        },
         Statement::Insert(i) => b.bind_insert(i)?.returning.map(|(_, c)| columns(&c)),
         Statement::Update(u) => b.bind_update(u)?.returning.map(|(_, c)| columns(&c)),
         Statement::Delete(d) => b.bind_delete(d)?.returning.map(|(_, c)| columns(&c)),

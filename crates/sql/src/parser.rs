@@ -36,7 +36,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     }
     let stmts = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
         Ok(s) => s,
-        Err(e) => match copy_options_fixed(sql) {
+        Err(e) => match copy_options_fixed(sql).or_else(|| lock_strengths_fixed(sql)) {
             // COPY's boolean options may be written on/off, which
             // sqlparser does not take.
             Some(fixed) => {
@@ -97,6 +97,25 @@ fn copy_options_fixed(sql: &str) -> Option<String> {
         }
     }
     changed.then_some(out)
+}
+
+/// `sql` with FOR NO KEY UPDATE / FOR KEY SHARE, which sqlparser does
+/// not know, as the stronger FOR UPDATE / FOR SHARE (Shoal's row locks
+/// are exclusive or shared; a stronger lock is always safe).
+fn lock_strengths_fixed(sql: &str) -> Option<String> {
+    use std::sync::OnceLock;
+    static NO_KEY: OnceLock<regex::Regex> = OnceLock::new();
+    static KEY_SHARE: OnceLock<regex::Regex> = OnceLock::new();
+    let no_key = NO_KEY.get_or_init(|| {
+        regex::Regex::new(r"(?i)\bFOR\s+NO\s+KEY\s+UPDATE\b").expect("valid regex")
+    });
+    let key_share = KEY_SHARE
+        .get_or_init(|| regex::Regex::new(r"(?i)\bFOR\s+KEY\s+SHARE\b").expect("valid regex"));
+    if !no_key.is_match(sql) && !key_share.is_match(sql) {
+        return None;
+    }
+    let s = no_key.replace_all(sql, "FOR UPDATE");
+    Some(key_share.replace_all(&s, "FOR SHARE").into_owned())
 }
 
 /// Parses one query (a view's stored text).

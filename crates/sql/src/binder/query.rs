@@ -132,8 +132,17 @@ impl Binder<'_> {
                 offset,
             };
         }
-        if !q.locks.is_empty() {
-            let l = &q.locks[0];
+        for l in &q.locks {
+            let clause = match l.lock_type {
+                ast::LockType::Update => "FOR UPDATE",
+                ast::LockType::Share => "FOR SHARE",
+            };
+            if let Some(why) = unlockable(q, &plan) {
+                return Err(Error::new(
+                    ErrorCode::FeatureNotSupported,
+                    format!("{clause} is not allowed with {why}"),
+                ));
+            }
             let mode = match l.lock_type {
                 ast::LockType::Update => shoal_txn::LockMode::RowExclusive,
                 ast::LockType::Share => shoal_txn::LockMode::RowShare,
@@ -143,8 +152,12 @@ impl Binder<'_> {
                 Some(ast::NonBlock::SkipLocked) => shoal_txn::WaitPolicy::SkipLocked,
                 None => shoal_txn::WaitPolicy::Wait,
             };
+            let of = match &l.of {
+                Some(n) => Some(object_name(n)?.1),
+                None => None,
+            };
             let budget = lock_budget(&plan);
-            set_locks(&mut plan, RowLock { mode, wait, budget });
+            set_locks(&mut plan, RowLock { mode, wait, budget }, of.as_deref());
         }
         Ok((plan, cols))
     }
@@ -727,6 +740,10 @@ impl Binder<'_> {
             let lw = scope.cols.len();
             let rw = rs.cols.len();
             let mut joined = Scope::new(scope.cols.iter().chain(&rs.cols).cloned().collect());
+            // USING/NATURAL columns: (left, right) positions. The merged
+            // column is the left one, or coalesce(left, right) when the
+            // right side may be the only one present.
+            let mut merged: Vec<(usize, usize)> = Vec::new();
             let on = match constraint {
                 ast::JoinConstraint::On(e) => {
                     let saved = self.forbid_aggs("JOIN conditions");
@@ -745,6 +762,7 @@ impl Binder<'_> {
                             .find(None, &name)?
                             .ok_or_else(|| using_missing(&name, "right"))?;
                         joined.cols[lw + ri].qualified_only = true;
+                        merged.push((li, lw + ri));
                         let eq = Expr::Binary(
                             crate::func::BinaryOp::Eq,
                             Box::new(Expr::Column(li)),
@@ -765,6 +783,7 @@ impl Binder<'_> {
                         }
                         if let Some(li) = scope.find(None, &c.name)? {
                             joined.cols[lw + ri].qualified_only = true;
+                            merged.push((li, lw + ri));
                             let eq = Expr::Binary(
                                 crate::func::BinaryOp::Eq,
                                 Box::new(Expr::Column(li)),
@@ -784,6 +803,18 @@ impl Binder<'_> {
                 }
             };
             plan = planner::make_join(kind, plan, rp, on, lw, rw);
+            if matches!(kind, JoinKind::Right | JoinKind::Full) && !merged.is_empty() {
+                let exprs = (0..lw + rw)
+                    .map(|i| match merged.iter().find(|(l, _)| *l == i) {
+                        Some((l, r)) => Expr::Coalesce(vec![Expr::Column(*l), Expr::Column(*r)]),
+                        None => Expr::Column(i),
+                    })
+                    .collect();
+                plan = Plan::Project {
+                    input: Box::new(plan),
+                    exprs,
+                };
+            }
             scope = joined;
         }
         Ok((plan, scope))
@@ -1542,20 +1573,52 @@ fn lock_budget(plan: &Plan) -> Option<u64> {
 }
 
 /// Sets a row lock on every table scan of a query (FOR UPDATE/SHARE).
-fn set_locks(plan: &mut Plan, l: RowLock) {
+/// Locks the rows of the scans of `plan` (only those of table `of` when
+/// given: `FOR UPDATE OF t`).
+fn set_locks(plan: &mut Plan, l: RowLock, of: Option<&str>) {
     match plan {
-        Plan::Scan { lock, .. } => *lock = Some(l),
+        Plan::Scan { lock, table, .. } if of.is_none_or(|n| n == table.name) => *lock = Some(l),
         Plan::Filter { input, .. }
         | Plan::Project { input, .. }
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. }
-        | Plan::Distinct { input, .. } => set_locks(input, l),
+        | Plan::Distinct { input, .. } => set_locks(input, l, of),
         Plan::Join { left, right, .. } => {
-            set_locks(left, l);
-            set_locks(right, l);
+            set_locks(left, l, of);
+            set_locks(right, l, of);
         }
         _ => {}
     }
+}
+
+/// Why the rows of a query cannot be locked (PostgreSQL's wording), if
+/// they cannot: they are not rows of one table.
+fn unlockable(q: &ast::Query, plan: &Plan) -> Option<&'static str> {
+    if let ast::SetExpr::Select(s) = q.body.as_ref() {
+        if s.distinct.is_some() {
+            return Some("DISTINCT clause");
+        }
+        if !matches!(&s.group_by, ast::GroupByExpr::Expressions(v, _) if v.is_empty()) {
+            return Some("GROUP BY clause");
+        }
+        if s.having.is_some() {
+            return Some("HAVING clause");
+        }
+    }
+    if matches!(q.body.as_ref(), ast::SetExpr::SetOperation { .. }) {
+        return Some("UNION/INTERSECT/EXCEPT");
+    }
+    fn has_agg(p: &Plan) -> bool {
+        match p {
+            Plan::Aggregate { .. } => true,
+            Plan::Filter { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. } => has_agg(input),
+            _ => false,
+        }
+    }
+    has_agg(plan).then_some("aggregate functions")
 }
 
 /// The width of a Project's output (others: unknown, 0).

@@ -14,14 +14,33 @@ use crate::types::keycode::encode_key;
 use crate::types::Value;
 
 /// A hashable form of values: equal SQL values give equal bytes
-/// (integers of every width are widened first).
+/// (integers of every width are widened first, and numerics and floats
+/// with an integral value hash as that integer, so `int = numeric` hash
+/// joins match `2` with `2.0`).
 pub fn hash_key(values: &[Value]) -> Vec<u8> {
+    use rust_decimal::prelude::ToPrimitive;
     let mut out = Vec::new();
+    let integral = |f: f64| (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64);
     for v in values {
         match v {
             Value::Int2(i) => encode_key(&Value::Int8(*i as i64), &mut out),
             Value::Int4(i) => encode_key(&Value::Int8(*i as i64), &mut out),
             Value::Oid(i) => encode_key(&Value::Int8(*i as i64), &mut out),
+            Value::Numeric(d) => {
+                let n = d.normalize();
+                match (n.scale(), n.to_i64()) {
+                    (0, Some(i)) => encode_key(&Value::Int8(i), &mut out),
+                    _ => encode_key(&Value::Numeric(n), &mut out),
+                }
+            }
+            Value::Float8(f) => match integral(*f) {
+                Some(i) => encode_key(&Value::Int8(i), &mut out),
+                None => encode_key(v, &mut out),
+            },
+            Value::Float4(f) => match integral(*f as f64) {
+                Some(i) => encode_key(&Value::Int8(i), &mut out),
+                None => encode_key(&Value::Float8(*f as f64), &mut out),
+            },
             other => encode_key(other, &mut out),
         }
     }

@@ -23,6 +23,12 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         }]);
     }
     let first = bare.split_whitespace().next().unwrap_or("").to_lowercase();
+    if let Some(stmt) = set_constraints(bare)? {
+        return Ok(vec![Parsed {
+            text: bare.to_string(),
+            statement: Some(stmt),
+        }]);
+    }
     if (first == "vacuum" || first == "analyze") && !bare.contains(';') {
         // VACUUM/ANALYZE with any options: accepted as no-ops.
         if let Ok(mut v) = Parser::parse_sql(&PostgreSqlDialect {}, &first) {
@@ -116,6 +122,42 @@ fn lock_strengths_fixed(sql: &str) -> Option<String> {
     }
     let s = no_key.replace_all(sql, "FOR UPDATE");
     Some(key_share.replace_all(&s, "FOR SHARE").into_owned())
+}
+
+/// The variable name that stands for `SET CONSTRAINTS` (which sqlparser
+/// does not parse) in a `Statement::Set`: not a name SQL can spell.
+pub const SET_CONSTRAINTS: &str = "\u{0}set_constraints";
+
+/// `SET CONSTRAINTS ALL { DEFERRED | IMMEDIATE }`, as a SET of
+/// [`SET_CONSTRAINTS`].
+fn set_constraints(bare: &str) -> Result<Option<Statement>> {
+    let words: Vec<String> = bare.split_whitespace().map(|w| w.to_lowercase()).collect();
+    if words.len() < 2 || words[0] != "set" || words[1] != "constraints" {
+        return Ok(None);
+    }
+    let mode = match words.last().map(String::as_str) {
+        Some("deferred") => "deferred",
+        Some("immediate") => "immediate",
+        _ => {
+            return Err(Error::syntax(format!(
+                "syntax error at or near \"{}\"",
+                words.last().map(String::as_str).unwrap_or("")
+            )))
+        }
+    };
+    if words.len() != 4 || words[2] != "all" {
+        return Err(Error::new(
+            crate::ErrorCode::FeatureNotSupported,
+            "SET CONSTRAINTS with constraint names is not supported; use SET CONSTRAINTS ALL",
+        ));
+    }
+    use sqlparser::ast::{Expr, Ident, ObjectName, Set, Value};
+    Ok(Some(Statement::Set(Set::SingleAssignment {
+        scope: None,
+        hivevar: false,
+        variable: ObjectName::from(vec![Ident::new(SET_CONSTRAINTS)]),
+        values: vec![Expr::value(Value::SingleQuotedString(mode.to_string()))],
+    })))
 }
 
 /// Parses one query (a view's stored text).

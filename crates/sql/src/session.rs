@@ -336,6 +336,8 @@ impl Engine {
                 block_settings: None,
                 local_saves: Vec::new(),
                 table_locks: Default::default(),
+                deferred_checks: Vec::new(),
+                constraints_deferred: None,
             },
             txn: None,
             block: false,

@@ -83,6 +83,12 @@ pub struct ForeignKeyDef {
     /// ON DELETE CASCADE.
     #[serde(default)]
     pub on_delete_cascade: bool,
+    /// DEFERRABLE: SET CONSTRAINTS may defer its check to COMMIT.
+    #[serde(default)]
+    pub deferrable: bool,
+    /// INITIALLY DEFERRED: checked at COMMIT unless set IMMEDIATE.
+    #[serde(default)]
+    pub initially_deferred: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

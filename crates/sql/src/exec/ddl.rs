@@ -544,6 +544,15 @@ impl Ctx<'_> {
                         fk.on_delete,
                         Some(ast::ReferentialAction::Cascade)
                     ),
+                    deferrable: fk
+                        .characteristics
+                        .as_ref()
+                        .and_then(|c| c.deferrable)
+                        .unwrap_or(false),
+                    initially_deferred: matches!(
+                        fk.characteristics.as_ref().and_then(|c| c.initially),
+                        Some(ast::DeferrableInitial::Deferred)
+                    ),
                 });
             }
             other => return Err(Error::unsupported(format!("constraint {other}"))),

@@ -776,13 +776,61 @@ impl Ctx<'_> {
     async fn check_parents(
         &mut self,
         t: &TableDef,
+        key: &[u8],
         row: &[Value],
         changed: Option<&[Value]>,
     ) -> Result<()> {
         for fk in &t.foreign_keys {
+            let deferred = fk.deferrable
+                && self
+                    .state
+                    .constraints_deferred
+                    .unwrap_or(fk.initially_deferred);
+            if deferred {
+                if fk.columns.iter().all(|c| !row[*c].is_null()) {
+                    self.state
+                        .deferred_checks
+                        .push((t.oid, fk.name.clone(), key.to_vec()));
+                }
+                continue;
+            }
+            self.check_parent(t, fk, row, changed).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the foreign key checks deferred to now (COMMIT, or SET
+    /// CONSTRAINTS ... IMMEDIATE): each row still present is checked
+    /// against its constraint as it reads now.
+    pub async fn check_deferred(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.state.deferred_checks);
+        for (table, name, key) in pending {
+            let Some(t) = self.catalog.table_by_oid(table).cloned() else {
+                continue;
+            };
+            let Some(fk) = t.foreign_keys.iter().find(|f| f.name == name) else {
+                continue;
+            };
+            let Some(v) = self.txn.get_latest(&key).await?.value else {
+                continue;
+            };
+            let row = decode_table_row(&t, &key, &v)?;
+            self.check_parent(&t, fk, &row, None).await?;
+        }
+        Ok(())
+    }
+
+    async fn check_parent(
+        &mut self,
+        t: &TableDef,
+        fk: &crate::catalog::ForeignKeyDef,
+        row: &[Value],
+        changed: Option<&[Value]>,
+    ) -> Result<()> {
+        {
             let vals: Vec<&Value> = fk.columns.iter().map(|c| &row[*c]).collect();
             if vals.iter().any(|v| v.is_null()) {
-                continue;
+                return Ok(());
             }
             if let Some(old) = changed {
                 if fk
@@ -790,11 +838,11 @@ impl Ctx<'_> {
                     .iter()
                     .all(|c| old[*c].compare(&row[*c]) == Some(std::cmp::Ordering::Equal))
                 {
-                    continue;
+                    return Ok(());
                 }
             }
             let Some(parent) = self.catalog.table_by_oid(fk.ref_table).cloned() else {
-                continue;
+                return Ok(());
             };
             let mut pv = Vec::new();
             for (v, c) in vals.iter().zip(&fk.ref_columns) {
@@ -1046,7 +1094,7 @@ impl Ctx<'_> {
             }
             match (existing, &p.conflict) {
                 (None, _) => {
-                    self.check_parents(t, &row, None).await?;
+                    self.check_parents(t, &key, &row, None).await?;
                     self.write_row(t, &key, &row, None).await?;
                     written.insert(key.clone());
                     count += 1;
@@ -1093,7 +1141,7 @@ impl Ctx<'_> {
                     } else {
                         self.new_row_key(t, &new).await?
                     };
-                    self.check_parents(t, &new, Some(&old)).await?;
+                    self.check_parents(t, &new_key, &new, Some(&old)).await?;
                     self.check_children(t, &old, Some(&new)).await?;
                     self.write_row(t, &new_key, &new, Some((&okey, &old)))
                         .await?;
@@ -1172,7 +1220,7 @@ impl Ctx<'_> {
                     .await
                     .map_err(|e| self.lock_failed(e, &t.name))?;
             }
-            self.check_parents(t, &new, Some(&old)).await?;
+            self.check_parents(t, &new_key, &new, Some(&old)).await?;
             self.check_children(t, &old, Some(&new)).await?;
             self.write_row(t, &new_key, &new, Some((&key, &old)))
                 .await?;

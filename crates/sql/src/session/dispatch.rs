@@ -408,6 +408,13 @@ macro_rules! with_ctx {
     }};
 }
 
+/// Runs the foreign key checks deferred to COMMIT (or to SET
+/// CONSTRAINTS ... IMMEDIATE).
+pub(crate) async fn check_deferred(s: &mut Session, catalog: &Catalog) -> Result<Output> {
+    with_ctx!(s, catalog, &[], &[], |ctx| ctx.check_deferred().await?);
+    Ok(command("SET CONSTRAINTS".to_string()))
+}
+
 /// Runs the INSERT/UPDATE/DELETE queries of a WITH list, in order, and
 /// gives back each one's name, RETURNING rows and columns.
 async fn run_dml_ctes(

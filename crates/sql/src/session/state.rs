@@ -473,6 +473,12 @@ pub struct SessionState {
     /// Table intent locks this transaction holds (table oid, exclusive),
     /// so each is requested once per transaction.
     pub table_locks: std::collections::HashSet<(u32, bool)>,
+    /// Foreign key checks deferred to COMMIT: (table oid, constraint,
+    /// row key) of each row written while its constraint was deferred.
+    pub deferred_checks: Vec<(u32, String, Vec<u8>)>,
+    /// SET CONSTRAINTS ALL DEFERRED (true) / IMMEDIATE (false) for this
+    /// transaction; `None` follows each constraint's INITIALLY.
+    pub constraints_deferred: Option<bool>,
 }
 
 #[cfg(test)]

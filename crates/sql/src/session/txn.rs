@@ -14,6 +14,8 @@ use crate::types::Value;
 pub(crate) enum Work<'a> {
     Statement(&'a Statement, &'a [Value]),
     CopyIn(Arc<dyn std::any::Any + Send + Sync>, Vec<u8>),
+    /// The foreign key checks deferred to COMMIT.
+    DeferredChecks,
 }
 
 fn command(tag: &str) -> Output {
@@ -94,6 +96,8 @@ impl Session {
         self.state.settings.undo_local(saves);
         self.state.block_settings = None;
         self.state.table_locks.clear();
+        self.state.deferred_checks.clear();
+        self.state.constraints_deferred = None;
         self.txn = None;
         self.block = false;
         self.failed = false;
@@ -155,6 +159,18 @@ impl Session {
                 if !self.block {
                     self.warn("25P01", "there is no transaction in progress");
                     return Ok(Some(command("COMMIT")));
+                }
+                if !self.failed && !self.state.deferred_checks.is_empty() {
+                    // A deferred constraint that fails aborts the commit.
+                    if let Err(e) = self.run_statement(Work::DeferredChecks).await {
+                        let txn = self.txn.take();
+                        self.restore_block_settings();
+                        self.end_txn();
+                        if let Some(t) = txn {
+                            let _ = t.rollback().await;
+                        }
+                        return Err(e);
+                    }
                 }
                 let failed = self.failed;
                 let txn = self.txn.take();
@@ -264,6 +280,31 @@ impl Session {
                 self.savepoints.truncate(pos);
                 command("RELEASE")
             }
+            Statement::Set(ast::Set::SingleAssignment {
+                variable, values, ..
+            }) if variable.to_string() == crate::parser::SET_CONSTRAINTS => {
+                if self.failed {
+                    return Err(in_failed());
+                }
+                if !self.block {
+                    self.warn(
+                        "25P01",
+                        "SET CONSTRAINTS can only be used in transaction blocks",
+                    );
+                    return Ok(Some(command("SET CONSTRAINTS")));
+                }
+                let deferred =
+                    values.first().map(|v| v.to_string()).as_deref() == Some("'deferred'");
+                self.state.constraints_deferred = Some(deferred);
+                if !deferred && !self.state.deferred_checks.is_empty() {
+                    // IMMEDIATE checks what was deferred so far, now.
+                    if let Err(e) = self.run_statement(Work::DeferredChecks).await {
+                        self.failed = true;
+                        return Err(e);
+                    }
+                }
+                command("SET CONSTRAINTS")
+            }
             Statement::Set(ast::Set::SetTransaction { modes, session, .. }) => {
                 if self.failed {
                     return Err(in_failed());
@@ -315,7 +356,12 @@ impl Session {
         if self.txn.is_none() {
             self.begin_txn().await?;
         }
-        let r = self.run_statement(work).await;
+        let mut r = self.run_statement(work).await;
+        if r.is_ok() && autocommit && !self.state.deferred_checks.is_empty() {
+            if let Err(e) = self.run_statement(Work::DeferredChecks).await {
+                r = Err(e);
+            }
+        }
         match r {
             Ok(out) => {
                 if autocommit {
@@ -371,6 +417,7 @@ impl Session {
         match work {
             Work::Statement(s, params) => dispatch::execute(self, &catalog, s, params).await,
             Work::CopyIn(plan, data) => dispatch::copy_in(self, &catalog, plan, data).await,
+            Work::DeferredChecks => dispatch::check_deferred(self, &catalog).await,
         }
     }
 

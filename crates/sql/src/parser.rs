@@ -23,6 +23,12 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         }]);
     }
     let first = bare.split_whitespace().next().unwrap_or("").to_lowercase();
+    if let Some(stmt) = alter_sequence(bare)? {
+        return Ok(vec![Parsed {
+            text: bare.to_string(),
+            statement: Some(stmt),
+        }]);
+    }
     if let Some(stmt) = set_constraints(bare)? {
         return Ok(vec![Parsed {
             text: bare.to_string(),
@@ -122,6 +128,62 @@ fn lock_strengths_fixed(sql: &str) -> Option<String> {
     }
     let s = no_key.replace_all(sql, "FOR UPDATE");
     Some(key_share.replace_all(&s, "FOR SHARE").into_owned())
+}
+
+/// The first name part that marks an `ALTER SEQUENCE` (which sqlparser
+/// does not parse) carried as a `Statement::CreateSequence`: the second
+/// part is its RESTART (empty: none; `start`: RESTART; else the value),
+/// the rest the sequence's name.
+pub const ALTER_SEQUENCE: &str = "\u{0}alter_sequence";
+
+/// `ALTER SEQUENCE [IF EXISTS] name options`, its options parsed by
+/// sqlparser as CREATE SEQUENCE's, RESTART [WITH n] taken out first.
+fn alter_sequence(bare: &str) -> Result<Option<Statement>> {
+    use std::sync::OnceLock;
+    static HEAD: OnceLock<regex::Regex> = OnceLock::new();
+    static RESTART: OnceLock<regex::Regex> = OnceLock::new();
+    let head = HEAD.get_or_init(|| {
+        regex::Regex::new(r"(?is)^\s*alter\s+sequence\s+(if\s+exists\s+)?(\S+)(.*)$")
+            .expect("valid regex")
+    });
+    let Some(m) = head.captures(bare) else {
+        return Ok(None);
+    };
+    let if_exists = m.get(1).is_some();
+    let name = m.get(2).map_or("", |x| x.as_str());
+    let mut rest = m.get(3).map_or("", |x| x.as_str()).to_string();
+    let restart_re = RESTART.get_or_init(|| {
+        regex::Regex::new(r"(?i)\brestart\b(?:\s+(?:with\s+)?([+-]?\d+))?").expect("valid regex")
+    });
+    let mut restart = String::new();
+    if let Some(r) = restart_re.captures(&rest) {
+        restart = r
+            .get(1)
+            .map_or("start".to_string(), |v| v.as_str().to_string());
+        let span = r.get(0).map_or(0..0, |x| x.range());
+        rest.replace_range(span, " ");
+    }
+    let sql = format!("CREATE SEQUENCE {name} {rest}");
+    let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(syntax_error)?;
+    let Some(Statement::CreateSequence {
+        name,
+        sequence_options,
+        ..
+    }) = stmts.pop()
+    else {
+        return Err(Error::syntax("syntax error in ALTER SEQUENCE"));
+    };
+    let mut parts = vec![
+        sqlparser::ast::ObjectNamePart::Identifier(sqlparser::ast::Ident::new(ALTER_SEQUENCE)),
+        sqlparser::ast::ObjectNamePart::Identifier(sqlparser::ast::Ident::new(restart)),
+    ];
+    parts.extend(name.0);
+    Ok(Some(Statement::CreateSequence {
+        temporary: false,
+        if_not_exists: if_exists,
+        name: sqlparser::ast::ObjectName(parts),
+        sequence_options,
+    }))
 }
 
 /// The variable name that stands for `SET CONSTRAINTS` (which sqlparser

@@ -745,6 +745,113 @@ impl Ctx<'_> {
         Ok("CREATE SEQUENCE".into())
     }
 
+    /// ALTER SEQUENCE: changes the options given; RESTART (`restart` is
+    /// `start` or a value) sets where nextval goes on. Values handed out
+    /// before keep their order: the next one follows the last one with the
+    /// new increment.
+    pub async fn alter_sequence(
+        &mut self,
+        name: &ast::ObjectName,
+        if_exists: bool,
+        restart: Option<&str>,
+        opts: &[ast::SequenceOptions],
+    ) -> Result<String> {
+        let text = name.to_string();
+        let seq = match self.catalog.sequence(&text, &self.search_path()) {
+            Ok(s) => s,
+            Err(_) if if_exists => {
+                self.state.notices.push(notice(format!(
+                    "relation \"{text}\" does not exist, skipping"
+                )));
+                return Ok("ALTER SEQUENCE".into());
+            }
+            Err(e) => return Err(e),
+        };
+        let mut s = (*seq).clone();
+        let num = |e: &ast::Expr| -> Result<i64> {
+            let t = e.to_string().replace(' ', "");
+            t.parse::<i64>()
+                .map_err(|_| Error::syntax(format!("invalid sequence option value {t}")))
+        };
+        let type_min = match s.ty {
+            DataType::Int2 => i16::MIN as i64,
+            DataType::Int4 => i32::MIN as i64,
+            _ => i64::MIN,
+        };
+        let type_max = match s.ty {
+            DataType::Int2 => i16::MAX as i64,
+            DataType::Int4 => i32::MAX as i64,
+            _ => i64::MAX,
+        };
+        for o in opts {
+            match o {
+                ast::SequenceOptions::IncrementBy(e, _) => s.increment = num(e)?,
+                ast::SequenceOptions::StartWith(e, _) => s.start = num(e)?,
+                ast::SequenceOptions::MinValue(Some(e)) => s.min = num(e)?,
+                ast::SequenceOptions::MinValue(None) => {
+                    s.min = if s.increment > 0 { 1 } else { type_min }
+                }
+                ast::SequenceOptions::MaxValue(Some(e)) => s.max = num(e)?,
+                ast::SequenceOptions::MaxValue(None) => {
+                    s.max = if s.increment > 0 { type_max } else { -1 }
+                }
+                ast::SequenceOptions::Cache(e) => s.cache = num(e)?,
+                ast::SequenceOptions::Cycle(no) => s.cycle = !no,
+                _ => {}
+            }
+        }
+        if s.increment == 0 {
+            return Err(Error::new(
+                ErrorCode::InvalidParameterValue,
+                "INCREMENT must not be zero",
+            ));
+        }
+        if s.min > s.max {
+            return Err(Error::new(
+                ErrorCode::InvalidParameterValue,
+                format!(
+                    "MINVALUE ({}) must be less than MAXVALUE ({})",
+                    s.min, s.max
+                ),
+            ));
+        }
+        // Where the counter stands: the value it would give next, and
+        // whether any value was handed out since the last reset.
+        let n = self.db.next_sequence_value(s.oid as u64, 1).await?;
+        let untouched = n == seq.counter_base;
+        let next_old = seq
+            .base
+            .saturating_add((n as i64 - seq.counter_base as i64).saturating_mul(seq.increment));
+        s.base = match restart {
+            Some("") | None if untouched => seq.base,
+            Some("") | None => (next_old - seq.increment).saturating_add(s.increment),
+            Some("start") => s.start,
+            Some(v) => v
+                .parse::<i64>()
+                .map_err(|_| Error::syntax(format!("invalid RESTART value {v}")))?,
+        };
+        if matches!(restart, Some(r) if !r.is_empty()) && (s.base < s.min || s.base > s.max) {
+            return Err(Error::new(
+                ErrorCode::InvalidParameterValue,
+                format!(
+                    "RESTART value ({}) cannot be {} than {} ({})",
+                    s.base,
+                    if s.base < s.min { "less" } else { "greater" },
+                    if s.base < s.min {
+                        "MINVALUE"
+                    } else {
+                        "MAXVALUE"
+                    },
+                    if s.base < s.min { s.min } else { s.max }
+                ),
+            ));
+        }
+        s.counter_base = n + 1;
+        store::put(self.txn, Kind::Sequence, s.oid, &s)?;
+        self.dirty();
+        Ok("ALTER SEQUENCE".into())
+    }
+
     pub async fn create_view(&mut self, cv: &ast::CreateView) -> Result<String> {
         let (sn, n) = object_name(&cv.name)?;
         let schema = self
@@ -1204,6 +1311,7 @@ impl Ctx<'_> {
                         identity_always: false,
                     };
                     let mut extra = Vec::new();
+                    let mut identity_options: Option<Vec<ast::SequenceOptions>> = None;
                     for o in &column_def.options {
                         match &o.option {
                             ast::ColumnOption::NotNull => col.not_null = true,
@@ -1227,23 +1335,61 @@ impl Ctx<'_> {
                             ast::ColumnOption::Check(ck) => {
                                 extra.push(ast::TableConstraint::Check(ck.clone()))
                             }
+                            ast::ColumnOption::Generated {
+                                generated_as,
+                                generation_expr: None,
+                                sequence_options,
+                                ..
+                            } => {
+                                col.identity = true;
+                                col.identity_always =
+                                    matches!(generated_as, ast::GeneratedAs::Always);
+                                identity_options =
+                                    Some(sequence_options.clone().unwrap_or_default());
+                            }
                             other => {
                                 return Err(Error::unsupported(format!("column option {other}")))
                             }
                         }
                     }
-                    if serial.is_some() {
+                    if serial.is_some() || identity_options.is_some() {
                         let seq_name = format!("{}_{cname}_seq", nt.name);
                         let soid = new_oid(self.db).await?;
                         let mut s =
                             Self::sequence_def(soid, nt.schema, seq_name.clone(), ty.clone(), 1);
+                        apply_sequence_options(&mut s, identity_options.as_deref().unwrap_or(&[]))?;
                         s.owned_by = Some((nt.oid, nt.columns.len()));
-                        store::put(self.txn, Kind::Sequence, soid, &s)?;
                         col.default = Some(format!("nextval('{seq_name}'::regclass)"));
                         col.not_null = true;
-                    }
-                    // Existing rows read the default as it is now.
-                    if let Some(d) = &col.default {
+                        // Existing rows are numbered from the new sequence
+                        // (not in the catalog yet): its first values, in
+                        // scan order; nextval goes on after them.
+                        let arc = Arc::new(nt.clone());
+                        let rows = self.all_rows(&arc).await?;
+                        let mut next = s.start;
+                        for r in rows {
+                            if next < s.min || next > s.max {
+                                return Err(Error::new(
+                                    ErrorCode::SequenceGeneratorLimitExceeded,
+                                    format!("nextval: reached maximum value of sequence \"{seq_name}\" ({})", s.max),
+                                ));
+                            }
+                            let mut vals = r[..arc.columns.len()].to_vec();
+                            vals.push(crate::types::cast::cast(
+                                &Value::Int8(next),
+                                &ty,
+                                crate::types::cast::CastKind::Assignment,
+                                &self.fctx.format,
+                            )?);
+                            if let Value::Bytea(k) = &r[arc.columns.len()] {
+                                self.txn.put(k.clone(), encode_row(&vals));
+                            }
+                            next = next.saturating_add(s.increment);
+                        }
+                        s.base = next;
+                        store::put(self.txn, Kind::Sequence, soid, &s)?;
+                    } else if let Some(d) = &col.default {
+                        // Existing rows read the default as it is now.
                         let e = crate::parser::parse_expr(d)?;
                         let path = self.search_path();
                         let fmt = self.fctx.format.clone();

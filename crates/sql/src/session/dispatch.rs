@@ -733,6 +733,32 @@ pub(crate) async fn execute(
             if_not_exists,
             sequence_options,
             ..
+        } if name
+            .0
+            .first()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.as_str())
+            == Some(crate::parser::ALTER_SEQUENCE) =>
+        {
+            let restart = name
+                .0
+                .get(1)
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.clone());
+            let real = ast::ObjectName(name.0[2..].to_vec());
+            ddl(s, catalog, |ctx| {
+                Box::pin(async move {
+                    ctx.alter_sequence(&real, *if_not_exists, restart.as_deref(), sequence_options)
+                        .await
+                })
+            })
+            .await
+        }
+        Statement::CreateSequence {
+            name,
+            if_not_exists,
+            sequence_options,
+            ..
         } => {
             ddl(s, catalog, |ctx| {
                 Box::pin(async move {

@@ -705,12 +705,23 @@ impl Binder<'_> {
                     },
                 };
             }
-            return Ok((Expr::Cast(Box::new(x), DataType::Oid), {
-                let _ = t;
-                DataType::Oid
-            }));
+            // A name only known at run time resolves then.
+            if t.is_string() {
+                return Ok((Expr::Func("regclassin".into(), vec![x]), DataType::Oid));
+            }
+            return Ok((Expr::Cast(Box::new(x), DataType::Oid), DataType::Oid));
         }
         let ty = DataType::from_sql(dt)?;
+        // regclass is an OID that prints as the relation's name.
+        if matches!(ty, DataType::Text | DataType::Varchar(_)) && yields_regclass(e) {
+            let (x, _) = self.expr(e, scope)?;
+            let name = Expr::Func("regclassout".into(), vec![x]);
+            return Ok(if ty == DataType::Text {
+                (name, ty)
+            } else {
+                (Expr::Cast(Box::new(name), ty.clone()), ty)
+            });
+        }
         let (x, t) = self.expr(e, scope)?;
         if t == DataType::Unknown {
             if let Expr::Const(Value::Text(s)) = &x {
@@ -1076,6 +1087,18 @@ impl Binder<'_> {
         self.aggs = saved.0;
         self.agg_forbidden = saved.1;
         self.windows = saved.2;
+    }
+}
+
+/// Whether `e` is a regclass value (a cast to regclass or a call of
+/// to_regclass): Shoal types regclass as oid, so its cast to text is
+/// recognised here to print the name, as PostgreSQL's regclassout does.
+fn yields_regclass(e: &ast::Expr) -> bool {
+    match e {
+        ast::Expr::Cast { data_type, .. } => data_type.to_string().to_lowercase() == "regclass",
+        ast::Expr::Nested(x) => yields_regclass(x),
+        ast::Expr::Function(f) => f.name.to_string().to_lowercase() == "to_regclass",
+        _ => false,
     }
 }
 

@@ -296,6 +296,15 @@ impl Ctx<'_> {
                 if let Some(q) = quantified(name) {
                     return self.quantified(q, &v);
                 }
+                if func::reads_catalog(name) {
+                    let path = self.state.settings.search_path();
+                    let cat = func::CatalogContext {
+                        catalog: self.catalog,
+                        search_path: &path,
+                        user: &self.state.user,
+                    };
+                    return func::call_with_catalog(name, &v, &self.fctx, &cat);
+                }
                 func::call(name, &v, &self.fctx)?
             }
             Expr::Session(f, args) => {

@@ -1,0 +1,168 @@
+//! information_schema.tables, columns and schemata (the constraint views
+//! are in `constraints`).
+
+use super::relations::{column_default, sorted_tables};
+use super::{t, t_or_null, types};
+use crate::catalog::{Catalog, ColumnDef, TableDef};
+use crate::exec::Row;
+use crate::types::{DataType, Value};
+
+pub(super) fn tables(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
+    let mut rels: Vec<(&str, &str, &str)> = Vec::new();
+    for tb in cat.tables.values() {
+        rels.push((cat.schema_name(tb.schema), &tb.name, "BASE TABLE"));
+    }
+    for v in cat.views.values() {
+        rels.push((cat.schema_name(v.schema), &v.name, "VIEW"));
+    }
+    rels.sort();
+    for (s, n, k) in rels {
+        out.push(vec![t(db), t(s), t(n), t(k)]);
+    }
+}
+
+pub(super) fn schemata(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
+    for s in &cat.schemas {
+        let owner = cat.roles.iter().find(|r| r.oid == s.owner);
+        out.push(vec![
+            t(db),
+            t(&s.name),
+            t(owner.map_or("postgres", |r| r.name.as_str())),
+        ]);
+    }
+}
+
+fn int(n: u32) -> Value {
+    Value::Int4(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+/// character_maximum_length and character_octet_length (UTF-8: four
+/// bytes a character; 1 GB for unlimited text).
+fn lengths(ty: &DataType) -> (Value, Value) {
+    const UNLIMITED: i32 = 1 << 30;
+    match ty {
+        DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => {
+            (int(*n), int(n.saturating_mul(4).min(UNLIMITED as u32)))
+        }
+        DataType::Varchar(None) | DataType::Char(None) | DataType::Text => {
+            (Value::Null, Value::Int4(UNLIMITED))
+        }
+        _ => (Value::Null, Value::Null),
+    }
+}
+
+/// numeric_precision, numeric_precision_radix, numeric_scale.
+fn numeric(ty: &DataType) -> (Value, Value, Value) {
+    let binary = |p: i32, s: Option<i32>| {
+        (
+            Value::Int4(p),
+            Value::Int4(2),
+            s.map_or(Value::Null, Value::Int4),
+        )
+    };
+    match ty {
+        DataType::Int2 => binary(16, Some(0)),
+        DataType::Int4 => binary(32, Some(0)),
+        DataType::Int8 => binary(64, Some(0)),
+        DataType::Float4 => binary(24, None),
+        DataType::Float8 => binary(53, None),
+        DataType::Numeric(Some((p, s))) => (int(*p), Value::Int4(10), int(*s)),
+        DataType::Numeric(None) => (Value::Null, Value::Int4(10), Value::Null),
+        _ => (Value::Null, Value::Null, Value::Null),
+    }
+}
+
+/// datetime_precision: fractional digits of seconds.
+fn datetime_precision(ty: &DataType) -> Value {
+    match ty {
+        DataType::Date => Value::Int4(0),
+        DataType::Time | DataType::Timestamp | DataType::Timestamptz | DataType::Interval => {
+            Value::Int4(6)
+        }
+        _ => Value::Null,
+    }
+}
+
+/// data_type: the SQL name without modifiers, ARRAY for arrays.
+fn data_type(ty: &DataType) -> String {
+    match ty {
+        DataType::Array(_) => "ARRAY".into(),
+        DataType::Char(_) => "character".into(),
+        ty => types::format_type(ty.oid(), None),
+    }
+}
+
+/// identity_generation, identity_start, _increment, _maximum, _minimum.
+fn identity(cat: &Catalog, tb: &TableDef, pos: usize, c: &ColumnDef) -> [Value; 5] {
+    let seq = cat
+        .sequences
+        .values()
+        .find(|s| s.owned_by == Some((tb.oid, pos)));
+    match seq {
+        Some(s) if c.identity => [
+            t(if c.identity_always {
+                "ALWAYS"
+            } else {
+                "BY DEFAULT"
+            }),
+            t(&s.start.to_string()),
+            t(&s.increment.to_string()),
+            t(&s.max.to_string()),
+            t(&s.min.to_string()),
+        ],
+        _ => std::array::from_fn(|_| Value::Null),
+    }
+}
+
+pub(super) fn columns(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
+    for tb in sorted_tables(cat) {
+        let schema = cat.schema_name(tb.schema);
+        let mut ordinal = 0;
+        for (pos, c) in tb.columns.iter().enumerate() {
+            if c.dropped {
+                continue;
+            }
+            ordinal += 1;
+            let (max_len, octet_len) = lengths(&c.ty);
+            let (precision, radix, scale) = numeric(&c.ty);
+            let [generation, start, increment, maximum, minimum] = identity(cat, tb, pos, c);
+            let mut row = vec![
+                t(db),
+                t(schema),
+                t(&tb.name),
+                t(&c.name),
+                Value::Int4(ordinal),
+                t_or_null(column_default(c)),
+                t(if c.not_null { "NO" } else { "YES" }),
+                t(&data_type(&c.ty)),
+                max_len,
+                octet_len,
+                precision,
+                radix,
+                scale,
+                datetime_precision(&c.ty),
+            ];
+            // interval_type .. domain_name: no interval fields, character
+            // sets, collations or domains.
+            row.extend(std::iter::repeat_n(Value::Null, 11));
+            row.extend([t(db), t("pg_catalog"), t(types::type_name(c.ty.oid()))]);
+            // scope_*, maximum_cardinality.
+            row.extend(std::iter::repeat_n(Value::Null, 4));
+            row.extend([
+                t(&ordinal.to_string()),
+                t("NO"),
+                t(if c.identity { "YES" } else { "NO" }),
+                generation,
+                start,
+                increment,
+                maximum,
+                minimum,
+                t("NO"),
+                t("NEVER"),
+                Value::Null,
+                t("YES"),
+            ]);
+            out.push(row);
+        }
+    }
+}

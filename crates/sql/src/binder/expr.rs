@@ -686,8 +686,7 @@ impl Binder<'_> {
     }
 
     fn cast(&mut self, e: &ast::Expr, dt: &ast::DataType, scope: &Scope) -> Result<Bound> {
-        let name = dt.to_string().to_lowercase();
-        if name == "regclass" {
+        if is_regclass(dt) {
             let (x, t) = self.expr(e, scope)?;
             if let Expr::Const(Value::Text(s)) = &x {
                 let (schema, rel) = crate::catalog::split_qualified(s);
@@ -1095,11 +1094,22 @@ impl Binder<'_> {
 /// recognised here to print the name, as PostgreSQL's regclassout does.
 fn yields_regclass(e: &ast::Expr) -> bool {
     match e {
-        ast::Expr::Cast { data_type, .. } => data_type.to_string().to_lowercase() == "regclass",
+        ast::Expr::Cast { data_type, .. } => is_regclass(data_type),
         ast::Expr::Nested(x) => yields_regclass(x),
-        ast::Expr::Function(f) => f.name.to_string().to_lowercase() == "to_regclass",
+        ast::Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .is_some_and(|i| ident(i) == "to_regclass"),
         _ => false,
     }
+}
+
+/// `regclass` or `pg_catalog.regclass`.
+fn is_regclass(dt: &ast::DataType) -> bool {
+    let name = dt.to_string().to_lowercase();
+    name == "regclass" || name == "pg_catalog.regclass"
 }
 
 fn negate(e: Expr, negated: bool) -> Expr {

@@ -301,7 +301,6 @@ impl Ctx<'_> {
                     let cat = func::CatalogContext {
                         catalog: self.catalog,
                         search_path: &path,
-                        user: &self.state.user,
                     };
                     return func::call_with_catalog(name, &v, &self.fctx, &cat);
                 }

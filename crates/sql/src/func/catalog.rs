@@ -306,3 +306,18 @@ fn serial_sequence(table: &str, column: &str, c: &CatalogContext<'_>) -> Result<
             Value::Text(relations::qualified(c.catalog, s.schema, &s.name))
         }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::privilege;
+
+    #[test]
+    fn privilege_lists() {
+        assert!(privilege("SELECT").is_ok());
+        assert!(privilege("select , INSERT with grant option,rule").is_ok());
+        for bad in ["", "FLY", "SELECT,", "SELECT WITH GRANT"] {
+            let e = privilege(bad).expect_err(bad);
+            assert!(e.to_string().contains("unrecognized privilege type"), "{e}");
+        }
+    }
+}

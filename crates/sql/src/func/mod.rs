@@ -178,8 +178,6 @@ pub struct CatalogContext<'a> {
     /// The session's search_path, `$user` removed (what an unqualified
     /// relation name resolves against).
     pub search_path: &'a [String],
-    /// The current user.
-    pub user: &'a str,
 }
 
 /// Whether `name` reads the catalog: call it with [`call_with_catalog`].

@@ -303,3 +303,17 @@ pub(super) fn key_column_usage(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parenthesised;
+
+    #[test]
+    fn parenthesised_expressions() {
+        assert!(parenthesised("(a > 0)"));
+        assert!(parenthesised("((a > 0) AND (b > 0))"));
+        assert!(!parenthesised("(a > 0) AND (b > 0)"));
+        assert!(!parenthesised("a > 0"));
+        assert!(!parenthesised("f(a)"));
+    }
+}

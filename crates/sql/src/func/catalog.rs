@@ -1,9 +1,10 @@
 //! Functions that read the catalog: regclass input and output
 //! (`regclassin`, `regclassout`, `to_regclass`), `format_type`,
 //! `pg_get_constraintdef`, `pg_get_expr`, `pg_get_indexdef`,
-//! `pg_table_is_visible`, `pg_get_serial_sequence` and
-//! `has_table_privilege`. The catalog views they describe are in
-//! `pg_catalog`.
+//! `pg_get_viewdef`, `pg_get_userbyid`, `pg_table_is_visible`,
+//! `pg_get_serial_sequence`, `has_table_privilege`, and the comment
+//! functions (`obj_description`...). The catalog views they describe
+//! are in `pg_catalog`.
 
 use super::signature::Registry;
 use super::{err, CatalogContext};
@@ -65,6 +66,43 @@ pub(super) fn register(r: &mut Registry) {
                 Value::Text(relations::index_definition(c.catalog, tb, ix))
             }),
         )
+    });
+    // Text first: an untyped literal names a view.
+    r.add_catalog(&["pg_get_viewdef"], &[Text], Text, true, |a, c| {
+        view_def(table_named(text(&a[0]), c)?.oid(), c)
+    });
+    r.add_catalog(&["pg_get_viewdef"], &[Text, Bool], Text, true, |a, c| {
+        view_def(table_named(text(&a[0]), c)?.oid(), c)
+    });
+    r.add_catalog(&["pg_get_viewdef"], &[Oid], Text, true, |a, c| {
+        view_def(oid(&a[0])?, c)
+    });
+    r.add_catalog(&["pg_get_viewdef"], &[Oid, Bool], Text, true, |a, c| {
+        view_def(oid(&a[0])?, c)
+    });
+    r.add_catalog(&["pg_get_userbyid"], &[Oid], Name, true, |a, c| {
+        let id = oid(&a[0])?;
+        Ok(Value::Text(
+            c.catalog
+                .roles
+                .iter()
+                .find(|r| r.oid == id)
+                .map_or_else(|| format!("unknown (OID={id})"), |r| r.name.clone()),
+        ))
+    });
+    // COMMENT ON is accepted and not kept, so there are no comments.
+    r.add_lax(&["obj_description"], &[Oid], false, Text, |_, _| {
+        Ok(Value::Null)
+    });
+    r.add_lax(
+        &["obj_description", "shobj_description"],
+        &[Oid, Name],
+        false,
+        Text,
+        |_, _| Ok(Value::Null),
+    );
+    r.add_lax(&["col_description"], &[Oid, Int4], false, Text, |_, _| {
+        Ok(Value::Null)
     });
     r.add_catalog(&["pg_table_is_visible"], &[Oid], Bool, true, |a, c| {
         Ok(relations::is_visible(c.catalog, oid(&a[0])?, c.search_path)
@@ -267,6 +305,14 @@ fn privilege(list: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A view's query; NULL for another relation.
+fn view_def(oid: u32, c: &CatalogContext<'_>) -> Result<Value> {
+    Ok(c.catalog
+        .views
+        .get(&oid)
+        .map_or(Value::Null, |v| Value::Text(v.query.clone())))
 }
 
 fn constraint_def(a: &[Value], c: &CatalogContext<'_>, pretty: bool) -> Result<Value> {

@@ -1,7 +1,7 @@
 //! Constraints: one list of the catalog's PRIMARY KEY, UNIQUE, FOREIGN
-//! KEY and CHECK constraints ([`all`]), shown as pg_constraint,
-//! information_schema.table_constraints and key_column_usage, and
-//! printed by `pg_get_constraintdef` ([`Constraint::definition`]).
+//! KEY and CHECK constraints ([`all`]), shown as pg_constraint (and by
+//! the information_schema views in `info_schema`), and printed by
+//! `pg_get_constraintdef` ([`Constraint::definition`]).
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
@@ -34,7 +34,7 @@ impl Kind {
     }
 
     /// information_schema's constraint_type.
-    fn sql_name(self) -> &'static str {
+    pub(super) fn sql_name(self) -> &'static str {
         match self {
             Kind::PrimaryKey => "PRIMARY KEY",
             Kind::Unique => "UNIQUE",
@@ -247,60 +247,6 @@ pub(super) fn pg_constraint(cat: &Catalog, out: &mut Vec<Row>) {
             },
             c.check.map_or(Value::Null, t),
         ]);
-    }
-}
-
-pub(super) fn table_constraints(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
-    for c in all(cat) {
-        let schema = cat.schema_name(c.table.schema);
-        out.push(vec![
-            t(db),
-            t(schema),
-            t(c.name),
-            t(db),
-            t(schema),
-            t(&c.table.name),
-            t(c.kind.sql_name()),
-            t("NO"),
-            t("NO"),
-            t("YES"),
-            if c.kind == Kind::Unique {
-                t("YES")
-            } else {
-                Value::Null
-            },
-        ]);
-    }
-}
-
-pub(super) fn key_column_usage(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
-    for c in all(cat).into_iter().filter(|c| c.kind != Kind::Check) {
-        let schema = cat.schema_name(c.table.schema);
-        // A foreign key column's position in the referenced key.
-        let key = (c.kind == Kind::ForeignKey)
-            .then(|| cat.table_by_oid(c.ref_table))
-            .flatten()
-            .and_then(|r| r.indexes.iter().find(|i| i.oid == c.index));
-        for (i, col) in c.columns.iter().enumerate() {
-            let Some(column) = c.table.columns.get(*col) else {
-                continue;
-            };
-            let in_key = key
-                .zip(c.ref_columns.get(i))
-                .and_then(|(k, r)| k.columns.iter().position(|x| x == r))
-                .map_or(Value::Null, |p| Value::Int4(p as i32 + 1));
-            out.push(vec![
-                t(db),
-                t(schema),
-                t(c.name),
-                t(db),
-                t(schema),
-                t(&c.table.name),
-                t(&column.name),
-                Value::Int4(i as i32 + 1),
-                in_key,
-            ]);
-        }
     }
 }
 

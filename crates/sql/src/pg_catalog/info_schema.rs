@@ -1,10 +1,14 @@
-//! information_schema.tables, columns and schemata (the constraint views
-//! are in `constraints`).
+//! information_schema: tables, columns, schemata and the constraint
+//! views (table_constraints, key_column_usage, check_constraints,
+//! referential_constraints, constraint_column_usage; the constraints
+//! themselves come from `constraints`).
 
+use super::constraints::{self, Kind};
 use super::relations::{column_default, sorted_tables};
 use super::{t, t_or_null, types};
 use crate::catalog::{Catalog, ColumnDef, TableDef};
 use crate::exec::Row;
+use crate::func::quote_ident;
 use crate::types::{DataType, Value};
 
 pub(super) fn tables(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
@@ -163,6 +167,176 @@ pub(super) fn columns(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
                 t("YES"),
             ]);
             out.push(row);
+        }
+    }
+}
+
+pub(super) fn table_constraints(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
+    for c in constraints::all(cat) {
+        let schema = cat.schema_name(c.table.schema);
+        out.push(vec![
+            t(db),
+            t(schema),
+            t(c.name),
+            t(db),
+            t(schema),
+            t(&c.table.name),
+            t(c.kind.sql_name()),
+            t("NO"),
+            t("NO"),
+            t("YES"),
+            if c.kind == Kind::Unique {
+                t("YES")
+            } else {
+                Value::Null
+            },
+        ]);
+    }
+    for (tb, name, _) in not_null_checks(cat) {
+        let schema = cat.schema_name(tb.schema);
+        out.push(vec![
+            t(db),
+            t(schema),
+            t(&name),
+            t(db),
+            t(schema),
+            t(&tb.name),
+            t("CHECK"),
+            t("NO"),
+            t("NO"),
+            t("YES"),
+            Value::Null,
+        ]);
+    }
+}
+
+pub(super) fn key_column_usage(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
+    for c in constraints::all(cat)
+        .into_iter()
+        .filter(|c| c.kind != Kind::Check)
+    {
+        let schema = cat.schema_name(c.table.schema);
+        // A foreign key column's position in the referenced key.
+        let key = (c.kind == Kind::ForeignKey)
+            .then(|| cat.table_by_oid(c.ref_table))
+            .flatten()
+            .and_then(|r| r.indexes.iter().find(|i| i.oid == c.index));
+        for (i, col) in c.columns.iter().enumerate() {
+            let Some(column) = c.table.columns.get(*col) else {
+                continue;
+            };
+            let in_key = key
+                .zip(c.ref_columns.get(i))
+                .and_then(|(k, r)| k.columns.iter().position(|x| x == r))
+                .map_or(Value::Null, |p| Value::Int4(p as i32 + 1));
+            out.push(vec![
+                t(db),
+                t(schema),
+                t(c.name),
+                t(db),
+                t(schema),
+                t(&c.table.name),
+                t(&column.name),
+                Value::Int4(i as i32 + 1),
+                in_key,
+            ]);
+        }
+    }
+}
+
+/// NOT NULL columns, which information_schema shows as CHECK
+/// constraints named `<schema oid>_<table oid>_<attnum>_not_null`.
+fn not_null_checks(cat: &Catalog) -> Vec<(&TableDef, String, String)> {
+    let mut out = Vec::new();
+    for tb in sorted_tables(cat) {
+        for (i, c) in tb.columns.iter().enumerate() {
+            if c.not_null && !c.dropped {
+                out.push((
+                    tb.as_ref(),
+                    format!("{}_{}_{}_not_null", tb.schema, tb.oid, i + 1),
+                    format!("{} IS NOT NULL", quote_ident(&c.name)),
+                ));
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn check_constraints(cat: &Catalog, db: &str, path: &[String], out: &mut Vec<Row>) {
+    for c in constraints::all(cat) {
+        if c.kind == Kind::Check {
+            let def = c.definition(cat, path, false);
+            let clause = def.strip_prefix("CHECK ").unwrap_or(&def);
+            out.push(vec![
+                t(db),
+                t(cat.schema_name(c.table.schema)),
+                t(c.name),
+                t(clause),
+            ]);
+        }
+    }
+    for (tb, name, clause) in not_null_checks(cat) {
+        out.push(vec![
+            t(db),
+            t(cat.schema_name(tb.schema)),
+            t(&name),
+            t(&clause),
+        ]);
+    }
+}
+
+pub(super) fn referential_constraints(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
+    for c in constraints::all(cat) {
+        if c.kind != Kind::ForeignKey {
+            continue;
+        }
+        // The referenced key's constraint (its index's name).
+        let key = cat.table_by_oid(c.ref_table).and_then(|r| {
+            r.indexes
+                .iter()
+                .find(|i| i.oid == c.index && i.constraint)
+                .map(|i| (r.schema, i.name.as_str()))
+        });
+        let schema = cat.schema_name(c.table.schema);
+        out.push(vec![
+            t(db),
+            t(schema),
+            t(c.name),
+            key.map_or(Value::Null, |_| t(db)),
+            key.map_or(Value::Null, |(s, _)| t(cat.schema_name(s))),
+            key.map_or(Value::Null, |(_, n)| t(n)),
+            t("NONE"),
+            t("NO ACTION"),
+            t(if c.on_delete_cascade {
+                "CASCADE"
+            } else {
+                "NO ACTION"
+            }),
+        ]);
+    }
+}
+
+pub(super) fn constraint_column_usage(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
+    for c in constraints::all(cat) {
+        // A foreign key uses the referenced columns.
+        let (tb, cols) = if c.kind == Kind::ForeignKey {
+            match cat.table_by_oid(c.ref_table) {
+                Some(r) => (r.as_ref(), &c.ref_columns),
+                None => continue,
+            }
+        } else {
+            (c.table, &c.columns)
+        };
+        for col in cols.iter().filter_map(|i| tb.columns.get(*i)) {
+            out.push(vec![
+                t(db),
+                t(cat.schema_name(tb.schema)),
+                t(&tb.name),
+                t(&col.name),
+                t(db),
+                t(cat.schema_name(c.table.schema)),
+                t(c.name),
+            ]);
         }
     }
 }

@@ -8,10 +8,10 @@
 //! - [`relations`]: pg_class, pg_attribute, pg_index, pg_attrdef and the
 //!   pg_tables / pg_views / pg_indexes / pg_sequences views; how a
 //!   relation OID prints as regclass.
-//! - [`constraints`]: pg_constraint and the information_schema
-//!   constraint views, from one list of the catalog's constraints;
-//!   `pg_get_constraintdef`.
-//! - [`info_schema`]: information_schema tables, columns and schemata.
+//! - [`constraints`]: one list of the catalog's constraints, shown as
+//!   pg_constraint; `pg_get_constraintdef`.
+//! - [`info_schema`]: information_schema tables, columns, schemata and
+//!   the constraint views.
 
 pub mod constraints;
 mod info_schema;
@@ -106,8 +106,16 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
         "pg_indexes" => relations::pg_indexes(cat, &mut out),
         "pg_sequences" => relations::pg_sequences(cat, &mut out),
         "pg_constraint" => constraints::pg_constraint(cat, &mut out),
-        "table_constraints" => constraints::table_constraints(cat, &dbname, &mut out),
-        "key_column_usage" => constraints::key_column_usage(cat, &dbname, &mut out),
+        "table_constraints" => info_schema::table_constraints(cat, &dbname, &mut out),
+        "key_column_usage" => info_schema::key_column_usage(cat, &dbname, &mut out),
+        "check_constraints" => info_schema::check_constraints(
+            cat,
+            &dbname,
+            &ctx.state.settings.search_path(),
+            &mut out,
+        ),
+        "referential_constraints" => info_schema::referential_constraints(cat, &dbname, &mut out),
+        "constraint_column_usage" => info_schema::constraint_column_usage(cat, &dbname, &mut out),
         "tables" => info_schema::tables(cat, &dbname, &mut out),
         "columns" => info_schema::columns(cat, &dbname, &mut out),
         "schemata" => info_schema::schemata(cat, &dbname, &mut out),

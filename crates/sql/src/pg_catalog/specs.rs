@@ -438,6 +438,47 @@ pub(super) fn all() -> &'static [TableSpec] {
                     ("position_in_unique_constraint", Int4),
                 ],
             ),
+            spec(
+                "check_constraints",
+                INFORMATION_SCHEMA,
+                0,
+                &[
+                    ("constraint_catalog", Name),
+                    ("constraint_schema", Name),
+                    ("constraint_name", Name),
+                    ("check_clause", Text),
+                ],
+            ),
+            spec(
+                "referential_constraints",
+                INFORMATION_SCHEMA,
+                0,
+                &[
+                    ("constraint_catalog", Name),
+                    ("constraint_schema", Name),
+                    ("constraint_name", Name),
+                    ("unique_constraint_catalog", Name),
+                    ("unique_constraint_schema", Name),
+                    ("unique_constraint_name", Name),
+                    ("match_option", Text),
+                    ("update_rule", Text),
+                    ("delete_rule", Text),
+                ],
+            ),
+            spec(
+                "constraint_column_usage",
+                INFORMATION_SCHEMA,
+                0,
+                &[
+                    ("table_catalog", Name),
+                    ("table_schema", Name),
+                    ("table_name", Name),
+                    ("column_name", Name),
+                    ("constraint_catalog", Name),
+                    ("constraint_schema", Name),
+                    ("constraint_name", Name),
+                ],
+            ),
         ]
     });
     &ALL

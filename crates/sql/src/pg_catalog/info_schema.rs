@@ -4,12 +4,12 @@
 //! themselves come from `constraints`).
 
 use super::constraints::{self, Kind};
-use super::relations::{column_default, sorted_tables};
+use super::relations::{column_default, sorted_tables, sorted_views, view_columns};
 use super::{t, t_or_null, types};
 use crate::catalog::{Catalog, ColumnDef, TableDef};
 use crate::exec::Row;
 use crate::func::quote_ident;
-use crate::types::{DataType, Value};
+use crate::types::{DataType, FormatOptions, Value};
 
 pub(super) fn tables(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
     let mut rels: Vec<(&str, &str, &str)> = Vec::new();
@@ -118,55 +118,107 @@ fn identity(cat: &Catalog, tb: &TableDef, pos: usize, c: &ColumnDef) -> [Value; 
     }
 }
 
-pub(super) fn columns(cat: &Catalog, db: &str, out: &mut Vec<Row>) {
+/// One row of information_schema.columns, before formatting.
+struct ColumnInfo<'a> {
+    schema: &'a str,
+    relation: &'a str,
+    name: &'a str,
+    ordinal: i32,
+    ty: &'a DataType,
+    not_null: bool,
+    default: Option<&'a str>,
+    /// identity_generation, _start, _increment, _maximum, _minimum.
+    identity: [Value; 5],
+    updatable: bool,
+}
+
+fn column_row(db: &str, c: ColumnInfo<'_>) -> Row {
+    let (max_len, octet_len) = lengths(c.ty);
+    let (precision, radix, scale) = numeric(c.ty);
+    let is_identity = !c.identity[0].is_null();
+    let mut row = vec![
+        t(db),
+        t(c.schema),
+        t(c.relation),
+        t(c.name),
+        Value::Int4(c.ordinal),
+        t_or_null(c.default),
+        t(if c.not_null { "NO" } else { "YES" }),
+        t(&data_type(c.ty)),
+        max_len,
+        octet_len,
+        precision,
+        radix,
+        scale,
+        datetime_precision(c.ty),
+    ];
+    // interval_type .. domain_name: no interval fields, character sets,
+    // collations or domains.
+    row.extend(std::iter::repeat_n(Value::Null, 11));
+    row.extend([t(db), t("pg_catalog"), t(types::type_name(c.ty.oid()))]);
+    // scope_*, maximum_cardinality.
+    row.extend(std::iter::repeat_n(Value::Null, 4));
+    row.extend([
+        t(&c.ordinal.to_string()),
+        t("NO"),
+        t(if is_identity { "YES" } else { "NO" }),
+    ]);
+    row.extend(c.identity);
+    row.extend([
+        t("NO"),
+        t("NEVER"),
+        Value::Null,
+        t(if c.updatable { "YES" } else { "NO" }),
+    ]);
+    row
+}
+
+/// The columns of tables, then of views (typed by binding the view's
+/// query; Shoal's views are not updatable).
+pub(super) fn columns(
+    cat: &Catalog,
+    db: &str,
+    path: &[String],
+    format: &FormatOptions,
+    out: &mut Vec<Row>,
+) {
     for tb in sorted_tables(cat) {
         let schema = cat.schema_name(tb.schema);
-        let mut ordinal = 0;
-        for (pos, c) in tb.columns.iter().enumerate() {
-            if c.dropped {
-                continue;
-            }
-            ordinal += 1;
-            let (max_len, octet_len) = lengths(&c.ty);
-            let (precision, radix, scale) = numeric(&c.ty);
-            let [generation, start, increment, maximum, minimum] = identity(cat, tb, pos, c);
-            let mut row = vec![
-                t(db),
-                t(schema),
-                t(&tb.name),
-                t(&c.name),
-                Value::Int4(ordinal),
-                t_or_null(column_default(c)),
-                t(if c.not_null { "NO" } else { "YES" }),
-                t(&data_type(&c.ty)),
-                max_len,
-                octet_len,
-                precision,
-                radix,
-                scale,
-                datetime_precision(&c.ty),
-            ];
-            // interval_type .. domain_name: no interval fields, character
-            // sets, collations or domains.
-            row.extend(std::iter::repeat_n(Value::Null, 11));
-            row.extend([t(db), t("pg_catalog"), t(types::type_name(c.ty.oid()))]);
-            // scope_*, maximum_cardinality.
-            row.extend(std::iter::repeat_n(Value::Null, 4));
-            row.extend([
-                t(&ordinal.to_string()),
-                t("NO"),
-                t(if c.identity { "YES" } else { "NO" }),
-                generation,
-                start,
-                increment,
-                maximum,
-                minimum,
-                t("NO"),
-                t("NEVER"),
-                Value::Null,
-                t("YES"),
-            ]);
-            out.push(row);
+        let live = tb.columns.iter().enumerate().filter(|(_, c)| !c.dropped);
+        for (ordinal, (pos, c)) in (1..).zip(live) {
+            out.push(column_row(
+                db,
+                ColumnInfo {
+                    schema,
+                    relation: &tb.name,
+                    name: &c.name,
+                    ordinal,
+                    ty: &c.ty,
+                    not_null: c.not_null,
+                    default: column_default(c),
+                    identity: identity(cat, tb, pos, c),
+                    updatable: true,
+                },
+            ));
+        }
+    }
+    for v in sorted_views(cat) {
+        let schema = cat.schema_name(v.schema);
+        for (ordinal, (name, ty)) in (1..).zip(view_columns(cat, v, path, format)) {
+            out.push(column_row(
+                db,
+                ColumnInfo {
+                    schema,
+                    relation: &v.name,
+                    name: &name,
+                    ordinal,
+                    ty: &ty,
+                    not_null: false,
+                    default: None,
+                    identity: std::array::from_fn(|_| Value::Null),
+                    updatable: false,
+                },
+            ));
         }
     }
 }

@@ -98,7 +98,12 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
     match name {
         "pg_type" => types::pg_type(&mut out),
         "pg_class" => relations::pg_class(cat, &mut out),
-        "pg_attribute" => relations::pg_attribute(cat, &mut out),
+        "pg_attribute" => relations::pg_attribute(
+            cat,
+            &ctx.state.settings.search_path(),
+            &ctx.state.settings.format,
+            &mut out,
+        ),
         "pg_index" => relations::pg_index(cat, &mut out),
         "pg_attrdef" => relations::pg_attrdef(cat, &mut out),
         "pg_tables" => relations::pg_tables(cat, &mut out),
@@ -117,7 +122,13 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
         "referential_constraints" => info_schema::referential_constraints(cat, &dbname, &mut out),
         "constraint_column_usage" => info_schema::constraint_column_usage(cat, &dbname, &mut out),
         "tables" => info_schema::tables(cat, &dbname, &mut out),
-        "columns" => info_schema::columns(cat, &dbname, &mut out),
+        "columns" => info_schema::columns(
+            cat,
+            &dbname,
+            &ctx.state.settings.search_path(),
+            &ctx.state.settings.format,
+            &mut out,
+        ),
         "schemata" => info_schema::schemata(cat, &dbname, &mut out),
         "pg_namespace" => {
             for s in &cat.schemas {

@@ -6,10 +6,11 @@
 use std::sync::Arc;
 
 use super::{b, derived_oid, o, specs, t, types};
-use crate::catalog::{Catalog, ColumnDef, IndexDef, TableDef, PG_CATALOG};
+use crate::binder::Binder;
+use crate::catalog::{Catalog, ColumnDef, IndexDef, TableDef, ViewDef, PG_CATALOG};
 use crate::exec::Row;
 use crate::func::quote_ident;
-use crate::types::{DataType, Value};
+use crate::types::{DataType, FormatOptions, Value};
 
 /// The catalog's tables in OID order (creation order), so virtual tables
 /// list them stably.
@@ -17,6 +18,36 @@ pub(super) fn sorted_tables(cat: &Catalog) -> Vec<&Arc<TableDef>> {
     let mut tables: Vec<_> = cat.tables.values().collect();
     tables.sort_by_key(|t| t.oid);
     tables
+}
+
+/// The catalog's views in OID order.
+pub(super) fn sorted_views(cat: &Catalog) -> Vec<&Arc<ViewDef>> {
+    let mut views: Vec<_> = cat.views.values().collect();
+    views.sort_by_key(|v| v.oid);
+    views
+}
+
+/// A view's columns with their types, found by binding its query (as a
+/// query of the view does); none when it no longer binds (a table it
+/// reads was dropped or is not on the search path).
+pub fn view_columns(
+    cat: &Catalog,
+    v: &ViewDef,
+    search_path: &[String],
+    format: &FormatOptions,
+) -> Vec<(String, DataType)> {
+    let Ok(q) = crate::parser::parse_query(&v.query) else {
+        return vec![];
+    };
+    match Binder::new(cat, search_path, format, vec![]).query(&q) {
+        Ok((_, cols)) => v
+            .columns
+            .iter()
+            .zip(cols)
+            .map(|(n, c)| (n.clone(), c.ty))
+            .collect(),
+        Err(_) => vec![],
+    }
 }
 
 /// The schema and name of the relation (table, index, view, sequence or
@@ -194,33 +225,49 @@ pub(super) fn pg_class(cat: &Catalog, out: &mut Vec<Row>) {
     }
 }
 
-pub(super) fn pg_attribute(cat: &Catalog, out: &mut Vec<Row>) {
+/// One pg_attribute row.
+fn attribute(rel: u32, attnum: usize, name: &str, ty: &DataType, c: Option<&ColumnDef>) -> Row {
+    // An array column's typmod is its element's.
+    let typmod = match ty {
+        DataType::Array(e) => e.type_modifier(),
+        ty => ty.type_modifier(),
+    };
+    let identity = match c.map(|c| (c.identity, c.identity_always)) {
+        Some((true, true)) => "a",
+        Some((true, false)) => "d",
+        _ => "",
+    };
+    vec![
+        o(rel),
+        t(name),
+        o(ty.oid()),
+        Value::Int2(ty.type_len()),
+        Value::Int2(i16::try_from(attnum).unwrap_or(i16::MAX)),
+        Value::Int4(typmod),
+        b(c.is_some_and(|c| c.not_null)),
+        b(c.and_then(column_default).is_some()),
+        b(c.is_some_and(|c| c.dropped)),
+        t(identity),
+        t(""),
+        o(0),
+    ]
+}
+
+/// Table columns, then view columns (typed by binding the view).
+pub(super) fn pg_attribute(
+    cat: &Catalog,
+    search_path: &[String],
+    format: &FormatOptions,
+    out: &mut Vec<Row>,
+) {
     for tb in sorted_tables(cat) {
         for (i, c) in tb.columns.iter().enumerate() {
-            // An array column's typmod is its element's.
-            let typmod = match &c.ty {
-                DataType::Array(e) => e.type_modifier(),
-                ty => ty.type_modifier(),
-            };
-            let identity = match (c.identity, c.identity_always) {
-                (true, true) => "a",
-                (true, false) => "d",
-                _ => "",
-            };
-            out.push(vec![
-                o(tb.oid),
-                t(&c.name),
-                o(c.ty.oid()),
-                Value::Int2(c.ty.type_len()),
-                Value::Int2((i + 1) as i16),
-                Value::Int4(typmod),
-                b(c.not_null),
-                b(column_default(c).is_some()),
-                b(c.dropped),
-                t(identity),
-                t(""),
-                o(0),
-            ]);
+            out.push(attribute(tb.oid, i + 1, &c.name, &c.ty, Some(c)));
+        }
+    }
+    for v in sorted_views(cat) {
+        for (i, (name, ty)) in view_columns(cat, v, search_path, format).iter().enumerate() {
+            out.push(attribute(v.oid, i + 1, name, ty, None));
         }
     }
 }
@@ -278,9 +325,7 @@ pub(super) fn pg_tables(cat: &Catalog, out: &mut Vec<Row>) {
 }
 
 pub(super) fn pg_views(cat: &Catalog, out: &mut Vec<Row>) {
-    let mut views: Vec<_> = cat.views.values().collect();
-    views.sort_by_key(|v| v.oid);
-    for v in views {
+    for v in sorted_views(cat) {
         out.push(vec![
             t(cat.schema_name(v.schema)),
             t(&v.name),

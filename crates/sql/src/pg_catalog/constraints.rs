@@ -107,6 +107,17 @@ pub fn all(cat: &Catalog) -> Vec<Constraint<'_>> {
             });
         }
     }
+    // Two constraints of a table may share a name (Shoal does not number
+    // generated names apart): the later ones get OIDs of their own.
+    for i in 1..out.len() {
+        let same = out[..i]
+            .iter()
+            .filter(|c| c.table.oid == out[i].table.oid && c.name == out[i].name)
+            .count();
+        if same > 0 {
+            out[i].oid = derived_oid(out[i].table.oid, &format!("{}#{same}", out[i].name));
+        }
+    }
     out
 }
 

@@ -124,8 +124,14 @@ pub fn format_type(oid: u32, typmod: Option<i32>) -> String {
         ("bpchar", None) => "character".into(),
         ("varchar", m) => format!("character varying{}", m.map(length).unwrap_or_default()),
         ("numeric", Some(m)) if m >= 4 => {
+            // The scale is a signed 11-bit field (PostgreSQL 15 allows
+            // negative scales).
             let m = m - 4;
-            format!("numeric({},{})", (m >> 16) & 0xffff, m & 0xffff)
+            format!(
+                "numeric({},{})",
+                (m >> 16) & 0xffff,
+                ((m & 0x7ff) ^ 1024) - 1024
+            )
         }
         ("time", m) => format!("time{} without time zone", precision(m)),
         ("timestamp", m) => format!("timestamp{} without time zone", precision(m)),
@@ -161,6 +167,7 @@ mod tests {
             (1700, Some(-1), "numeric"),
             (1700, Some(4), "numeric(0,0)"),
             (1700, Some(524294), "numeric(8,2)"),
+            (1700, Some(i32::MAX), "numeric(32767,-5)"),
             (20, Some(3), "bigint"),
             (23, Some(5), "integer"),
             (18, None, "\"char\""),

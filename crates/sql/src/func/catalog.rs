@@ -1,5 +1,6 @@
-//! Functions that read the catalog: regclass input and output
-//! (`regclassin`, `regclassout`, `to_regclass`), `format_type`,
+//! Functions that read the catalog: regclass and regtype input and
+//! output (`regclassin`, `regclassout`, `to_regclass`, `regtypein`,
+//! `regtypeout`, `to_regtype`), `format_type`,
 //! `pg_get_constraintdef`, `pg_get_expr`, `pg_get_indexdef`,
 //! `pg_get_viewdef`, `pg_get_userbyid`, `pg_table_is_visible`,
 //! `pg_get_serial_sequence`, `has_table_privilege`, and the comment
@@ -31,6 +32,15 @@ pub(super) fn register(r: &mut Registry) {
             oid(&a[0])?,
             c.search_path,
         )))
+    });
+    r.add_catalog(&["to_regtype"], &[Text], Oid, true, |a, _| {
+        Ok(types::type_oid(text(&a[0])).map_or(Value::Null, Value::Oid))
+    });
+    r.add_catalog(&["regtypein"], &[Text], Oid, true, |a, _| {
+        types::type_oid(text(&a[0])).map(Value::Oid)
+    });
+    r.add_catalog(&["regtypeout"], &[Oid], Text, true, |a, _| {
+        Ok(Value::Text(types::regtype_name(oid(&a[0])?)))
     });
     r.add_catalog(&["format_type"], &[Oid, Int4], Text, false, |a, _| {
         if a[0].is_null() {

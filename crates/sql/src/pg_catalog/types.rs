@@ -1,9 +1,14 @@
 //! pg_type, and type names as `format_type` prints them.
 
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
 use super::{b, o, t};
 use crate::catalog::PG_CATALOG;
+use crate::error::{Error, ErrorCode, Result};
 use crate::exec::Row;
-use crate::types::Value;
+use crate::types::{DataType, Value};
 
 /// (oid, name, len, category, element oid, array oid).
 pub(super) const TYPES: &[(u32, &str, i16, &str, u32, u32)] = &[
@@ -89,6 +94,47 @@ pub fn type_name(oid: u32) -> &'static str {
     TYPES.iter().find(|x| x.0 == oid).map_or("", |x| x.1)
 }
 
+/// The OID a type name stands for, as regtype input reads it: a pg_type
+/// name (`int4`, `_text`, `"char"`) or SQL type syntax (`integer`,
+/// `character varying(10)`, `text[]`); 42704 when there is none.
+pub fn type_oid(name: &str) -> Result<u32> {
+    let undefined = || {
+        Error::new(
+            ErrorCode::UndefinedObject,
+            format!("type \"{name}\" does not exist"),
+        )
+    };
+    let s = name.trim();
+    let s = s.strip_prefix("pg_catalog.").unwrap_or(s);
+    let typname = match s.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+        Some(quoted) => quoted.to_string(),
+        None => s.to_lowercase(),
+    };
+    if let Some(ty) = TYPES.iter().find(|x| x.1 == typname) {
+        return Ok(ty.0);
+    }
+    let parsed = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(s)
+        .and_then(|mut p| {
+            let ty = p.parse_data_type()?;
+            p.expect_token(&Token::EOF)?;
+            Ok(ty)
+        })
+        .map_err(|_| undefined())?;
+    let ty = DataType::from_sql(&parsed).map_err(|_| undefined())?;
+    Ok(ty.oid())
+}
+
+/// How a type OID prints as regtype: its SQL name without modifier, `-`
+/// for 0, the number when no type has it.
+pub fn regtype_name(oid: u32) -> String {
+    match oid {
+        0 => "-".into(),
+        oid if TYPES.iter().any(|x| x.0 == oid) => format_type(oid, None),
+        oid => oid.to_string(),
+    }
+}
+
 /// What `format_type(oid, typmod)` returns: the SQL name of the type
 /// with its modifier (`character varying(40)`, `numeric(8,2)`,
 /// `timestamp(3) with time zone`, `text[]`); `???` for an unknown OID.
@@ -147,7 +193,34 @@ fn precision(m: Option<i32>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::format_type;
+    use super::{format_type, regtype_name, type_oid};
+
+    #[test]
+    fn regtype_input_and_output() {
+        let cases: &[(&str, u32)] = &[
+            ("int4", 23),
+            ("integer", 23),
+            ("INTEGER", 23),
+            ("character varying(10)", 1043),
+            ("_text", 1009),
+            ("text[]", 1009),
+            ("pg_catalog.int8", 20),
+            ("\"char\"", 18),
+            ("regclass", 2205),
+            ("timestamp with time zone", 1184),
+            ("double precision", 701),
+        ];
+        for (name, oid) in cases {
+            assert_eq!(type_oid(name).ok(), Some(*oid), "{name}");
+        }
+        for bad in ["nope", "", "int4 int4", "integer)"] {
+            assert!(type_oid(bad).is_err(), "{bad}");
+        }
+        assert_eq!(regtype_name(1042), "character");
+        assert_eq!(regtype_name(1009), "text[]");
+        assert_eq!(regtype_name(0), "-");
+        assert_eq!(regtype_name(99999), "99999");
+    }
 
     #[test]
     fn format_type_matches_postgres() {

@@ -329,7 +329,11 @@ fn slt_files() -> Vec<PathBuf> {
         .collect();
     files.sort();
     if let Ok(only) = std::env::var("SHOAL_SLT_ONLY") {
-        files.retain(|p| p.to_string_lossy().contains(&only));
+        // The file name only: a checkout's own path may contain the filter.
+        files.retain(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(&only))
+        });
     }
     files
 }

@@ -756,8 +756,18 @@ impl Binder<'_> {
     }
 
     fn cast(&mut self, e: &ast::Expr, dt: &ast::DataType, scope: &Scope) -> Result<Bound> {
-        let name = dt.to_string().to_lowercase();
-        if name == "regclass" {
+        if reg_type(dt) == Some(RegType::Type) {
+            let (x, t) = self.expr(e, scope)?;
+            return Ok(match &x {
+                Expr::Const(Value::Text(s)) => (
+                    Expr::Const(Value::Oid(crate::pg_catalog::types::type_oid(s)?)),
+                    DataType::Oid,
+                ),
+                _ if t.is_string() => (Expr::Func("regtypein".into(), vec![x]), DataType::Oid),
+                _ => (Expr::Cast(Box::new(x), DataType::Oid), DataType::Oid),
+            });
+        }
+        if reg_type(dt) == Some(RegType::Class) {
             let (x, t) = self.expr(e, scope)?;
             if let Expr::Const(Value::Text(s)) = &x {
                 let (schema, rel) = crate::catalog::split_qualified(s);
@@ -775,12 +785,28 @@ impl Binder<'_> {
                     },
                 };
             }
-            return Ok((Expr::Cast(Box::new(x), DataType::Oid), {
-                let _ = t;
-                DataType::Oid
-            }));
+            // A name only known at run time resolves then.
+            if t.is_string() {
+                return Ok((Expr::Func("regclassin".into(), vec![x]), DataType::Oid));
+            }
+            return Ok((Expr::Cast(Box::new(x), DataType::Oid), DataType::Oid));
         }
         let ty = DataType::from_sql(dt)?;
+        // regclass and regtype are OIDs that print as names.
+        let reg = yields_reg(e).filter(|_| matches!(ty, DataType::Text | DataType::Varchar(_)));
+        if let Some(reg) = reg {
+            let (x, _) = self.expr(e, scope)?;
+            let out = match reg {
+                RegType::Class => "regclassout",
+                RegType::Type => "regtypeout",
+            };
+            let name = Expr::Func(out.into(), vec![x]);
+            return Ok(if ty == DataType::Text {
+                (name, ty)
+            } else {
+                (Expr::Cast(Box::new(name), ty.clone()), ty)
+            });
+        }
         let (x, t) = self.expr(e, scope)?;
         if t == DataType::Unknown {
             if let Expr::Const(Value::Text(s)) = &x {
@@ -1295,6 +1321,43 @@ impl Binder<'_> {
         self.aggs = saved.0;
         self.agg_forbidden = saved.1;
         self.windows = saved.2;
+    }
+}
+
+/// The OID alias types that print as names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RegType {
+    Class,
+    Type,
+}
+
+/// Whether `e` is a regclass or regtype value (a cast to one, or a call
+/// of to_regclass / to_regtype): Shoal types them as oid, so their cast
+/// to text is recognised here to print the name, as PostgreSQL's
+/// regclassout and regtypeout do.
+fn yields_reg(e: &ast::Expr) -> Option<RegType> {
+    match e {
+        ast::Expr::Cast { data_type, .. } => reg_type(data_type),
+        ast::Expr::Nested(x) => yields_reg(x),
+        ast::Expr::Function(f) => {
+            let name = f.name.0.last().and_then(|p| p.as_ident()).map(ident);
+            match name.as_deref() {
+                Some("to_regclass") => Some(RegType::Class),
+                Some("to_regtype") => Some(RegType::Type),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `regclass` / `regtype`, optionally `pg_catalog.`-qualified.
+fn reg_type(dt: &ast::DataType) -> Option<RegType> {
+    let name = dt.to_string().to_lowercase();
+    match name.strip_prefix("pg_catalog.").unwrap_or(&name) {
+        "regclass" => Some(RegType::Class),
+        "regtype" => Some(RegType::Type),
+        _ => None,
     }
 }
 

@@ -333,17 +333,44 @@ impl Catalog {
 }
 
 /// Splits `schema.name` (lower-casing unquoted parts as PostgreSQL does
-/// for regclass input).
+/// for regclass input; a dot inside double quotes is part of the name).
 pub fn split_qualified(name: &str) -> (Option<String>, String) {
     fn norm(s: &str) -> String {
+        let s = s.trim();
         if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
             s[1..s.len() - 1].replace("\"\"", "\"")
         } else {
             s.to_lowercase()
         }
     }
-    match name.split_once('.') {
-        Some((s, n)) => (Some(norm(s)), norm(n)),
+    let mut quoted = false;
+    let dot = name.char_indices().find_map(|(i, c)| {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        (c == '.' && !quoted).then_some(i)
+    });
+    match dot {
+        Some(i) => (Some(norm(&name[..i])), norm(&name[i + 1..])),
         None => (None, norm(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_qualified;
+
+    #[test]
+    fn split_qualified_names() {
+        let s = |x: &str| split_qualified(x);
+        assert_eq!(s("Items"), (None, "items".into()));
+        assert_eq!(s("extra.Hidden"), (Some("extra".into()), "hidden".into()));
+        assert_eq!(s("\"Mixed\""), (None, "Mixed".into()));
+        assert_eq!(s("\"a.b\".\"c.d\""), (Some("a.b".into()), "c.d".into()));
+        assert_eq!(s("\"say \"\"hi\"\"\""), (None, "say \"hi\"".into()));
+        assert_eq!(
+            s(" public . items "),
+            (Some("public".into()), "items".into())
+        );
     }
 }

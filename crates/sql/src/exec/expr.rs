@@ -328,6 +328,14 @@ impl Ctx<'_> {
                 if let Some(q) = quantified(name) {
                     return self.quantified(q, &v);
                 }
+                if func::reads_catalog(name) {
+                    let path = self.state.settings.search_path();
+                    let cat = func::CatalogContext {
+                        catalog: self.catalog,
+                        search_path: &path,
+                    };
+                    return func::call_with_catalog(name, &v, &self.fctx, &cat);
+                }
                 func::call(name, &v, &self.fctx)?
             }
             Expr::Session(f, args) => {

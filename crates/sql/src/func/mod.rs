@@ -9,8 +9,11 @@
 //! float and numeric arithmetic), `datetime` (date/time arithmetic and
 //! functions), `text` (string functions), `pattern` (LIKE and regular expressions),
 //! `math` (math functions), `signature` (function signatures and
-//! resolution, argument coercion) and `aggregate`.
+//! resolution, argument coercion), `catalog` (functions that read the
+//! catalog: to_regclass, format_type, pg_get_constraintdef...) and
+//! `aggregate`.
 
+mod catalog;
 mod datefn;
 mod datetime;
 mod json;
@@ -25,6 +28,8 @@ mod to_char;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{DataType, FormatOptions, Value};
+
+pub(crate) use text::quote_ident;
 
 /// Binary operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -163,7 +168,31 @@ pub fn function_type(name: &str, args: &[DataType]) -> Result<DataType> {
 
 /// Calls scalar function `name`.
 pub fn call(name: &str, args: &[Value], ctx: &FunctionContext) -> Result<Value> {
-    signature::call(name, args, ctx)
+    signature::call_in(name, args, ctx, None)
+}
+
+/// What the functions that read the catalog (to_regclass, format_type,
+/// pg_get_constraintdef, has_table_privilege...) see.
+pub struct CatalogContext<'a> {
+    pub catalog: &'a crate::catalog::Catalog,
+    /// The session's search_path, `$user` removed (what an unqualified
+    /// relation name resolves against).
+    pub search_path: &'a [String],
+}
+
+/// Whether `name` reads the catalog: call it with [`call_with_catalog`].
+pub fn reads_catalog(name: &str) -> bool {
+    signature::reads_catalog(name)
+}
+
+/// Calls scalar function `name`, which may read the catalog.
+pub fn call_with_catalog(
+    name: &str,
+    args: &[Value],
+    ctx: &FunctionContext,
+    catalog: &CatalogContext<'_>,
+) -> Result<Value> {
+    signature::call_in(name, args, ctx, Some(catalog))
 }
 
 /// Whether `name` is a scalar function this module knows.

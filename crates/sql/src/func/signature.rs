@@ -8,13 +8,22 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::num::NumType;
-use super::{datetime, is_string, no_function, FunctionContext};
-use crate::error::Result;
+use super::{datetime, is_string, no_function, CatalogContext, FunctionContext};
+use crate::error::{Error, Result};
 use crate::types::{DataType, Value, MICROS_PER_DAY};
 
 /// A function body: its arguments arrive coerced to the signature's
 /// parameter types and, for strict functions, never NULL.
 pub(super) type Body = fn(&[Value], &FunctionContext) -> Result<Value>;
+
+/// The body of a function that reads the catalog (see `catalog`).
+pub(super) type CatalogBody = fn(&[Value], &CatalogContext<'_>) -> Result<Value>;
+
+#[derive(Clone, Copy)]
+enum Imp {
+    Plain(Body),
+    Catalog(CatalogBody),
+}
 
 /// A parameter that accepts any type, passed through unchanged.
 pub(super) const ANY: DataType = DataType::Unknown;
@@ -27,7 +36,7 @@ pub(super) struct Sig {
     ret: DataType,
     /// NULL in any argument gives NULL without calling the body.
     strict: bool,
-    body: Body,
+    body: Imp,
 }
 
 #[derive(Default)]
@@ -44,7 +53,7 @@ impl Registry {
         ret: DataType,
         body: Body,
     ) {
-        self.push(names, params, false, ret, true, body);
+        self.push(names, params, false, ret, true, Imp::Plain(body));
     }
 
     /// A function that sees NULL arguments itself.
@@ -56,7 +65,19 @@ impl Registry {
         ret: DataType,
         body: Body,
     ) {
-        self.push(names, params, variadic, ret, false, body);
+        self.push(names, params, variadic, ret, false, Imp::Plain(body));
+    }
+
+    /// A function that reads the catalog; `strict` as for [`Self::add`].
+    pub(super) fn add_catalog(
+        &mut self,
+        names: &[&'static str],
+        params: &[DataType],
+        ret: DataType,
+        strict: bool,
+        body: CatalogBody,
+    ) {
+        self.push(names, params, false, ret, strict, Imp::Catalog(body));
     }
 
     fn push(
@@ -66,7 +87,7 @@ impl Registry {
         variadic: bool,
         ret: DataType,
         strict: bool,
-        body: Body,
+        body: Imp,
     ) {
         for name in names {
             self.map.entry(name).or_default().push(Sig {
@@ -90,6 +111,7 @@ fn registry() -> &'static Registry {
         super::to_char::register(&mut r);
         super::misc::register(&mut r);
         super::json::register(&mut r);
+        super::catalog::register(&mut r);
         r
     })
 }
@@ -108,6 +130,15 @@ pub(super) fn all_signatures() -> Vec<(&'static str, usize)> {
 
 pub(super) fn is_function(name: &str) -> bool {
     registry().map.contains_key(name) || matches!(name, "greatest" | "least")
+}
+
+/// Whether some signature of `name` reads the catalog (the caller must
+/// then call [`call_in`] with a [`CatalogContext`]).
+pub(super) fn reads_catalog(name: &str) -> bool {
+    registry()
+        .map
+        .get(name)
+        .is_some_and(|sigs| sigs.iter().any(|s| matches!(s.body, Imp::Catalog(_))))
 }
 
 /// Whether `from` is accepted where `to` is expected without a cast: the
@@ -251,7 +282,12 @@ fn value_type(v: &Value) -> DataType {
     v.data_type().unwrap_or(DataType::Unknown)
 }
 
-pub(super) fn call(name: &str, args: &[Value], ctx: &FunctionContext) -> Result<Value> {
+pub(super) fn call_in(
+    name: &str,
+    args: &[Value],
+    ctx: &FunctionContext,
+    catalog: Option<&CatalogContext<'_>>,
+) -> Result<Value> {
     if matches!(name, "greatest" | "least") {
         return super::math::greatest_least(name == "greatest", args, ctx);
     }
@@ -282,7 +318,13 @@ pub(super) fn call(name: &str, args: &[Value], ctx: &FunctionContext) -> Result<
     for (i, a) in args.iter().enumerate() {
         coerced.push(coerce(a, &sig.params[i.min(n - 1)], ctx)?);
     }
-    (sig.body)(&coerced, ctx)
+    match (sig.body, catalog) {
+        (Imp::Plain(body), _) => body(&coerced, ctx),
+        (Imp::Catalog(body), Some(cat)) => body(&coerced, cat),
+        (Imp::Catalog(_), None) => Err(Error::internal(format!(
+            "{name} was called without the catalog"
+        ))),
+    }
 }
 
 /// Converts an argument to a parameter type along an implicit cast (or

@@ -469,7 +469,7 @@ const RESERVED: &[&str] = &[
     "with",
 ];
 
-pub(super) fn quote_ident(s: &str) -> String {
+pub(crate) fn quote_ident(s: &str) -> String {
     let safe = s
         .chars()
         .next()

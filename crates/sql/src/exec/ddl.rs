@@ -260,7 +260,24 @@ impl Ctx<'_> {
                         let mut ck = ck.clone();
                         if ck.name.is_none() {
                             ck.name = Some(opt.name.clone().unwrap_or_else(|| {
-                                ast::Ident::new(format!("{name}_{cname}_check"))
+                                // Like ChooseConstraintName: a number is
+                                // appended while the name is taken.
+                                let base = format!("{name}_{cname}_check");
+                                let taken = |n: &str| {
+                                    constraints.iter().any(|c| match c {
+                                        ast::TableConstraint::Check(c) => {
+                                            c.name.as_ref().is_some_and(|x| x.value == n)
+                                        }
+                                        _ => false,
+                                    })
+                                };
+                                let mut n = base.clone();
+                                let mut i = 0;
+                                while taken(&n) {
+                                    i += 1;
+                                    n = format!("{base}{i}");
+                                }
+                                ast::Ident::new(n)
                             }));
                         }
                         constraints.push(ast::TableConstraint::Check(ck));

@@ -4,6 +4,7 @@
 
 use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 
+use super::aggregate::{aggregate_order_by, AggSyntax};
 use super::{ident, Binder, Scope};
 use crate::error::{Error, ErrorCode, Result};
 use crate::func::{self, aggregate, BinaryOp, UnaryOp};
@@ -564,6 +565,9 @@ impl Binder<'_> {
             B::PGBitwiseShiftRight => BinaryOp::ShiftRight,
             B::Arrow => BinaryOp::JsonGet,
             B::LongArrow => BinaryOp::JsonGetText,
+            other if super::operator::is_function_operator(other) => {
+                return self.function_operator(l, other, r, scope);
+            }
             other => return Err(Error::unsupported(format!("operator {other}"))),
         };
         let (a, at) = self.expr(l, scope)?;
@@ -592,6 +596,8 @@ impl Binder<'_> {
             (a, b, at, bt)
         } else if matches!(fop, BinaryOp::JsonGet | BinaryOp::JsonGetText) {
             (a, b, at, bt)
+        } else if fop == BinaryOp::Sub && at == DataType::Jsonb {
+            return self.jsonb_minus(a, b, bt);
         } else {
             let (a, b, _) = self.unify(a, at.clone(), b, bt.clone())?;
             let at2 = if at == DataType::Unknown {
@@ -797,7 +803,6 @@ impl Binder<'_> {
             .and_then(|p| p.as_ident())
             .map(ident)
             .unwrap_or_default();
-        let mut star = false;
         let mut distinct = false;
         let mut args = Vec::new();
         match &f.args {
@@ -818,7 +823,8 @@ impl Binder<'_> {
                     };
                     match ae {
                         ast::FunctionArgExpr::Expr(x) => args.push(x.clone()),
-                        ast::FunctionArgExpr::Wildcard => star = true,
+                        // count(*): an aggregate without arguments.
+                        ast::FunctionArgExpr::Wildcard => {}
                         _ => return Err(Error::unsupported(format!("argument {ae}"))),
                     }
                 }
@@ -834,7 +840,13 @@ impl Binder<'_> {
             ));
         }
         if aggregate::is_aggregate(&name) {
-            return self.aggregate(&name, &args, star, distinct, f.filter.as_deref(), scope);
+            let order = aggregate_order_by(&f.args);
+            let call = AggSyntax {
+                distinct,
+                filter: f.filter.as_deref(),
+                order_by: order,
+            };
+            return self.aggregate(&name, &args, call, scope);
         }
         let mut bound = Vec::new();
         for a in &args {
@@ -847,11 +859,14 @@ impl Binder<'_> {
         &mut self,
         name: &str,
         args: &[ast::Expr],
-        _star: bool,
-        distinct: bool,
-        filter: Option<&ast::Expr>,
+        call: AggSyntax<'_>,
         scope: &Scope,
     ) -> Result<Bound> {
+        let AggSyntax {
+            distinct,
+            filter,
+            order_by,
+        } = call;
         let Some(saved) = self.aggs.take() else {
             return Err(Error::new(
                 ErrorCode::GroupingError,
@@ -881,11 +896,12 @@ impl Binder<'_> {
                 Some(f) => Some(self.condition(f, scope, "FILTER")?),
                 None => None,
             };
-            Ok((func, bound, filter))
+            let order = self.aggregate_order(args, distinct, order_by, scope)?;
+            Ok((func, bound, filter, order))
         })();
         self.agg_forbidden = forbidden;
         let mut aggs = saved;
-        let (func, bound, filter) = match result {
+        let (func, bound, filter, order_by) = match result {
             Ok(x) => x,
             Err(e) => {
                 self.aggs = Some(aggs);
@@ -898,6 +914,7 @@ impl Binder<'_> {
             args: bound,
             distinct,
             filter,
+            order_by,
         });
         let i = aggs.len() - 1;
         self.aggs = Some(aggs);

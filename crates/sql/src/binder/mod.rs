@@ -6,7 +6,9 @@
 //! - [`query`]: SELECT, set operations, VALUES, FROM and joins, GROUP BY,
 //!   ORDER BY, LIMIT, WITH.
 
+mod aggregate;
 pub mod expr;
+mod operator;
 pub mod query;
 pub mod window;
 

@@ -141,7 +141,7 @@ fn jsonb(j: &Json) -> Value {
 }
 
 /// json (not jsonb) text: keys in the order given, `" : "` after keys.
-fn write_json(j: &Json) -> String {
+pub(super) fn write_json(j: &Json) -> String {
     fn go(j: &Json, out: &mut String) {
         match j {
             Json::Object(fields) => {
@@ -176,7 +176,7 @@ fn write_json(j: &Json) -> String {
 
 /// A SQL value as JSON: numbers and booleans as themselves, timestamps in
 /// ISO 8601 with a `T`, arrays as arrays, json as parsed, text as strings.
-fn to_json(v: &Value, ctx: &FunctionContext) -> Result<Json> {
+pub(super) fn to_json(v: &Value, ctx: &FunctionContext) -> Result<Json> {
     Ok(match v {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),

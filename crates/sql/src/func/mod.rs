@@ -11,9 +11,12 @@
 //! `math` (math functions), `signature` (function signatures and
 //! resolution, argument coercion) and `aggregate`.
 
+pub mod array_ops;
 mod datefn;
 mod datetime;
 mod json;
+mod json_agg;
+mod json_ops;
 mod math;
 mod misc;
 mod num;
@@ -249,6 +252,17 @@ fn no_function(name: &str, args: &[DataType]) -> Error {
     .with_hint(
         "No function matches the given name and argument types. You might need to add explicit type casts.",
     )
+}
+
+/// 42883 "operator does not exist: l op r", for operators resolved
+/// outside this module (the binder's jsonb and array operators).
+pub fn operator_error(op: &str, l: &DataType, r: &DataType) -> Error {
+    no_operator(op, Some(l), r)
+}
+
+/// Whether `t` is one of the string types (text, varchar, char, name).
+pub fn is_string_type(t: &DataType) -> bool {
+    is_string(t)
 }
 
 /// Whether `t` is one of the string types (which all behave as text).

@@ -90,6 +90,8 @@ fn registry() -> &'static Registry {
         super::to_char::register(&mut r);
         super::misc::register(&mut r);
         super::json::register(&mut r);
+        super::json_ops::register(&mut r);
+        super::array_ops::register(&mut r);
         r
     })
 }

@@ -231,6 +231,9 @@ pub struct AggCall {
     pub args: Vec<Expr>,
     pub distinct: bool,
     pub filter: Option<Expr>,
+    /// `agg(x ORDER BY k)`: the order the rows reach the accumulator in
+    /// (empty: input order).
+    pub order_by: Vec<SortKey>,
 }
 
 /// A window frame bound.

@@ -1,0 +1,167 @@
+//! Array operators and subscripts: `@>` (arraycontains), `<@`
+//! (arraycontained), `&&` (arrayoverlap), and `a[i]`, `a[i:j]` over the
+//! nested [`Value::Array`] form of (multidimensional) arrays.
+
+use super::signature::{Registry, ANY};
+use crate::types::{DataType, Value};
+
+pub(super) fn register(r: &mut Registry) {
+    r.add(&["arraycontains"], &[ANY, ANY], DataType::Bool, |a, _| {
+        Ok(Value::Bool(contains(&a[0], &a[1])))
+    });
+    r.add(&["arraycontained"], &[ANY, ANY], DataType::Bool, |a, _| {
+        Ok(Value::Bool(contains(&a[1], &a[0])))
+    });
+    r.add(&["arrayoverlap"], &[ANY, ANY], DataType::Bool, |a, _| {
+        let x = flat(&a[0]);
+        Ok(Value::Bool(flat(&a[1]).iter().any(|b| has(&x, b))))
+    });
+}
+
+/// The elements of an array in storage order, every dimension flattened.
+pub fn flat(v: &Value) -> Vec<&Value> {
+    fn walk<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            v => out.push(v),
+        }
+    }
+    let mut out = Vec::new();
+    if let Value::Array(items) = v {
+        items.iter().for_each(|i| walk(i, &mut out));
+    }
+    out
+}
+
+/// Whether a non-NULL `b` equals an element of `x` (NULL equals nothing).
+fn has(x: &[&Value], b: &Value) -> bool {
+    !b.is_null()
+        && x.iter()
+            .any(|a| a.compare(b) == Some(std::cmp::Ordering::Equal))
+}
+
+/// Every element of `b` is in `a`, dimensions ignored (a NULL element of
+/// `b` makes it false, as in PostgreSQL).
+fn contains(a: &Value, b: &Value) -> bool {
+    let x = flat(a);
+    flat(b).iter().all(|e| has(&x, e))
+}
+
+/// One subscript of `a[...]`: an index, or a slice with optional bounds.
+#[derive(Clone, Debug)]
+pub enum Subscript {
+    Index(Value),
+    Slice(Option<Value>, Option<Value>),
+}
+
+fn int(v: &Value) -> Option<i64> {
+    super::num::as_i64(v)
+}
+
+/// `a[s1][s2]...`: with any slice every subscript is a slice (an index
+/// `i` is `1:i`, as PostgreSQL reads it) and the result is an array;
+/// otherwise it is the element. Out of range or a NULL subscript is NULL.
+pub fn subscript(a: &Value, subs: &[Subscript]) -> Value {
+    if !matches!(a, Value::Array(_)) {
+        return Value::Null;
+    }
+    if subs.iter().any(|s| matches!(s, Subscript::Slice(..))) {
+        return slice(a, subs).unwrap_or(Value::Null);
+    }
+    let mut cur = a;
+    for s in subs {
+        let Subscript::Index(i) = s else {
+            return Value::Null;
+        };
+        let (Value::Array(items), Some(i)) = (cur, int(i)) else {
+            return Value::Null;
+        };
+        match usize::try_from(i - 1).ok().and_then(|i| items.get(i)) {
+            Some(v) => cur = v,
+            None => return Value::Null,
+        }
+    }
+    if matches!(cur, Value::Array(_)) {
+        // Fewer subscripts than dimensions: PostgreSQL gives NULL.
+        return Value::Null;
+    }
+    cur.clone()
+}
+
+/// `a[l:u]...`; `None` is a NULL bound. An empty selection is `{}`.
+fn slice(a: &Value, subs: &[Subscript]) -> Option<Value> {
+    fn go(v: &Value, subs: &[Subscript]) -> Option<Option<Value>> {
+        let Some((s, rest)) = subs.split_first() else {
+            return Some(Some(v.clone()));
+        };
+        let Value::Array(items) = v else {
+            // More subscripts than dimensions: nothing is selected.
+            return Some(None);
+        };
+        let len = items.len() as i64;
+        let bound = |b: &Option<Value>, default: i64| -> Option<i64> {
+            match b {
+                None => Some(default),
+                Some(v) => int(v),
+            }
+        };
+        let (lo, hi) = match s {
+            Subscript::Index(i) => (1, int(i)?),
+            Subscript::Slice(l, u) => (bound(l, 1)?, bound(u, len)?),
+        };
+        let (lo, hi) = (lo.max(1), hi.min(len));
+        let mut out = Vec::new();
+        for i in lo..=hi {
+            if let Some(x) = go(&items[(i - 1) as usize], rest)? {
+                out.push(x);
+            }
+        }
+        // A sub-array whose slice is empty drops out entirely.
+        Some(
+            if out.is_empty()
+                || out
+                    .iter()
+                    .any(|x| matches!(x, Value::Array(v) if v.is_empty()))
+            {
+                None
+            } else {
+                Some(Value::Array(out))
+            },
+        )
+    }
+    // Slice bounds given as `[:u]` / `[l:]` without a value are "open";
+    // a NULL bound value makes the whole result NULL.
+    for s in subs {
+        match s {
+            Subscript::Index(i) if i.is_null() => return None,
+            Subscript::Slice(Some(l), _) if l.is_null() => return None,
+            Subscript::Slice(_, Some(u)) if u.is_null() => return None,
+            _ => {}
+        }
+    }
+    Some(go(a, subs)?.unwrap_or(Value::Array(Vec::new())))
+}
+
+/// `a[i] = v` in UPDATE: sets element `i` (1-based) of a one-dimensional
+/// array, extending it with NULLs; a NULL array becomes `{v}` at `i`.
+pub fn assign(a: &Value, i: &Value, v: Value) -> Option<Value> {
+    let i = int(i)?;
+    let mut items = match a {
+        Value::Array(items) => items.clone(),
+        _ => Vec::new(),
+    };
+    if items.is_empty() {
+        // PostgreSQL starts an empty array at the subscript; without
+        // lower bounds here, only subscript 1 is representable.
+        if i != 1 {
+            return None;
+        }
+        return Some(Value::Array(vec![v]));
+    }
+    let at = usize::try_from(i - 1).ok()?;
+    if at >= items.len() {
+        items.resize(at + 1, Value::Null);
+    }
+    items[at] = v;
+    Some(Value::Array(items))
+}

@@ -302,27 +302,13 @@ impl Binder<'_> {
                 compare_op,
                 right,
             } => self.quantified(left, compare_op, right, false, scope),
-            ast::Expr::Array(a) => {
-                let mut items = Vec::new();
-                let mut types = Vec::new();
-                for x in &a.elem {
-                    let (b, t) = self.expr(x, scope)?;
-                    types.push(t.clone());
-                    items.push((b, t));
-                }
-                let common = if types.is_empty() {
-                    DataType::Text
-                } else {
-                    cast::common_type(&types)?
-                };
-                let items = items
-                    .into_iter()
-                    .map(|(b, t)| self.coerce(b, &t, &common))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok((
-                    Expr::Func("array".into(), items),
-                    DataType::Array(Box::new(common)),
-                ))
+            ast::Expr::Array(a) => self.array_constructor(a, scope),
+            ast::Expr::CompoundFieldAccess { root, access_chain }
+                if access_chain
+                    .iter()
+                    .all(|a| matches!(a, ast::AccessExpr::Subscript(_))) =>
+            {
+                self.subscripts(root, access_chain, scope)
             }
             ast::Expr::Collate { expr, .. } => self.expr(expr, scope),
             _ => Err(Error::unsupported(format!("expression not supported: {e}"))),
@@ -717,6 +703,9 @@ impl Binder<'_> {
             }));
         }
         let ty = DataType::from_sql(dt)?;
+        if let Some(b) = self.empty_array_cast(e, &ty) {
+            return Ok(b);
+        }
         let (x, t) = self.expr(e, scope)?;
         if t == DataType::Unknown {
             if let Expr::Const(Value::Text(s)) = &x {
@@ -807,6 +796,9 @@ impl Binder<'_> {
         let mut args = Vec::new();
         match &f.args {
             ast::FunctionArguments::None => {}
+            ast::FunctionArguments::Subquery(q) if name == "array" => {
+                return self.array_subquery(q, scope);
+            }
             ast::FunctionArguments::Subquery(_) => {
                 return Err(Error::unsupported("function over a subquery"))
             }

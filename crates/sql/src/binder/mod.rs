@@ -7,9 +7,11 @@
 //!   ORDER BY, LIMIT, WITH.
 
 mod aggregate;
+mod array;
 pub mod expr;
 mod operator;
 pub mod query;
+mod srf;
 pub mod window;
 
 use crate::catalog::Catalog;

@@ -739,9 +739,17 @@ impl Binder<'_> {
     ) -> Result<(Plan, Scope)> {
         match f {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
             } => {
                 let (schema, rel) = object_name(name)?;
+                if let (Some(args), true) = (args, *with_ordinality) {
+                    let exprs = super::srf::plain_args(&args.args);
+                    return self.function_scan(&rel, &exprs, alias.as_ref(), left, true);
+                }
                 if let Some(args) = args {
                     let exprs: Vec<ast::Expr> = args
                         .args
@@ -798,6 +806,19 @@ impl Binder<'_> {
                     .collect();
                 self.table_function(&rel, &exprs, alias.as_ref(), left)
             }
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality,
+                ..
+            } => self.function_scan(
+                "unnest",
+                array_exprs,
+                alias.as_ref(),
+                left,
+                *with_ordinality,
+            ),
             ast::TableFactor::NestedJoin {
                 table_with_joins,
                 alias,
@@ -882,7 +903,15 @@ impl Binder<'_> {
                 .and_then(|p| p.as_ident())
                 .map(ident)
                 .unwrap_or_default();
-            if f.over.is_some() || !matches!(name.as_str(), "generate_series" | "unnest") {
+            let single = matches!(
+                name.as_str(),
+                "generate_series"
+                    | "unnest"
+                    | "jsonb_array_elements"
+                    | "jsonb_array_elements_text"
+                    | "jsonb_object_keys"
+            );
+            if f.over.is_some() || !single {
                 out.push(item.clone());
                 continue;
             }
@@ -898,6 +927,10 @@ impl Binder<'_> {
                 _ => vec![],
             };
             let (fp, mut fs) = self.table_function(&name, &args, None, Some(&scope))?;
+            if fs.cols.len() != 1 {
+                let types: Vec<DataType> = fs.cols.iter().map(|c| c.ty.clone()).collect();
+                return Err(super::expr::undefined_function(&name, &types));
+            }
             let hidden = format!("?srf{}?", scope.cols.len());
             fs.cols[0].name = hidden.clone();
             fs.cols[0].qualifier = None;
@@ -922,6 +955,9 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
         left: Option<&Scope>,
     ) -> Result<(Plan, Scope)> {
+        if crate::func::srf::is_srf(name) {
+            return self.function_scan(name, args, alias, left, false);
+        }
         let empty = Scope::default();
         if let Some(l) = left {
             self.outer.push(l.clone());
@@ -963,6 +999,8 @@ impl Binder<'_> {
         let plan = Plan::Function {
             name: name.into(),
             args,
+            width: 1,
+            ordinality: false,
         };
         let plan = if lateral {
             Plan::Lateral {
@@ -1165,7 +1203,7 @@ pub fn table_cols(t: &Arc<TableDef>) -> Vec<ScopeCol> {
     cols
 }
 
-fn apply_alias(cols: &mut [ScopeCol], alias: &ast::TableAlias) {
+pub(super) fn apply_alias(cols: &mut [ScopeCol], alias: &ast::TableAlias) {
     let name = ident(&alias.name);
     let mut visible = cols.iter_mut().filter(|c| !c.hidden);
     for a in &alias.columns {

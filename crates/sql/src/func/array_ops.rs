@@ -2,10 +2,25 @@
 //! (arraycontained), `&&` (arrayoverlap), and `a[i]`, `a[i:j]` over the
 //! nested [`Value::Array`] form of (multidimensional) arrays.
 
+use super::err;
 use super::signature::{Registry, ANY};
+use crate::error::{Error, ErrorCode, Result};
 use crate::types::{DataType, Value};
 
 pub(super) fn register(r: &mut Registry) {
+    // The binder's forms of ARRAY[[...], [...]], a[i][j] and a[l:u]; their
+    // result types come from the binder (ANY here).
+    r.add_lax(&["array_nested"], &[ANY], true, ANY, |a, _| nested(a));
+    r.add_lax(&["array_subscript"], &[ANY], true, ANY, |a, _| {
+        let subs: Vec<Subscript> = a[1..].iter().cloned().map(Subscript::Index).collect();
+        Ok(subscript(&a[0], &subs))
+    });
+    r.add_lax(&["array_slice"], &[ANY], true, ANY, |a, _| {
+        let Some(Value::Text(spec)) = a.get(1) else {
+            return Err(Error::internal("array_slice without its subscript spec"));
+        };
+        Ok(subscript(&a[0], &slice_spec(spec, &a[2..])?))
+    });
     r.add(&["arraycontains"], &[ANY, ANY], DataType::Bool, |a, _| {
         Ok(Value::Bool(contains(&a[0], &a[1])))
     });
@@ -164,4 +179,81 @@ pub fn assign(a: &Value, i: &Value, v: Value) -> Option<Value> {
     }
     items[at] = v;
     Some(Value::Array(items))
+}
+
+/// The dimensions of a (possibly nested) array value: the length of each
+/// level, following first elements.
+fn dims(v: &Value) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut cur = v;
+    while let Value::Array(items) = cur {
+        out.push(items.len());
+        match items.first() {
+            Some(first) => cur = first,
+            None => break,
+        }
+    }
+    out
+}
+
+/// `ARRAY[sub, sub, ...]` of sub-arrays: every one must have the same
+/// dimensions (2202E otherwise); empty sub-arrays drop out, as in
+/// PostgreSQL, and NULL ones are an error there too.
+fn nested(items: &[Value]) -> Result<Value> {
+    let mismatch = || {
+        err(
+            ErrorCode::ArraySubscriptError,
+            "multidimensional arrays must have array expressions with matching dimensions",
+        )
+    };
+    let subs: Vec<&Value> = items
+        .iter()
+        .filter(|v| !matches!(v, Value::Array(a) if a.is_empty()))
+        .collect();
+    let Some(first) = subs.first() else {
+        return Ok(Value::Array(Vec::new()));
+    };
+    let want = dims(first);
+    for s in &subs {
+        if !matches!(s, Value::Array(_)) || dims(s) != want || !rectangular(s) {
+            return Err(mismatch());
+        }
+    }
+    Ok(Value::Array(subs.into_iter().cloned().collect()))
+}
+
+/// Whether every sub-array at each level has the same length.
+fn rectangular(v: &Value) -> bool {
+    let Value::Array(items) = v else {
+        return true;
+    };
+    let first = items.first().map(dims);
+    items
+        .iter()
+        .all(|i| Some(dims(i)) == first && rectangular(i))
+}
+
+/// Reads `array_slice`'s spec (`i,slu,sl,su,s,` one entry per subscript:
+/// `i` an index, `s` a slice with its lower and/or upper bound present)
+/// against the bound values that follow it.
+fn slice_spec(spec: &str, mut vals: &[Value]) -> Result<Vec<Subscript>> {
+    let mut next = || -> Result<Value> {
+        let (v, rest) = vals
+            .split_first()
+            .ok_or_else(|| Error::internal("array_slice: too few bounds"))?;
+        vals = rest;
+        Ok(v.clone())
+    };
+    let mut out = Vec::new();
+    for part in spec.split(',').filter(|p| !p.is_empty()) {
+        out.push(match part {
+            "i" => Subscript::Index(next()?),
+            p => {
+                let lo = if p.contains('l') { Some(next()?) } else { None };
+                let hi = if p.contains('u') { Some(next()?) } else { None };
+                Subscript::Slice(lo, hi)
+            }
+        });
+    }
+    Ok(out)
 }

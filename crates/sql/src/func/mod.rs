@@ -23,6 +23,7 @@ mod num;
 mod ops;
 mod pattern;
 mod signature;
+pub mod srf;
 mod text;
 mod to_char;
 

@@ -339,6 +339,10 @@ pub enum Plan {
     Function {
         name: String,
         args: Vec<Expr>,
+        /// Columns per row (jsonb_each has two; WITH ORDINALITY adds one).
+        width: usize,
+        /// WITH ORDINALITY: a last bigint column numbering the rows from 1.
+        ordinality: bool,
     },
     Filter {
         input: Box<Plan>,

@@ -1,0 +1,161 @@
+//! Binding array expressions: `ARRAY[...]` constructors (an empty one
+//! needs a cast, sub-arrays must match), `ARRAY(SELECT ...)`, and
+//! subscripts `a[i]`, `a[i][j]`, slices `a[l:u]`.
+
+use sqlparser::ast;
+
+use super::{Binder, Scope};
+use crate::error::{Error, ErrorCode, Result};
+use crate::planner::plan::Expr;
+use crate::types::{cast, DataType, Value};
+
+type Bound = (Expr, DataType);
+
+/// The element type under every array level (`int[][]` -> `int`).
+fn base_element(t: &DataType) -> &DataType {
+    match t {
+        DataType::Array(e) => base_element(e),
+        t => t,
+    }
+}
+
+impl Binder<'_> {
+    /// `ARRAY[a, b, ...]`. Sub-arrays (`ARRAY[[1, 2], [3, 4]]`) make a
+    /// multidimensional array, checked for matching dimensions when it
+    /// is built.
+    pub(super) fn array_constructor(&mut self, a: &ast::Array, scope: &Scope) -> Result<Bound> {
+        if a.elem.is_empty() {
+            return Err(Error::new(
+                ErrorCode::IndeterminateDatatype,
+                "cannot determine type of empty array",
+            )
+            .with_hint("Explicitly cast to the desired type, for example ARRAY[]::integer[]."));
+        }
+        let mut items = Vec::new();
+        let mut types = Vec::new();
+        for x in &a.elem {
+            let (b, t) = self.expr(x, scope)?;
+            types.push(t.clone());
+            items.push((b, t));
+        }
+        let common = cast::common_type(&types)?;
+        let items = items
+            .into_iter()
+            .map(|(b, t)| self.coerce(b, &t, &common))
+            .collect::<Result<Vec<_>>>()?;
+        let name = if matches!(common, DataType::Array(_)) {
+            "array_nested"
+        } else {
+            "array"
+        };
+        Ok((
+            Expr::Func(name.into(), items),
+            DataType::Array(Box::new(common)),
+        ))
+    }
+
+    /// `ARRAY[]::t[]`: an empty array of the cast's type (`None` when
+    /// `e` is not an empty constructor).
+    pub(super) fn empty_array_cast(&self, e: &ast::Expr, ty: &DataType) -> Option<Bound> {
+        match e {
+            ast::Expr::Array(a) if a.elem.is_empty() && matches!(ty, DataType::Array(_)) => {
+                Some((Expr::Const(Value::Array(Vec::new())), ty.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// `ARRAY(SELECT x ...)`: the subquery's rows as an array, `{}` for
+    /// none. Bound as `(SELECT coalesce(array_agg(x), '{}') FROM (...))`,
+    /// which keeps the subquery's row order.
+    pub(super) fn array_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<Bound> {
+        let sql = format!(
+            "SELECT coalesce(array_agg(\"?array?\"), '{{}}') FROM ({q}) AS \"?array_rows?\" (\"?array?\")"
+        );
+        let wrapped = crate::parser::parse_query(&sql)?;
+        let (slot, cols) = self.subquery(&wrapped, scope, true)?;
+        let ty = cols
+            .first()
+            .map(|c| c.ty.clone())
+            .unwrap_or(DataType::Array(Box::new(DataType::Text)));
+        Ok((Expr::Slot(slot), ty))
+    }
+
+    /// `a[i]...` or `a[l:u]...`. Index-only access gives the element type
+    /// (NULL when out of range or short of dimensions); any slice gives
+    /// an array of the same type.
+    pub(super) fn subscripts(
+        &mut self,
+        root: &ast::Expr,
+        chain: &[ast::AccessExpr],
+        scope: &Scope,
+    ) -> Result<Bound> {
+        let (base, ty) = self.expr(root, scope)?;
+        if !matches!(ty, DataType::Array(_)) {
+            return Err(Error::new(
+                ErrorCode::DatatypeMismatch,
+                format!(
+                    "cannot subscript type {} because it does not support subscripting",
+                    ty.display_name()
+                ),
+            ));
+        }
+        let mut args = vec![base];
+        let mut spec = String::new();
+        let mut slice = false;
+        for a in chain {
+            let ast::AccessExpr::Subscript(s) = a else {
+                return Err(Error::unsupported(format!("field access {a}")));
+            };
+            match s {
+                ast::Subscript::Index { index } => {
+                    spec.push('i');
+                    args.push(self.subscript_index(index, scope)?);
+                }
+                ast::Subscript::Slice {
+                    lower_bound,
+                    upper_bound,
+                    stride,
+                } => {
+                    if stride.is_some() {
+                        return Err(Error::syntax("syntax error at or near \":\""));
+                    }
+                    slice = true;
+                    spec.push('s');
+                    for (b, flag) in [(lower_bound, 'l'), (upper_bound, 'u')] {
+                        if let Some(b) = b {
+                            spec.push(flag);
+                            args.push(self.subscript_index(b, scope)?);
+                        }
+                    }
+                }
+            }
+            spec.push(',');
+        }
+        if slice {
+            args.insert(1, Expr::Const(Value::Text(spec)));
+            return Ok((Expr::Func("array_slice".into(), args), ty));
+        }
+        let elem = base_element(&ty).clone();
+        Ok((Expr::Func("array_subscript".into(), args), elem))
+    }
+
+    /// A subscript bound: an integer (42804 otherwise).
+    fn subscript_index(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        let (x, t) = self.expr(e, scope)?;
+        match t {
+            DataType::Int4 => Ok(x),
+            DataType::Unknown | DataType::Int2 | DataType::Int8 => {
+                self.coerce(x, &t, &DataType::Int4)
+            }
+            DataType::Numeric(_) | DataType::Float4 | DataType::Float8 => {
+                Ok(Expr::Cast(Box::new(x), DataType::Int4))
+            }
+            t => Err(Error::new(
+                ErrorCode::DatatypeMismatch,
+                "array subscript must have type integer",
+            )
+            .with_detail(format!("The subscript has type {}.", t.display_name()))),
+        }
+    }
+}

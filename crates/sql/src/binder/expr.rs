@@ -840,6 +840,9 @@ impl Binder<'_> {
             };
             return self.aggregate(&name, &args, call, scope);
         }
+        if let Some(b) = self.whole_row_json(&name, &args, scope)? {
+            return Ok(b);
+        }
         let mut bound = Vec::new();
         for a in &args {
             bound.push(self.expr(a, scope)?);

@@ -12,6 +12,7 @@ pub mod expr;
 mod operator;
 pub mod query;
 mod srf;
+mod whole_row;
 pub mod window;
 
 use crate::catalog::Catalog;

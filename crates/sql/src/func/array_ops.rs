@@ -2,8 +2,8 @@
 //! (arraycontained), `&&` (arrayoverlap), and `a[i]`, `a[i:j]` over the
 //! nested [`Value::Array`] form of (multidimensional) arrays.
 
-use super::err;
 use super::signature::{Registry, ANY};
+use super::{err, FunctionContext};
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{DataType, Value};
 
@@ -15,6 +15,13 @@ pub(super) fn register(r: &mut Registry) {
         let subs: Vec<Subscript> = a[1..].iter().cloned().map(Subscript::Index).collect();
         Ok(subscript(&a[0], &subs))
     });
+    r.add_lax(
+        &["array_assign_subscript"],
+        &[ANY, ANY, ANY],
+        false,
+        ANY,
+        |a, ctx| assign_subscript(&a[0], &a[1], &a[2], ctx),
+    );
     r.add_lax(&["array_slice"], &[ANY], true, ANY, |a, _| {
         let Some(Value::Text(spec)) = a.get(1) else {
             return Err(Error::internal("array_slice without its subscript spec"));
@@ -157,28 +164,44 @@ fn slice(a: &Value, subs: &[Subscript]) -> Option<Value> {
     Some(go(a, subs)?.unwrap_or(Value::Array(Vec::new())))
 }
 
-/// `a[i] = v` in UPDATE: sets element `i` (1-based) of a one-dimensional
-/// array, extending it with NULLs; a NULL array becomes `{v}` at `i`.
-pub fn assign(a: &Value, i: &Value, v: Value) -> Option<Value> {
-    let i = int(i)?;
+/// `UPDATE ... SET a[i] = v`: sets element `i` (1-based) of a
+/// one-dimensional array, padding with NULLs past its end; a NULL or
+/// empty array becomes `{v}` for `i` = 1. Subscripts that would need
+/// another lower bound are not supported (arrays here always start at 1).
+fn assign_subscript(a: &Value, i: &Value, v: &Value, ctx: &FunctionContext) -> Result<Value> {
+    if i.is_null() {
+        return Err(err(
+            ErrorCode::NullValueNotAllowed,
+            "array subscript in assignment must not be null",
+        ));
+    }
+    let unsupported = || {
+        Error::unsupported("array assignment that changes the lower bound (subscripts start at 1)")
+    };
+    let i = int(i).ok_or_else(|| Error::internal("array subscript is not an integer"))?;
     let mut items = match a {
         Value::Array(items) => items.clone(),
         _ => Vec::new(),
     };
-    if items.is_empty() {
-        // PostgreSQL starts an empty array at the subscript; without
-        // lower bounds here, only subscript 1 is representable.
-        if i != 1 {
-            return None;
-        }
-        return Some(Value::Array(vec![v]));
+    if items.iter().any(|x| matches!(x, Value::Array(_))) {
+        return Err(Error::unsupported(
+            "assignment to one subscript of a multidimensional array",
+        ));
     }
-    let at = usize::try_from(i - 1).ok()?;
+    // An untyped literal takes the type of the elements already there.
+    let v = match (v, items.iter().find_map(Value::data_type)) {
+        (Value::Text(s), Some(t)) if !t.is_string() => Value::from_text(&t, s, &ctx.format)?,
+        (v, _) => v.clone(),
+    };
+    let at = usize::try_from(i - 1).map_err(|_| unsupported())?;
+    if items.is_empty() && at > 0 {
+        return Err(unsupported());
+    }
     if at >= items.len() {
         items.resize(at + 1, Value::Null);
     }
     items[at] = v;
-    Some(Value::Array(items))
+    Ok(Value::Array(items))
 }
 
 /// The dimensions of a (possibly nested) array value: the length of each

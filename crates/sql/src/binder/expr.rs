@@ -707,6 +707,14 @@ impl Binder<'_> {
             return Ok(b);
         }
         let (x, t) = self.expr(e, scope)?;
+        // json and jsonb values look alike at run time; only jsonb casts
+        // to numbers and booleans.
+        if t == DataType::Json && !cast::can_cast(&t, &ty, cast::CastKind::Explicit) {
+            return Err(Error::new(
+                ErrorCode::CannotCoerce,
+                format!("cannot cast type json to {}", ty.display_name()),
+            ));
+        }
         if t == DataType::Unknown {
             if let Expr::Const(Value::Text(s)) = &x {
                 return Ok((Expr::Const(Value::from_text(&ty, s, self.format)?), ty));

@@ -113,9 +113,11 @@ impl Binder<'_> {
 }
 
 /// Whether two array element types are the same for the array operators
-/// (string types, and numerics of any typmod, count as one).
+/// (string types, and numerics of any typmod, count as one; a
+/// multidimensional array has the type of its elements).
 fn same_element(x: &DataType, y: &DataType) -> bool {
     match (x, y) {
+        (DataType::Array(a), b) | (b, DataType::Array(a)) => same_element(a, b),
         (DataType::Numeric(_), DataType::Numeric(_)) => true,
         (a, b) if func::is_string_type(a) && func::is_string_type(b) => true,
         (a, b) => a == b,

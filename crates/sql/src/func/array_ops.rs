@@ -220,29 +220,28 @@ fn dims(v: &Value) -> Vec<usize> {
 }
 
 /// `ARRAY[sub, sub, ...]` of sub-arrays: every one must have the same
-/// dimensions (2202E otherwise); empty sub-arrays drop out, as in
-/// PostgreSQL, and NULL ones are an error there too.
+/// dimensions (2202E otherwise; a NULL one too, as in PostgreSQL). Only
+/// empty sub-arrays make an empty array.
 fn nested(items: &[Value]) -> Result<Value> {
-    let mismatch = || {
-        err(
-            ErrorCode::ArraySubscriptError,
-            "multidimensional arrays must have array expressions with matching dimensions",
-        )
-    };
-    let subs: Vec<&Value> = items
+    if items
         .iter()
-        .filter(|v| !matches!(v, Value::Array(a) if a.is_empty()))
-        .collect();
-    let Some(first) = subs.first() else {
+        .all(|v| matches!(v, Value::Array(a) if a.is_empty()))
+    {
         return Ok(Value::Array(Vec::new()));
-    };
-    let want = dims(first);
-    for s in &subs {
-        if !matches!(s, Value::Array(_)) || dims(s) != want || !rectangular(s) {
-            return Err(mismatch());
+    }
+    let want = items.first().map(dims);
+    for s in items {
+        if !matches!(s, Value::Array(a) if !a.is_empty())
+            || Some(dims(s)) != want
+            || !rectangular(s)
+        {
+            return Err(err(
+                ErrorCode::ArraySubscriptError,
+                "multidimensional arrays must have array expressions with matching dimensions",
+            ));
         }
     }
-    Ok(Value::Array(subs.into_iter().cloned().collect()))
+    Ok(Value::Array(items.to_vec()))
 }
 
 /// Whether every sub-array at each level has the same length.
@@ -279,4 +278,96 @@ fn slice_spec(spec: &str, mut vals: &[Value]) -> Result<Vec<Subscript>> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arr(items: &[i32]) -> Value {
+        Value::Array(items.iter().map(|i| Value::Int4(*i)).collect())
+    }
+
+    fn idx(i: i32) -> Subscript {
+        Subscript::Index(Value::Int4(i))
+    }
+
+    fn range(l: Option<i32>, u: Option<i32>) -> Subscript {
+        Subscript::Slice(l.map(Value::Int4), u.map(Value::Int4))
+    }
+
+    fn show(v: &Value) -> String {
+        v.to_text(&Default::default())
+            .unwrap_or_else(|| "NULL".into())
+    }
+
+    // Expectations checked with PostgreSQL 15.
+    #[test]
+    fn subscripts_and_slices() {
+        let a = arr(&[10, 20, 30, 40]);
+        let m = Value::Array(vec![arr(&[1, 2]), arr(&[3, 4])]);
+        assert_eq!(show(&subscript(&a, &[idx(1)])), "10");
+        assert_eq!(show(&subscript(&a, &[idx(0)])), "NULL");
+        assert_eq!(show(&subscript(&a, &[idx(5)])), "NULL");
+        assert_eq!(
+            show(&subscript(&a, &[Subscript::Index(Value::Null)])),
+            "NULL"
+        );
+        assert_eq!(show(&subscript(&a, &[range(Some(2), Some(3))])), "{20,30}");
+        assert_eq!(show(&subscript(&a, &[range(None, Some(2))])), "{10,20}");
+        assert_eq!(show(&subscript(&a, &[range(Some(3), None)])), "{30,40}");
+        assert_eq!(show(&subscript(&a, &[range(Some(3), Some(2))])), "{}");
+        assert_eq!(show(&subscript(&a, &[range(Some(-5), Some(2))])), "{10,20}");
+        assert_eq!(show(&subscript(&m, &[idx(2), idx(1)])), "3");
+        assert_eq!(show(&subscript(&m, &[idx(1)])), "NULL");
+        assert_eq!(
+            show(&subscript(&m, &[range(Some(1), Some(2)), idx(2)])),
+            "{{1,2},{3,4}}"
+        );
+        assert_eq!(
+            show(&subscript(
+                &m,
+                &[range(Some(2), Some(2)), range(Some(2), Some(2))]
+            )),
+            "{{4}}"
+        );
+    }
+
+    #[test]
+    fn containment_ignores_dimensions_and_nulls() {
+        let m = Value::Array(vec![arr(&[1, 2]), arr(&[3, 4])]);
+        assert!(contains(&m, &arr(&[4, 1])));
+        let with_null = Value::Array(vec![Value::Int4(1), Value::Null]);
+        assert!(!contains(&with_null, &Value::Array(vec![Value::Null])));
+        assert!(contains(&arr(&[]), &arr(&[])));
+    }
+
+    #[test]
+    fn nested_constructors_need_matching_dimensions() {
+        assert_eq!(
+            show(&nested(&[arr(&[1]), arr(&[2])]).expect("ok")),
+            "{{1},{2}}"
+        );
+        assert_eq!(show(&nested(&[arr(&[]), arr(&[])]).expect("ok")), "{}");
+        for bad in [
+            vec![arr(&[1]), arr(&[2, 3])],
+            vec![arr(&[1]), arr(&[])],
+            vec![arr(&[1]), Value::Null],
+        ] {
+            let e = nested(&bad).expect_err("mismatch");
+            assert_eq!(e.code, ErrorCode::ArraySubscriptError);
+        }
+    }
+
+    #[test]
+    fn assignment_pads_with_nulls() {
+        let ctx = FunctionContext::default();
+        let v = assign_subscript(&arr(&[1]), &Value::Int4(4), &Value::Int4(7), &ctx).expect("ok");
+        assert_eq!(show(&v), "{1,NULL,NULL,7}");
+        let v = assign_subscript(&Value::Null, &Value::Int4(1), &Value::Int4(7), &ctx).expect("ok");
+        assert_eq!(show(&v), "{7}");
+        let e =
+            assign_subscript(&arr(&[1]), &Value::Null, &Value::Int4(7), &ctx).expect_err("null");
+        assert_eq!(e.message, "array subscript in assignment must not be null");
+    }
 }

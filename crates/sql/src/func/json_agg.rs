@@ -101,3 +101,48 @@ impl Accumulator for JsonAgg {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str, rows: &[Vec<Value>]) -> Result<Value> {
+        let mut acc = accumulator(name, &FunctionContext::default());
+        for r in rows {
+            acc.update(r)?;
+        }
+        acc.finish()
+    }
+
+    fn show(v: Result<Value>) -> String {
+        match v.expect("ok") {
+            Value::Json(s) => s,
+            other => format!("{other:?}"),
+        }
+    }
+
+    // Expectations checked with PostgreSQL 15.
+    #[test]
+    fn json_aggregates_print_as_postgres() {
+        let ints = [vec![Value::Int4(1)], vec![Value::Null]];
+        assert_eq!(show(run("json_agg", &ints)), "[1, null]");
+        assert_eq!(show(run("jsonb_agg", &ints)), "[1, null]");
+        let pairs = [
+            vec![Value::Text("b".into()), Value::Int4(2)],
+            vec![Value::Text("a".into()), Value::Null],
+            vec![Value::Text("b".into()), Value::Int4(3)],
+        ];
+        assert_eq!(
+            show(run("json_object_agg", &pairs)),
+            r#"{ "b" : 2, "a" : null, "b" : 3 }"#
+        );
+        assert_eq!(
+            show(run("jsonb_object_agg", &pairs)),
+            r#"{"a": null, "b": 3}"#
+        );
+        assert!(run("jsonb_agg", &[]).expect("ok").is_null());
+        let e =
+            run("jsonb_object_agg", &[vec![Value::Null, Value::Int4(1)]]).expect_err("null key");
+        assert_eq!(e.message, "field name must not be null");
+    }
+}

@@ -355,3 +355,86 @@ fn extract_variadic(a: &[Value], as_text: bool) -> Result<Value> {
     let path: Vec<String> = a[1..].iter().map(|v| text(v).to_string()).collect();
     extract(&a[0], &path, as_text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j(s: &str) -> Json {
+        json::parse(s, "jsonb").expect("valid json")
+    }
+
+    fn doc(s: &str) -> Value {
+        Value::Json(s.into())
+    }
+
+    fn text_path(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| s.to_string()).collect()
+    }
+
+    // Expectations checked with PostgreSQL 15.
+    #[test]
+    fn containment_follows_jsonb_deep_contains() {
+        assert!(contains_top(
+            &j(r#"{"a": [1, {"b": 2}]}"#),
+            &j(r#"{"a": [{"b": 2}]}"#)
+        ));
+        assert!(contains_top(&j(r#"["foo", "bar"]"#), &j(r#""foo""#)));
+        assert!(contains_top(&j("[1, 2, 3]"), &j("[3, 1, 1]")));
+        assert!(contains_top(&j("1.0"), &j("1")));
+        assert!(!contains_top(&j("[1, [2, 3]]"), &j("[2]")));
+        assert!(!contains_top(&j(r#"{"a": {"b": 1}}"#), &j(r#"{"b": 1}"#)));
+        assert!(!contains_top(&j(r#"[[1]]"#), &j("1")));
+    }
+
+    #[test]
+    fn existence_sees_keys_and_string_elements() {
+        assert!(exists(&j(r#"{"a": 1}"#), "a"));
+        assert!(exists(&j(r#"["a", 1]"#), "a"));
+        assert!(!exists(&j(r#"[1, "2"]"#), "1"));
+        assert!(exists(&j(r#""x""#), "x"));
+    }
+
+    #[test]
+    fn deletion_and_paths() {
+        let show = |v: Result<Value>| match v.expect("ok") {
+            Value::Json(s) | Value::Text(s) => s,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(
+            show(delete_keys(&doc(r#"["a", "b", "a"]"#), &["a"])),
+            r#"["b"]"#
+        );
+        assert_eq!(
+            show(delete_index(&doc("[1, 2, 3]"), &Value::Int4(-1))),
+            "[1, 2]"
+        );
+        let e = delete_index(&doc(r#"{"a": 1}"#), &Value::Int4(0)).expect_err("object");
+        assert_eq!(e.message, "cannot delete from object using integer index");
+        let e = delete_keys(&doc("5"), &["a"]).expect_err("scalar");
+        assert_eq!(e.message, "cannot delete from scalar");
+        assert_eq!(
+            show(extract(
+                &doc("[1, [2, 3]]"),
+                &text_path(&["1", "-1"]),
+                false
+            )),
+            "3"
+        );
+        assert_eq!(
+            show(extract(&doc(r#"{"a": "x"}"#), &text_path(&["a"]), true)),
+            "x"
+        );
+        assert!(extract(&doc("[1]"), &text_path(&["x"]), false)
+            .expect("ok")
+            .is_null());
+        let mut d = j(r#"{"a": [1, 2]}"#);
+        delete_path(&mut d, &text_path(&["a", "0"]), 1).expect("ok");
+        assert_eq!(d, j(r#"{"a": [2]}"#));
+        let e = delete_path(&mut j("[1]"), &text_path(&["x"]), 1).expect_err("not an index");
+        assert_eq!(
+            e.message,
+            "path element at position 1 is not an integer: \"x\""
+        );
+    }
+}

@@ -143,3 +143,86 @@ fn unnest(args: &[Value]) -> Vec<Vec<Value>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(s: &str) -> Vec<Value> {
+        vec![Value::Json(s.into())]
+    }
+
+    // Expectations checked with PostgreSQL 15.
+    #[test]
+    fn jsonb_expansions() {
+        let elems = rows(
+            "jsonb_array_elements_text",
+            &doc(r#"[1, "a", null, {"b": 2}]"#),
+        )
+        .expect("ok");
+        let texts: Vec<Value> = elems.into_iter().flatten().collect();
+        assert_eq!(texts.len(), 4);
+        assert!(texts[2].is_null());
+        assert_eq!(
+            texts[3].to_text(&Default::default()).as_deref(),
+            Some(r#"{"b": 2}"#)
+        );
+        let each = rows("jsonb_each", &doc(r#"{"b": [1], "a": "x"}"#)).expect("ok");
+        assert_eq!(each.len(), 2);
+        assert!(rows("jsonb_array_elements", &[Value::Null])
+            .expect("ok")
+            .is_empty());
+        for (name, input, message) in [
+            (
+                "jsonb_array_elements",
+                r#"{"a": 1}"#,
+                "cannot extract elements from an object",
+            ),
+            (
+                "jsonb_array_elements",
+                "1",
+                "cannot extract elements from a scalar",
+            ),
+            (
+                "jsonb_each",
+                "[1]",
+                "cannot call jsonb_each on a non-object",
+            ),
+            (
+                "jsonb_object_keys",
+                "[1]",
+                "cannot call jsonb_object_keys on an array",
+            ),
+            (
+                "jsonb_object_keys",
+                "1",
+                "cannot call jsonb_object_keys on a scalar",
+            ),
+        ] {
+            let e = rows(name, &doc(input)).expect_err("bad input");
+            assert_eq!(e.message, message);
+            assert_eq!(e.code, ErrorCode::InvalidParameterValue);
+        }
+    }
+
+    #[test]
+    fn unnest_pads_shorter_arrays_and_flattens() {
+        let a = Value::Array(vec![Value::Int4(1), Value::Int4(2)]);
+        let b = Value::Array(vec![Value::Text("a".into())]);
+        let r = rows("unnest", &[a.clone(), b]).expect("ok");
+        assert_eq!(r.len(), 2);
+        assert!(r[1][1].is_null());
+        let m = Value::Array(vec![a.clone(), a]);
+        assert_eq!(rows("unnest", &[m]).expect("ok").len(), 4);
+        assert_eq!(
+            columns(
+                "unnest",
+                &[DataType::Array(Box::new(DataType::Array(Box::new(
+                    DataType::Int4
+                ))))]
+            ),
+            Some(vec![("unnest".to_string(), DataType::Int4)])
+        );
+        assert_eq!(columns("unnest", &[DataType::Int4]), None);
+    }
+}

@@ -69,6 +69,17 @@ impl Binder<'_> {
     /// none. Bound as `(SELECT coalesce(array_agg(x), '{}') FROM (...))`,
     /// which keeps the subquery's row order.
     pub(super) fn array_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<Bound> {
+        if let ast::SetExpr::Select(s) = q.body.as_ref() {
+            let wildcard = s.projection.iter().any(|p| {
+                matches!(
+                    p,
+                    ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..)
+                )
+            });
+            if s.projection.len() > 1 && !wildcard {
+                return Err(Error::syntax("subquery must return only one column"));
+            }
+        }
         let sql = format!(
             "SELECT coalesce(array_agg(\"?array?\"), '{{}}') FROM ({q}) AS \"?array_rows?\" (\"?array?\")"
         );

@@ -831,6 +831,12 @@ impl Binder<'_> {
             }
         }
         if let Some(over) = &f.over {
+            if !aggregate_order_by(&f.args).is_empty() {
+                return Err(Error::new(
+                    ErrorCode::FeatureNotSupported,
+                    "aggregate ORDER BY is not implemented for window functions",
+                ));
+            }
             return self.window_function(&name, &args, over, scope);
         }
         if super::window::is_window_only(&name) {

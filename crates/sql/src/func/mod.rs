@@ -9,7 +9,11 @@
 //! float and numeric arithmetic), `datetime` (date/time arithmetic and
 //! functions), `text` (string functions), `pattern` (LIKE and regular expressions),
 //! `math` (math functions), `signature` (function signatures and
-//! resolution, argument coercion) and `aggregate`.
+//! resolution, argument coercion), `aggregate`, `json` (JSON
+//! construction and modification), `json_ops` (the jsonb operators'
+//! functions), `json_agg` (JSON aggregates), `array_ops` (array
+//! operators, subscripts and slices) and `srf` (unnest and the jsonb
+//! set-returning functions).
 
 pub mod array_ops;
 mod datefn;

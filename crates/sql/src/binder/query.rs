@@ -794,6 +794,17 @@ impl Binder<'_> {
                 Ok((plan, Scope::new(cols)))
             }
             ast::TableFactor::Function {
+                name,
+                args,
+                alias,
+                with_ordinality: true,
+                ..
+            } => {
+                let rel = object_name(name)?.1;
+                let exprs = super::srf::plain_args(args);
+                self.function_scan(&rel, &exprs, alias.as_ref(), left, true)
+            }
+            ast::TableFactor::Function {
                 name, args, alias, ..
             } => {
                 let rel = object_name(name)?.1;

@@ -956,9 +956,10 @@ impl Binder<'_> {
         Ok((plan, scope, out))
     }
 
-    /// A set-returning function in FROM (generate_series, unnest). With a
-    /// `left` scope (a later FROM item), its arguments may use the earlier
-    /// items' columns, and it runs once per left row (implicit LATERAL).
+    /// A set-returning function in FROM: generate_series here, unnest and
+    /// the jsonb functions in `function_scan`. With a `left` scope (a later
+    /// FROM item), its arguments may use the earlier items' columns, and it
+    /// runs once per left row (implicit LATERAL).
     fn table_function(
         &mut self,
         name: &str,
@@ -1053,14 +1054,6 @@ impl Binder<'_> {
                     args.push(self.coerce(x, &xt, &target)?);
                 }
                 Ok((args, t))
-            }
-            "unnest" => {
-                let elem = match types.first() {
-                    Some(DataType::Array(e)) => (**e).clone(),
-                    Some(DataType::Unknown) => DataType::Text,
-                    _ => return Err(super::expr::undefined_function(name, &types)),
-                };
-                Ok((bound, elem))
             }
             _ => Err(Error::new(
                 ErrorCode::UndefinedFunction,

@@ -19,6 +19,46 @@ fn base_element(t: &DataType) -> &DataType {
     }
 }
 
+/// Whether `root` followed by `chain` is a subscripted value: only
+/// subscripts, after any `.name` parts of a column reference (`t.a[1]`
+/// parses as `t` then `.a` then `[1]`).
+pub(super) fn is_subscript_chain(root: &ast::Expr, chain: &[ast::AccessExpr]) -> bool {
+    let names = chain
+        .iter()
+        .take_while(|a| matches!(a, ast::AccessExpr::Dot(ast::Expr::Identifier(_))))
+        .count();
+    let rest = &chain[names..];
+    !rest.is_empty()
+        && (names == 0 || matches!(root, ast::Expr::Identifier(_)))
+        && rest
+            .iter()
+            .all(|a| matches!(a, ast::AccessExpr::Subscript(_)))
+}
+
+/// Splits `t` `.a` `[1]` into the column reference `t.a` and its
+/// subscripts.
+fn column_and_subscripts<'a>(
+    root: &ast::Expr,
+    chain: &'a [ast::AccessExpr],
+) -> (ast::Expr, &'a [ast::AccessExpr]) {
+    let mut parts = Vec::new();
+    if let ast::Expr::Identifier(id) = root {
+        parts.push(id.clone());
+    }
+    let mut n = 0;
+    for a in chain {
+        match a {
+            ast::AccessExpr::Dot(ast::Expr::Identifier(id)) => parts.push(id.clone()),
+            _ => break,
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return (root.clone(), chain);
+    }
+    (ast::Expr::CompoundIdentifier(parts), &chain[n..])
+}
+
 impl Binder<'_> {
     /// `ARRAY[a, b, ...]`. Sub-arrays (`ARRAY[[1, 2], [3, 4]]`) make a
     /// multidimensional array, checked for matching dimensions when it
@@ -101,7 +141,8 @@ impl Binder<'_> {
         chain: &[ast::AccessExpr],
         scope: &Scope,
     ) -> Result<Bound> {
-        let (base, ty) = self.expr(root, scope)?;
+        let (root, chain) = column_and_subscripts(root, chain);
+        let (base, ty) = self.expr(&root, scope)?;
         if !matches!(ty, DataType::Array(_)) {
             return Err(Error::new(
                 ErrorCode::DatatypeMismatch,

@@ -304,9 +304,7 @@ impl Binder<'_> {
             } => self.quantified(left, compare_op, right, false, scope),
             ast::Expr::Array(a) => self.array_constructor(a, scope),
             ast::Expr::CompoundFieldAccess { root, access_chain }
-                if access_chain
-                    .iter()
-                    .all(|a| matches!(a, ast::AccessExpr::Subscript(_))) =>
+                if super::array::is_subscript_chain(root, access_chain) =>
             {
                 self.subscripts(root, access_chain, scope)
             }

@@ -1,4 +1,5 @@
-//! `UPDATE t SET a[i] = v`, which sqlparser does not parse: the target
+//! `UPDATE t SET a[i] = v` (and `INSERT ... ON CONFLICT DO UPDATE SET
+//! a[i] = v`), which sqlparser does not parse: the target
 //! is rewritten to a marked quoted identifier before parsing
 //! ([`subscript_targets_marked`]), and after parsing the assignment
 //! becomes `a = array_assign_subscript(a, i, v)`
@@ -14,14 +15,15 @@ use crate::error::{Error, Result};
 /// Starts the quoted identifier that stands for a subscripted target.
 const MARK: &str = "?subscript?";
 
-/// `sql` with each `SET col[...] =` target of an UPDATE turned into the
+/// `sql` with each `SET col[...] =` target of an UPDATE (or of an
+/// INSERT's ON CONFLICT DO UPDATE) turned into the
 /// identifier `"?subscript?col[...]"`; `None` when there is none.
 pub(super) fn subscript_targets_marked(sql: &str) -> Option<String> {
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql).tokenize().ok()?;
     let keyword = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k);
     let first = tokens.iter().find(|t| !matches!(t, Token::Whitespace(_)))?;
-    if !keyword(first, Keyword::UPDATE) {
+    if !keyword(first, Keyword::UPDATE) && !keyword(first, Keyword::INSERT) {
         return None;
     }
     let mut out: Vec<String> = Vec::with_capacity(tokens.len());
@@ -96,12 +98,21 @@ fn subscripted(tokens: &[Token], i: usize) -> Option<(usize, String)> {
 }
 
 /// Turns each marked assignment `"?subscript?a[i]" = v` of an UPDATE
-/// back into `a = array_assign_subscript(a, i, v)`.
+/// (or ON CONFLICT DO UPDATE) back into `a = array_assign_subscript(a, i, v)`.
 pub(super) fn unmark_subscript_targets(stmt: &mut Statement) -> Result<()> {
-    let Statement::Update(u) = stmt else {
-        return Ok(());
+    let assignments = match stmt {
+        Statement::Update(u) => &mut u.assignments,
+        Statement::Insert(ast::Insert {
+            on:
+                Some(ast::OnInsert::OnConflict(ast::OnConflict {
+                    action: ast::OnConflictAction::DoUpdate(d),
+                    ..
+                })),
+            ..
+        }) => &mut d.assignments,
+        _ => return Ok(()),
     };
-    for a in &mut u.assignments {
+    for a in assignments {
         let ast::AssignmentTarget::ColumnName(name) = &a.target else {
             continue;
         };

@@ -1,6 +1,7 @@
 //! Binding array expressions: `ARRAY[...]` constructors (an empty one
 //! needs a cast, sub-arrays must match), `ARRAY(SELECT ...)`, and
-//! subscripts `a[i]`, `a[i][j]`, slices `a[l:u]`.
+//! subscripts `a[i]`, `a[i][j]`, slices `a[l:u]`; jsonb subscripts
+//! `j['key'][0]` too.
 
 use sqlparser::ast;
 
@@ -143,6 +144,9 @@ impl Binder<'_> {
     ) -> Result<Bound> {
         let (root, chain) = column_and_subscripts(root, chain);
         let (base, ty) = self.expr(&root, scope)?;
+        if ty == DataType::Jsonb {
+            return self.jsonb_subscripts(base, chain, scope);
+        }
         if !matches!(ty, DataType::Array(_)) {
             return Err(Error::new(
                 ErrorCode::DatatypeMismatch,
@@ -190,6 +194,45 @@ impl Binder<'_> {
         }
         let elem = base_element(&ty).clone();
         Ok((Expr::Func("array_subscript".into(), args), elem))
+    }
+
+    /// `j['a'][0]` on jsonb: `jsonb_extract_path(j, ARRAY['a', '0'])`
+    /// (keys for objects, indexes counted from 0 for arrays).
+    fn jsonb_subscripts(
+        &mut self,
+        base: Expr,
+        chain: &[ast::AccessExpr],
+        scope: &Scope,
+    ) -> Result<Bound> {
+        let mut keys = Vec::new();
+        for a in chain {
+            let ast::AccessExpr::Subscript(ast::Subscript::Index { index }) = a else {
+                return Err(Error::new(
+                    ErrorCode::DatatypeMismatch,
+                    "jsonb subscript does not support slices",
+                ));
+            };
+            let (x, t) = self.expr(index, scope)?;
+            keys.push(match t {
+                DataType::Unknown => self.coerce(x, &t, &DataType::Text)?,
+                t if t.is_string() => x,
+                DataType::Int2 | DataType::Int4 | DataType::Int8 => {
+                    Expr::Cast(Box::new(x), DataType::Text)
+                }
+                t => {
+                    return Err(Error::new(
+                        ErrorCode::DatatypeMismatch,
+                        format!("subscript type {} is not supported", t.display_name()),
+                    )
+                    .with_hint("jsonb subscript must be coercible to either integer or text."))
+                }
+            });
+        }
+        let path = Expr::Func("array".into(), keys);
+        Ok((
+            Expr::Func("jsonb_extract_path".into(), vec![base, path]),
+            DataType::Jsonb,
+        ))
     }
 
     /// A subscript bound: an integer (42804 otherwise).

@@ -178,6 +178,11 @@ fn assign_subscript(a: &Value, i: &Value, v: &Value, ctx: &FunctionContext) -> R
     let unsupported = || {
         Error::unsupported("array assignment that changes the lower bound (subscripts start at 1)")
     };
+    if !matches!(a, Value::Array(_) | Value::Null) {
+        return Err(Error::unsupported(
+            "subscripted assignment to a value that is not an array",
+        ));
+    }
     let i = int(i).ok_or_else(|| Error::internal("array subscript is not an integer"))?;
     let mut items = match a {
         Value::Array(items) => items.clone(),

@@ -78,7 +78,7 @@ pub(super) fn register(r: &mut Registry) {
         &["jsonb_extract_path"],
         &[Jsonb, texts.clone()],
         Jsonb,
-        |a, _| extract(&a[0], &path(&a[1])?, false),
+        |a, _| extract_array_path(&a[0], &a[1], false),
     );
     r.add_lax(
         &["jsonb_extract_path"],
@@ -91,7 +91,7 @@ pub(super) fn register(r: &mut Registry) {
         &["jsonb_extract_path_text"],
         &[Jsonb, texts.clone()],
         Text,
-        |a, _| extract(&a[0], &path(&a[1])?, true),
+        |a, _| extract_array_path(&a[0], &a[1], true),
     );
     r.add_lax(
         &["jsonb_extract_path_text"],
@@ -105,10 +105,10 @@ pub(super) fn register(r: &mut Registry) {
         &["json_extract_path"],
         &[ANY, texts.clone()],
         DataType::Json,
-        |a, _| extract(&a[0], &path(&a[1])?, false),
+        |a, _| extract_array_path(&a[0], &a[1], false),
     );
     r.add(&["json_extract_path_text"], &[ANY, texts], Text, |a, _| {
-        extract(&a[0], &path(&a[1])?, true)
+        extract_array_path(&a[0], &a[1], true)
     });
 }
 
@@ -345,6 +345,17 @@ fn extract(doc: &Value, path: &[String], as_text: bool) -> Result<Value> {
             }
         }
     })
+}
+
+/// `j #> path` with the path as a text[]: a NULL element finds nothing.
+fn extract_array_path(doc: &Value, path: &Value, as_text: bool) -> Result<Value> {
+    let Value::Array(items) = path else {
+        return Ok(Value::Null);
+    };
+    if items.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    extract(doc, &self::path(path)?, as_text)
 }
 
 /// jsonb_extract_path(j, 'a', 'b'): NULL for a NULL document or element.

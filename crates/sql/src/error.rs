@@ -65,6 +65,8 @@ pub enum ErrorCode {
     CharacterNotInRepertoire,
     /// 22023
     InvalidParameterValue,
+    /// 2202E
+    ArraySubscriptError,
     /// 22P03
     InvalidBinaryRepresentation,
     /// 2201X

@@ -8,6 +8,8 @@ use sqlparser::parser::{Parser, ParserError};
 use crate::error::{Error, Result};
 use crate::session::Parsed;
 
+mod assign;
+
 /// Splits `sql` into statements (see [`crate::session::parse`]).
 pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     if sql.trim().is_empty() {
@@ -54,7 +56,18 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             Some(fixed) => {
                 Parser::parse_sql(&PostgreSqlDialect {}, &fixed).map_err(|_| syntax_error(e))?
             }
-            None => return Err(syntax_error(e)),
+            // Nor UPDATE ... SET a[i] = v.
+            None => match assign::subscript_targets_marked(sql) {
+                Some(fixed) => {
+                    let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, &fixed)
+                        .map_err(|_| syntax_error(e))?;
+                    for s in &mut stmts {
+                        assign::unmark_subscript_targets(s)?;
+                    }
+                    stmts
+                }
+                None => return Err(syntax_error(e)),
+            },
         },
     };
     if stmts.is_empty() {

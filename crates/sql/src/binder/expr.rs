@@ -4,6 +4,7 @@
 
 use sqlparser::ast::{self, BinaryOperator as B, UnaryOperator as U};
 
+use super::aggregate::{aggregate_order_by, AggSyntax};
 use super::{ident, Binder, Scope};
 use crate::error::{Error, ErrorCode, Result};
 use crate::func::{self, aggregate, BinaryOp, UnaryOp};
@@ -347,27 +348,11 @@ impl Binder<'_> {
                 compare_op,
                 right,
             } => self.quantified(left, compare_op, right, false, scope),
-            ast::Expr::Array(a) => {
-                let mut items = Vec::new();
-                let mut types = Vec::new();
-                for x in &a.elem {
-                    let (b, t) = self.expr(x, scope)?;
-                    types.push(t.clone());
-                    items.push((b, t));
-                }
-                let common = if types.is_empty() {
-                    DataType::Text
-                } else {
-                    cast::common_type_in(&types, "ARRAY")?
-                };
-                let items = items
-                    .into_iter()
-                    .map(|(b, t)| self.coerce(b, &t, &common))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok((
-                    Expr::Func("array".into(), items),
-                    DataType::Array(Box::new(common)),
-                ))
+            ast::Expr::Array(a) => self.array_constructor(a, scope),
+            ast::Expr::CompoundFieldAccess { root, access_chain }
+                if super::array::is_subscript_chain(root, access_chain) =>
+            {
+                self.subscripts(root, access_chain, scope)
             }
             ast::Expr::Collate { expr, .. } => self.expr(expr, scope),
             _ => Err(Error::unsupported(format!("expression not supported: {e}"))),
@@ -614,6 +599,9 @@ impl Binder<'_> {
             B::PGBitwiseShiftRight => BinaryOp::ShiftRight,
             B::Arrow => BinaryOp::JsonGet,
             B::LongArrow => BinaryOp::JsonGetText,
+            other if super::operator::is_function_operator(other) => {
+                return self.function_operator(l, other, r, scope);
+            }
             other => return Err(Error::unsupported(format!("operator {other}"))),
         };
         let (a, at) = self.expr(l, scope)?;
@@ -642,6 +630,8 @@ impl Binder<'_> {
             (a, b, at, bt)
         } else if matches!(fop, BinaryOp::JsonGet | BinaryOp::JsonGetText) {
             (a, b, at, bt)
+        } else if fop == BinaryOp::Sub && at == DataType::Jsonb {
+            return self.jsonb_minus(a, b, bt);
         } else {
             let (a, b, _) = self.unify(a, at.clone(), b, bt.clone())?;
             let at2 = if at == DataType::Unknown {
@@ -807,7 +797,18 @@ impl Binder<'_> {
                 (Expr::Cast(Box::new(name), ty.clone()), ty)
             });
         }
+        if let Some(b) = self.empty_array_cast(e, &ty) {
+            return Ok(b);
+        }
         let (x, t) = self.expr(e, scope)?;
+        // json and jsonb values look alike at run time; only jsonb casts
+        // to numbers and booleans.
+        if t == DataType::Json && !cast::can_cast(&t, &ty, cast::CastKind::Explicit) {
+            return Err(Error::new(
+                ErrorCode::CannotCoerce,
+                format!("cannot cast type json to {}", ty.display_name()),
+            ));
+        }
         if t == DataType::Unknown {
             if let Expr::Const(Value::Text(s)) = &x {
                 return Ok((Expr::Const(Value::from_text(&ty, s, self.format)?), ty));
@@ -895,7 +896,6 @@ impl Binder<'_> {
             .and_then(|p| p.as_ident())
             .map(ident)
             .unwrap_or_default();
-        let mut star = false;
         let mut distinct = false;
         let mut args = Vec::new();
         match &f.args {
@@ -941,7 +941,8 @@ impl Binder<'_> {
                     };
                     match ae {
                         ast::FunctionArgExpr::Expr(x) => args.push(x.clone()),
-                        ast::FunctionArgExpr::Wildcard => star = true,
+                        // count(*): an aggregate without arguments.
+                        ast::FunctionArgExpr::Wildcard => {}
                         _ => return Err(Error::unsupported(format!("argument {ae}"))),
                     }
                 }
@@ -957,6 +958,12 @@ impl Binder<'_> {
                     "DISTINCT is not implemented for window functions",
                 ));
             }
+            if !aggregate_order_by(&f.args).is_empty() {
+                return Err(Error::new(
+                    ErrorCode::FeatureNotSupported,
+                    "aggregate ORDER BY is not implemented for window functions",
+                ));
+            }
             return self.window_function(&name, &args, f.filter.as_deref(), over, scope);
         }
         if super::window::is_window_only(&name) {
@@ -966,7 +973,16 @@ impl Binder<'_> {
             ));
         }
         if aggregate::is_aggregate(&name) {
-            return self.aggregate(&name, &args, star, distinct, f.filter.as_deref(), scope);
+            let order = aggregate_order_by(&f.args);
+            let call = AggSyntax {
+                distinct,
+                filter: f.filter.as_deref(),
+                order_by: order,
+            };
+            return self.aggregate(&name, &args, call, scope);
+        }
+        if let Some(b) = self.whole_row_json(&name, &args, scope)? {
+            return Ok(b);
         }
         let mut bound = Vec::new();
         for a in &args {
@@ -1015,11 +1031,14 @@ impl Binder<'_> {
         &mut self,
         name: &str,
         args: &[ast::Expr],
-        _star: bool,
-        distinct: bool,
-        filter: Option<&ast::Expr>,
+        call: AggSyntax<'_>,
         scope: &Scope,
     ) -> Result<Bound> {
+        let AggSyntax {
+            distinct,
+            filter,
+            order_by,
+        } = call;
         let Some(saved) = self.aggs.take() else {
             return Err(Error::new(
                 ErrorCode::GroupingError,
@@ -1049,11 +1068,12 @@ impl Binder<'_> {
                 Some(f) => Some(self.condition(f, scope, "FILTER")?),
                 None => None,
             };
-            Ok((func, bound, filter))
+            let order = self.aggregate_order(args, distinct, order_by, scope)?;
+            Ok((func, bound, filter, order))
         })();
         self.agg_forbidden = forbidden;
         let mut aggs = saved;
-        let (func, bound, filter) = match result {
+        let (func, bound, filter, order_by) = match result {
             Ok(x) => x,
             Err(e) => {
                 self.aggs = Some(aggs);
@@ -1066,6 +1086,7 @@ impl Binder<'_> {
             args: bound,
             distinct,
             filter,
+            order_by,
         });
         let i = aggs.len() - 1;
         self.aggs = Some(aggs);

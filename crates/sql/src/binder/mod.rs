@@ -5,10 +5,20 @@
 //! - [`expr`]: expressions (operators, functions, casts, subqueries, `$n`).
 //! - [`query`]: SELECT, set operations, VALUES, FROM and joins, GROUP BY,
 //!   ORDER BY, LIMIT, WITH.
+//! - `aggregate`: DISTINCT, FILTER and ORDER BY inside aggregate calls.
+//! - `operator`: the jsonb and array operators bound as functions.
+//! - `array`: ARRAY constructors, ARRAY(SELECT ...), subscripts, slices.
+//! - `srf`: set-returning functions in FROM, WITH ORDINALITY.
+//! - `whole_row`: row_to_json(t) and friends over a FROM item.
 
+mod aggregate;
+mod array;
 pub mod expr;
+mod operator;
 pub mod query;
 pub use query::is_dml;
+mod srf;
+mod whole_row;
 pub mod window;
 
 use crate::catalog::Catalog;

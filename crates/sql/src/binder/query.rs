@@ -827,9 +827,17 @@ impl Binder<'_> {
     ) -> Result<(Plan, Scope)> {
         match f {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
             } => {
                 let (schema, rel) = object_name(name)?;
+                if let (Some(args), true) = (args, *with_ordinality) {
+                    let exprs = super::srf::plain_args(&args.args);
+                    return self.function_scan(&rel, &exprs, alias.as_ref(), left, true);
+                }
                 if let Some(args) = args {
                     let exprs: Vec<ast::Expr> = args
                         .args
@@ -874,6 +882,17 @@ impl Binder<'_> {
                 Ok((plan, Scope::new(cols)))
             }
             ast::TableFactor::Function {
+                name,
+                args,
+                alias,
+                with_ordinality: true,
+                ..
+            } => {
+                let rel = object_name(name)?.1;
+                let exprs = super::srf::plain_args(args);
+                self.function_scan(&rel, &exprs, alias.as_ref(), left, true)
+            }
+            ast::TableFactor::Function {
                 name, args, alias, ..
             } => {
                 let rel = object_name(name)?.1;
@@ -886,6 +905,19 @@ impl Binder<'_> {
                     .collect();
                 self.table_function(&rel, &exprs, alias.as_ref(), left)
             }
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality,
+                ..
+            } => self.function_scan(
+                "unnest",
+                array_exprs,
+                alias.as_ref(),
+                left,
+                *with_ordinality,
+            ),
             ast::TableFactor::NestedJoin {
                 table_with_joins,
                 alias,
@@ -970,7 +1002,15 @@ impl Binder<'_> {
                 .and_then(|p| p.as_ident())
                 .map(ident)
                 .unwrap_or_default();
-            if f.over.is_some() || !matches!(name.as_str(), "generate_series" | "unnest") {
+            let single = matches!(
+                name.as_str(),
+                "generate_series"
+                    | "unnest"
+                    | "jsonb_array_elements"
+                    | "jsonb_array_elements_text"
+                    | "jsonb_object_keys"
+            );
+            if f.over.is_some() || !single {
                 out.push(item.clone());
                 continue;
             }
@@ -986,6 +1026,10 @@ impl Binder<'_> {
                 _ => vec![],
             };
             let (fp, mut fs) = self.table_function(&name, &args, None, Some(&scope))?;
+            if fs.cols.len() != 1 {
+                let types: Vec<DataType> = fs.cols.iter().map(|c| c.ty.clone()).collect();
+                return Err(super::expr::undefined_function(&name, &types));
+            }
             let hidden = format!("?srf{}?", scope.cols.len());
             fs.cols[0].name = hidden.clone();
             fs.cols[0].qualifier = None;
@@ -1000,9 +1044,10 @@ impl Binder<'_> {
         Ok((plan, scope, out))
     }
 
-    /// A set-returning function in FROM (generate_series, unnest). With a
-    /// `left` scope (a later FROM item), its arguments may use the earlier
-    /// items' columns, and it runs once per left row (implicit LATERAL).
+    /// A set-returning function in FROM: generate_series here, unnest and
+    /// the jsonb functions in `function_scan`. With a `left` scope (a later
+    /// FROM item), its arguments may use the earlier items' columns, and it
+    /// runs once per left row (implicit LATERAL).
     fn table_function(
         &mut self,
         name: &str,
@@ -1010,6 +1055,9 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
         left: Option<&Scope>,
     ) -> Result<(Plan, Scope)> {
+        if crate::func::srf::is_srf(name) {
+            return self.function_scan(name, args, alias, left, false);
+        }
         let empty = Scope::default();
         if let Some(l) = left {
             self.outer.push(l.clone());
@@ -1051,6 +1099,8 @@ impl Binder<'_> {
         let plan = Plan::Function {
             name: name.into(),
             args,
+            width: 1,
+            ordinality: false,
         };
         let plan = if lateral {
             Plan::Lateral {
@@ -1092,14 +1142,6 @@ impl Binder<'_> {
                     args.push(self.coerce(x, &xt, &target)?);
                 }
                 Ok((args, t))
-            }
-            "unnest" => {
-                let elem = match types.first() {
-                    Some(DataType::Array(e)) => (**e).clone(),
-                    Some(DataType::Unknown) => DataType::Text,
-                    _ => return Err(super::expr::undefined_function(name, &types)),
-                };
-                Ok((bound, elem))
             }
             _ => Err(Error::new(
                 ErrorCode::UndefinedFunction,
@@ -1253,7 +1295,7 @@ pub fn table_cols(t: &Arc<TableDef>) -> Vec<ScopeCol> {
     cols
 }
 
-fn apply_alias(cols: &mut [ScopeCol], alias: &ast::TableAlias) {
+pub(super) fn apply_alias(cols: &mut [ScopeCol], alias: &ast::TableAlias) {
     let name = ident(&alias.name);
     let mut visible = cols.iter_mut().filter(|c| !c.hidden);
     for a in &alias.columns {

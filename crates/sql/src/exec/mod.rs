@@ -5,6 +5,7 @@
 //! - [`scan`]: table scans, key lookups, row decoding and row locks.
 //! - [`ops`]: joins, aggregation, sorting, DISTINCT, set operations, CTEs.
 //! - [`window`]: window functions over partitions and frames.
+//! - `srf`: function scans (unnest, jsonb_each...), WITH ORDINALITY.
 //! - [`dml`]: INSERT, UPDATE, DELETE with constraints and indexes.
 //! - [`ddl`]: CREATE, DROP, ALTER, TRUNCATE.
 //! - [`copy`]: COPY FROM STDIN / TO STDOUT formats.
@@ -15,6 +16,7 @@ pub mod dml;
 pub mod expr;
 pub mod ops;
 pub mod scan;
+mod srf;
 pub mod window;
 
 use std::collections::HashMap;
@@ -181,7 +183,12 @@ impl<'a> Ctx<'a> {
                         .await
                 }
                 Plan::Virtual { name } => crate::pg_catalog::rows(name, self),
-                Plan::Function { name, args } => self.table_function(name, args, outer).await,
+                Plan::Function {
+                    name,
+                    args,
+                    ordinality,
+                    ..
+                } => self.function_scan(name, args, *ordinality, outer).await,
                 Plan::Filter { input, predicate } => {
                     let rows = self.run(input, outer).await?;
                     let mut out = Vec::new();

@@ -137,17 +137,20 @@ impl Ctx<'_> {
         struct Group {
             key: Row,
             accs: Vec<Box<dyn aggregate::Accumulator>>,
-            seen: Vec<HashSet<Vec<u8>>>,
+            /// Per aggregate with DISTINCT or ORDER BY: its (sort key,
+            /// arguments) rows, fed to the accumulator at the end.
+            held: Vec<Vec<(Row, Row)>>,
         }
         let mut groups: Vec<Group> = Vec::new();
         let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let fctx = self.fctx.clone();
         let new_group = |key: Row| Group {
             key,
             accs: aggs
                 .iter()
-                .map(|a| aggregate::accumulator(&a.func))
+                .map(|a| aggregate::accumulator_in(&a.func, &fctx))
                 .collect(),
-            seen: aggs.iter().map(|_| HashSet::new()).collect(),
+            held: aggs.iter().map(|_| Vec::new()).collect(),
         };
         for r in &rows {
             self.check_cancel()?;
@@ -174,13 +177,13 @@ impl Ctx<'_> {
                 for e in &a.args {
                     args.push(self.eval_full(e, r, outer).await?);
                 }
-                if a.distinct {
-                    if args.iter().any(|v| v.is_null()) {
-                        continue;
+                if a.distinct || !a.order_by.is_empty() {
+                    let mut sort = Vec::with_capacity(a.order_by.len());
+                    for k in &a.order_by {
+                        sort.push(self.eval_full(&k.expr, r, outer).await?);
                     }
-                    if !groups[gi].seen[ai].insert(hash_key(&args)) {
-                        continue;
-                    }
+                    groups[gi].held[ai].push((sort, args));
+                    continue;
                 }
                 groups[gi].accs[ai].update(&args)?;
             }
@@ -191,8 +194,9 @@ impl Ctx<'_> {
         let mut out = Vec::with_capacity(groups.len());
         for g in groups {
             let mut row = g.key;
-            for a in &g.accs {
-                row.push(a.finish()?);
+            for ((a, mut acc), held) in aggs.iter().zip(g.accs).zip(g.held) {
+                feed_held(a, acc.as_mut(), held)?;
+                row.push(acc.finish()?);
             }
             out.push(row);
         }
@@ -337,6 +341,41 @@ impl Ctx<'_> {
 }
 
 /// Orders two sort keys by `keys`' directions and NULL placement.
+/// Feeds an aggregate the rows it held back: sorted by its ORDER BY, and
+/// for DISTINCT without ORDER BY by its arguments (as PostgreSQL's sort
+/// for DISTINCT does), then with duplicates removed. NULLs are not
+/// skipped here: a strict aggregate ignores them itself, array_agg keeps
+/// one.
+fn feed_held(
+    a: &AggCall,
+    acc: &mut dyn aggregate::Accumulator,
+    mut held: Vec<(Row, Row)>,
+) -> Result<()> {
+    if a.order_by.is_empty() {
+        let asc: Vec<SortKey> = a
+            .args
+            .iter()
+            .map(|e| SortKey {
+                expr: e.clone(),
+                desc: false,
+                nulls_first: false,
+            })
+            .collect();
+        held.sort_by(|(_, x), (_, y)| compare_keys(x, y, &asc));
+    } else {
+        // A stable sort: rows with equal keys keep their input order.
+        held.sort_by(|(x, _), (y, _)| compare_keys(x, y, &a.order_by));
+    }
+    let mut seen = HashSet::new();
+    for (_, args) in held {
+        if a.distinct && !seen.insert(hash_key(&args)) {
+            continue;
+        }
+        acc.update(&args)?;
+    }
+    Ok(())
+}
+
 pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
     for ((x, y), k) in a.iter().zip(b).zip(keys) {
         let o = match (x.is_null(), y.is_null()) {

@@ -331,17 +331,6 @@ impl Ctx<'_> {
         args: &[Expr],
         outer: &[Row],
     ) -> Result<Vec<Row>> {
-        if name == "unnest" {
-            let mut out = Vec::new();
-            for a in args {
-                match self.eval_full(a, &[], outer).await? {
-                    Value::Array(items) => out.extend(items.into_iter().map(|v| vec![v])),
-                    Value::Null => {}
-                    other => out.push(vec![other]),
-                }
-            }
-            return Ok(out);
-        }
         if name != "generate_series" {
             return Err(Error::new(
                 ErrorCode::UndefinedFunction,

@@ -1,11 +1,11 @@
 //! Aggregates: count, sum, avg, min, max, string_agg, bool_and, bool_or,
-//! array_agg, with PostgreSQL's result types (sum(int4) is int8, sum(int8)
+//! array_agg (and the JSON aggregates of `json_agg`), with PostgreSQL's result types (sum(int4) is int8, sum(int8)
 //! and avg(int) are numeric, avg(float8) is float8...).
 
 use rust_decimal::Decimal;
 
 use super::num::{self, NumType};
-use super::{datetime, no_function, numeric_overflow};
+use super::{datetime, no_function, numeric_overflow, FunctionContext};
 use crate::error::{Error, Result};
 use crate::types::{DataType, Interval, Value};
 
@@ -40,7 +40,7 @@ const AGGREGATES: &[&str] = &[
 
 /// Whether `name` is an aggregate function.
 pub fn is_aggregate(name: &str) -> bool {
-    AGGREGATES.contains(&name)
+    AGGREGATES.contains(&name) || super::json_agg::NAMES.contains(&name)
 }
 
 /// Whether min/max work on the type (it has an ordering).
@@ -90,7 +90,7 @@ pub fn resolve(name: &str, args: &[DataType]) -> Result<AggregateFn> {
             Some(DataType::Array(Box::new(t.clone())))
         }
         ("bit_and" | "bit_or", [_]) => num.filter(|n| n.is_int()).map(NumType::data_type),
-        _ => None,
+        (name, args) => super::json_agg::resolve(name, args),
     };
     match ret {
         Some(return_type) => Ok(AggregateFn {
@@ -112,6 +112,15 @@ pub trait Accumulator: Send {
 
 /// A fresh accumulator for `f`.
 pub fn accumulator(f: &AggregateFn) -> Box<dyn Accumulator> {
+    accumulator_in(f, &FunctionContext::default())
+}
+
+/// A fresh accumulator for `f`, formatting values as the session does
+/// (the JSON aggregates print timestamps in its time zone).
+pub fn accumulator_in(f: &AggregateFn, ctx: &FunctionContext) -> Box<dyn Accumulator> {
+    if super::json_agg::NAMES.contains(&f.name.as_str()) {
+        return super::json_agg::accumulator(&f.name, ctx);
+    }
     let float = matches!(f.return_type, DataType::Float4 | DataType::Float8);
     match f.name.as_str() {
         "count" => Box::new(Count {

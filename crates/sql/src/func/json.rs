@@ -58,6 +58,11 @@ pub(super) fn register(r: &mut Registry) {
             ))))
         },
     );
+    // row_to_json(t) / to_json(t) of a whole row, bound by the binder
+    // over (column name, value) pairs: `{"a":1,"b":"x"}`.
+    r.add_lax(&["?row_to_json"], &[ANY], true, DataType::Json, |a, ctx| {
+        row_to_json(a, ctx)
+    });
     r.add(&["jsonb_typeof", "json_typeof"], &[Jsonb], Text, |a, _| {
         Ok(Value::Text(
             match parse(&a[0])? {
@@ -141,7 +146,7 @@ fn jsonb(j: &Json) -> Value {
 }
 
 /// json (not jsonb) text: keys in the order given, `" : "` after keys.
-fn write_json(j: &Json) -> String {
+pub(super) fn write_json(j: &Json) -> String {
     fn go(j: &Json, out: &mut String) {
         match j {
             Json::Object(fields) => {
@@ -176,7 +181,7 @@ fn write_json(j: &Json) -> String {
 
 /// A SQL value as JSON: numbers and booleans as themselves, timestamps in
 /// ISO 8601 with a `T`, arrays as arrays, json as parsed, text as strings.
-fn to_json(v: &Value, ctx: &FunctionContext) -> Result<Json> {
+pub(super) fn to_json(v: &Value, ctx: &FunctionContext) -> Result<Json> {
     Ok(match v {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
@@ -246,6 +251,39 @@ fn object(a: &[Value], ctx: &FunctionContext, sorted: bool) -> Result<Vec<(Strin
         fields.sort_by(|p, q| p.0.len().cmp(&q.0.len()).then_with(|| p.0.cmp(&q.0)));
     }
     Ok(fields)
+}
+
+/// A row as row_to_json prints it: no spaces; json and jsonb values as
+/// their text, arrays as compact JSON arrays.
+fn row_to_json(a: &[Value], ctx: &FunctionContext) -> Result<Value> {
+    fn value(v: &Value, ctx: &FunctionContext, out: &mut String) -> Result<()> {
+        match v {
+            Value::Json(s) => out.push_str(s),
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    value(item, ctx, out)?;
+                }
+                out.push(']');
+            }
+            v => json::write_jsonb(&to_json(v, ctx)?, out),
+        }
+        Ok(())
+    }
+    let mut out = String::from("{");
+    for (i, pair) in a.chunks(2).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::write_string(&text_of(&pair[0], ctx), &mut out);
+        out.push(':');
+        value(pair.get(1).unwrap_or(&Value::Null), ctx, &mut out)?;
+    }
+    out.push('}');
+    Ok(Value::Json(out))
 }
 
 fn strip_nulls(j: Json) -> Json {

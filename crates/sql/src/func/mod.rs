@@ -10,19 +10,26 @@
 //! functions), `text` (string functions), `pattern` (LIKE and regular expressions),
 //! `math` (math functions), `signature` (function signatures and
 //! resolution, argument coercion), `catalog` (functions that read the
-//! catalog: to_regclass, format_type, pg_get_constraintdef...) and
-//! `aggregate`.
+//! catalog: to_regclass, format_type, pg_get_constraintdef...),
+//! `aggregate`, `json` (JSON construction and modification), `json_ops`
+//! (the jsonb operators' functions), `json_agg` (JSON aggregates),
+//! `array_ops` (array operators, subscripts and slices) and `srf` (unnest
+//! and the jsonb set-returning functions).
 
+pub mod array_ops;
 mod catalog;
 mod datefn;
 mod datetime;
 mod json;
+mod json_agg;
+mod json_ops;
 mod math;
 mod misc;
 mod num;
 mod ops;
 mod pattern;
 mod signature;
+pub mod srf;
 mod text;
 mod to_char;
 
@@ -278,6 +285,17 @@ fn no_function(name: &str, args: &[DataType]) -> Error {
     .with_hint(
         "No function matches the given name and argument types. You might need to add explicit type casts.",
     )
+}
+
+/// 42883 "operator does not exist: l op r", for operators resolved
+/// outside this module (the binder's jsonb and array operators).
+pub fn operator_error(op: &str, l: &DataType, r: &DataType) -> Error {
+    no_operator(op, Some(l), r)
+}
+
+/// Whether `t` is one of the string types (text, varchar, char, name).
+pub fn is_string_type(t: &DataType) -> bool {
+    is_string(t)
 }
 
 /// Whether `t` is one of the string types (which all behave as text).

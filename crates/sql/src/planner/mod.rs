@@ -45,7 +45,7 @@ pub fn width(plan: &Plan) -> Option<usize> {
             ..
         } => Some(left_width + right_width),
         Plan::Aggregate { group, aggs, .. } => Some(group.len() + aggs.len()),
-        Plan::Function { .. } => Some(1),
+        Plan::Function { width, .. } => Some(*width),
         _ => None,
     }
 }

@@ -236,6 +236,9 @@ pub struct AggCall {
     pub args: Vec<Expr>,
     pub distinct: bool,
     pub filter: Option<Expr>,
+    /// `agg(x ORDER BY k)`: the order the rows reach the accumulator in
+    /// (empty: input order).
+    pub order_by: Vec<SortKey>,
 }
 
 /// A window frame bound.
@@ -344,6 +347,10 @@ pub enum Plan {
     Function {
         name: String,
         args: Vec<Expr>,
+        /// Columns per row (jsonb_each has two; WITH ORDINALITY adds one).
+        width: usize,
+        /// WITH ORDINALITY: a last bigint column numbering the rows from 1.
+        ordinality: bool,
     },
     Filter {
         input: Box<Plan>,

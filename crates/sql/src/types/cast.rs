@@ -81,6 +81,11 @@ fn cast_from(
             return text::parse(to, s, opts);
         }
     }
+    if let (Value::Json(s), DataType::Jsonb) = (v, from) {
+        if let Some(scalar) = jsonb_scalar(s, to)? {
+            return cast(&scalar, to, kind, opts);
+        }
+    }
     Ok(match to {
         DataType::Text | DataType::Unknown => Value::Text(to_string(v, opts)),
         DataType::Name => Value::Text(text::truncate_name(&to_string(v, opts)).to_string()),
@@ -233,6 +238,50 @@ fn cast_from(
             _ => return Err(no_cast(from, to)),
         },
     })
+}
+
+/// jsonb to a number or boolean type: the scalar inside, as a value the
+/// ordinary cast then converts (`'5'::jsonb::int`, `'1.5'::jsonb::int` is
+/// 2); 22023 "cannot cast jsonb string to type integer" for the wrong
+/// kind of value. `None` for other targets.
+fn jsonb_scalar(s: &str, to: &DataType) -> Result<Option<Value>> {
+    let number = matches!(
+        to,
+        DataType::Int2
+            | DataType::Int4
+            | DataType::Int8
+            | DataType::Float4
+            | DataType::Float8
+            | DataType::Numeric(_)
+    );
+    if !number && *to != DataType::Bool {
+        return Ok(None);
+    }
+    let j = json::parse(s, "jsonb")?;
+    let kind = match (&j, number) {
+        (json::Json::Number(n), true) => {
+            return Ok(Some(match to {
+                DataType::Float4 | DataType::Float8 => {
+                    Value::Float8(n.parse().map_err(|_| out_of_range("double precision"))?)
+                }
+                _ => Value::Numeric(text::decimal_from_text(n)?),
+            }))
+        }
+        (json::Json::Bool(b), false) => return Ok(Some(Value::Bool(*b))),
+        (json::Json::Null, _) => "null",
+        (json::Json::Bool(_), _) => "boolean",
+        (json::Json::Number(_), _) => "numeric",
+        (json::Json::String(_), _) => "string",
+        (json::Json::Array(_), _) => "array",
+        (json::Json::Object(_), _) => "object",
+    };
+    Err(Error::new(
+        ErrorCode::InvalidParameterValue,
+        format!(
+            "cannot cast jsonb {kind} to type {}",
+            base(to).display_name()
+        ),
+    ))
 }
 
 fn cast_elem(
@@ -536,6 +585,8 @@ pub fn can_cast(from: &DataType, to: &DataType, kind: CastKind) -> bool {
     }
     match (&f, &t) {
         (T::Int4 | T::Int2 | T::Int8, T::Bool) | (T::Bool, T::Int4) => true,
+        (T::Jsonb, T::Bool | T::Int2 | T::Int4 | T::Int8 | T::Float4 | T::Float8) => true,
+        (T::Jsonb, T::Numeric(_)) => true,
         (a, _) if a.is_string() => true,
         (T::Array(a), T::Array(b)) => can_cast(a, b, CastKind::Explicit),
         _ => false,

@@ -31,7 +31,24 @@ impl Binder<'_> {
                 let names: Vec<String> = parts.iter().map(ident).collect();
                 match names.as_slice() {
                     [q, c] => self.column(Some(q), c, scope),
-                    [_s, q, c] => self.column(Some(q), c, scope),
+                    [s, q, c] => {
+                        // schema.table.column: the column of that table
+                        // (two FROM items may share the table name).
+                        if let Ok(Some((_, crate::catalog::Relation::Table(t)))) =
+                            self.catalog.lookup(Some(s), q, self.search_path)
+                        {
+                            let hit = scope.cols.iter().position(|x| {
+                                x.table_oid == t.oid
+                                    && x.qualifier.as_deref() == Some(q.as_str())
+                                    && x.name == *c
+                                    && !x.is_dropped()
+                            });
+                            if let Some(i) = hit {
+                                return Ok((Expr::Column(i), scope.cols[i].ty.clone()));
+                            }
+                        }
+                        self.column(Some(q), c, scope)
+                    }
                     _ => Err(Error::unsupported(format!("column reference {e}"))),
                 }
             }
@@ -406,6 +423,25 @@ impl Binder<'_> {
         }
         if let Some(q) = q {
             if !scope.has_qualifier(q) && !self.outer.iter().any(|s| s.has_qualifier(q)) {
+                // The table is in FROM, under an alias.
+                if let Ok(Some((_, crate::catalog::Relation::Table(t)))) =
+                    self.catalog.lookup(None, q, self.search_path)
+                {
+                    let alias = std::iter::once(scope)
+                        .chain(self.outer.iter())
+                        .flat_map(|s| s.cols.iter())
+                        .find(|c| c.table_oid == t.oid && c.qualifier.is_some())
+                        .and_then(|c| c.qualifier.clone());
+                    if let Some(alias) = alias {
+                        return Err(Error::new(
+                            ErrorCode::UndefinedTable,
+                            format!("invalid reference to FROM-clause entry for table \"{q}\""),
+                        )
+                        .with_hint(format!(
+                            "Perhaps you meant to reference the table alias \"{alias}\"."
+                        )));
+                    }
+                }
                 return Err(Error::new(
                     ErrorCode::UndefinedTable,
                     format!("missing FROM-clause entry for table \"{q}\""),
@@ -1040,6 +1076,12 @@ impl Binder<'_> {
             order_by,
         } = call;
         let Some(saved) = self.aggs.take() else {
+            if self.agg_forbidden == NESTED_AGGREGATE {
+                return Err(Error::new(
+                    ErrorCode::GroupingError,
+                    "aggregate function calls cannot be nested",
+                ));
+            }
             return Err(Error::new(
                 ErrorCode::GroupingError,
                 format!(
@@ -1049,7 +1091,7 @@ impl Binder<'_> {
             ));
         };
         let forbidden = self.agg_forbidden;
-        self.agg_forbidden = "aggregate function calls";
+        self.agg_forbidden = NESTED_AGGREGATE;
         let result = (|| {
             let mut bound = Vec::new();
             let mut types = Vec::new();
@@ -1411,6 +1453,9 @@ fn same_family(a: &DataType, b: &DataType) -> bool {
     (num(a) && num(b) && !matches!(b, Numeric(Some(_))))
         || (text(a) && text(b) && matches!(b, Text | Name | Varchar(None)))
 }
+
+/// What `agg_forbidden` says inside an aggregate's arguments.
+const NESTED_AGGREGATE: &str = "aggregate function calls";
 
 /// A comparison of two row constructors, `(a, b) < (c, d)`, as the
 /// element-wise comparisons PostgreSQL performs: `=` needs every pair

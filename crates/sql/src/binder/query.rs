@@ -407,34 +407,33 @@ impl Binder<'_> {
         };
         let mut group = Vec::new();
         for g in &group_exprs {
-            let e = match g {
-                ast::Expr::Value(v) => match &v.value {
-                    ast::Value::Number(n, _) => {
-                        let i: usize = n.parse().unwrap_or(0);
-                        let item = select_item_expr(&s.projection, i).ok_or_else(|| {
-                            Error::new(
-                                ErrorCode::InvalidColumnReference,
-                                format!("GROUP BY position {n} is not in select list"),
-                            )
-                        })?;
-                        self.expr(&item, &scope)?.0
+            let saved = self.forbid_aggs("GROUP BY");
+            let e = (|| -> Result<Expr> {
+                Ok(match g {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::Number(n, _) => {
+                            let i: usize = n.parse().unwrap_or(0);
+                            let item = select_item_expr(&s.projection, i).ok_or_else(|| {
+                                Error::new(
+                                    ErrorCode::InvalidColumnReference,
+                                    format!("GROUP BY position {n} is not in select list"),
+                                )
+                            })?;
+                            self.expr(&item, &scope)?.0
+                        }
+                        _ => self.expr(g, &scope)?.0,
+                    },
+                    ast::Expr::Identifier(i) if scope.find(None, &ident(i))?.is_none() => {
+                        match alias_expr(&s.projection, &ident(i)) {
+                            Some(item) => self.expr(&item, &scope)?.0,
+                            None => self.expr(g, &scope)?.0,
+                        }
                     }
                     _ => self.expr(g, &scope)?.0,
-                },
-                ast::Expr::Identifier(i) if scope.find(None, &ident(i))?.is_none() => {
-                    match alias_expr(&s.projection, &ident(i)) {
-                        Some(item) => self.expr(&item, &scope)?.0,
-                        None => self.expr(g, &scope)?.0,
-                    }
-                }
-                _ => {
-                    let saved = self.forbid_aggs("GROUP BY");
-                    let r = self.expr(g, &scope);
-                    self.restore_aggs(saved);
-                    r?.0
-                }
-            };
-            group.push(e);
+                })
+            })();
+            self.restore_aggs(saved);
+            group.push(e?);
         }
         self.add_functional_dependencies(&mut group, &scope);
         // Set-returning functions in the select list become lateral
@@ -1166,10 +1165,12 @@ impl Binder<'_> {
                 return Ok((Plan::CteRef { id: c.id }, Scope::new(cols)));
             }
         }
-        let found = self
-            .catalog
-            .lookup(schema, rel, self.search_path)?
-            .map(|(_, r)| r.clone());
+        // A missing schema reads as a missing relation here, as in
+        // PostgreSQL's relation lookup.
+        let found = match self.catalog.lookup(schema, rel, self.search_path) {
+            Err(e) if e.code == ErrorCode::UndefinedSchema => None,
+            r => r?.map(|(_, r)| r.clone()),
+        };
         let (plan, mut cols) = match found {
             Some(Relation::Table(t)) => (
                 Plan::Scan {

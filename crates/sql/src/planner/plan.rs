@@ -414,3 +414,44 @@ pub enum Plan {
         input: Box<Plan>,
     },
 }
+
+impl Plan {
+    /// The tables this plan scans, subquery slots of `slots` included.
+    pub fn tables_read(&self, slots: &[SlotKind], out: &mut Vec<u32>) {
+        match self {
+            Plan::Scan { table, .. } => out.push(table.oid),
+            Plan::Values { .. }
+            | Plan::Virtual { .. }
+            | Plan::Function { .. }
+            | Plan::CteRef { .. } => {}
+            Plan::Filter { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Aggregate { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input, .. }
+            | Plan::Window { input, .. }
+            | Plan::Lateral { input } => input.tables_read(slots, out),
+            Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => {
+                left.tables_read(slots, out);
+                right.tables_read(slots, out);
+            }
+            Plan::With { ctes, input } => {
+                for (_, base, step) in ctes {
+                    base.tables_read(slots, out);
+                    if let Some((s, _)) = step {
+                        s.tables_read(slots, out);
+                    }
+                }
+                input.tables_read(slots, out);
+            }
+        }
+        for s in slots {
+            if let SlotKind::Subquery { plan, .. } = s {
+                let mut inner = Vec::new();
+                plan.tables_read(&[], &mut inner);
+                out.extend(inner);
+            }
+        }
+    }
+}

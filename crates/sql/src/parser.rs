@@ -66,7 +66,10 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
                     }
                     stmts
                 }
-                None => return Err(syntax_error(e)),
+                None => match continued_strings(sql) {
+                    Some(stmts) => stmts.map_err(|_| syntax_error(e))?,
+                    None => return Err(syntax_error(e)),
+                },
             },
         },
     };
@@ -122,6 +125,48 @@ fn copy_options_fixed(sql: &str) -> Option<String> {
         }
     }
     changed.then_some(out)
+}
+
+/// Parses `sql` with string constants separated only by whitespace that
+/// holds a newline joined into one (`'a'` newline `'b'` is `'ab'`, as in
+/// PostgreSQL); `None` when there are none.
+fn continued_strings(sql: &str) -> Option<std::result::Result<Vec<Statement>, ParserError>> {
+    use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        if let Token::SingleQuotedString(first) = &tokens[i] {
+            let mut joined = first.clone();
+            let mut j = i + 1;
+            loop {
+                let mut k = j;
+                let mut newline = false;
+                while let Some(Token::Whitespace(w)) = tokens.get(k) {
+                    newline |= matches!(w, Whitespace::Newline | Whitespace::SingleLineComment { .. });
+                    k += 1;
+                }
+                match tokens.get(k) {
+                    Some(Token::SingleQuotedString(next)) if newline && k > j => {
+                        joined.push_str(next);
+                        j = k + 1;
+                        changed = true;
+                    }
+                    _ => break,
+                }
+            }
+            out.push(Token::SingleQuotedString(joined));
+            i = j;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    Some(Parser::new(&PostgreSqlDialect {}).with_tokens(out).parse_statements())
 }
 
 /// `sql` with FOR NO KEY UPDATE / FOR KEY SHARE, which sqlparser does

@@ -106,6 +106,23 @@ impl Binder<'_> {
                         let rt = func::unary_type(op, &t)?;
                         Ok((Expr::Unary(op, Box::new(x)), rt))
                     }
+                    // @ x, |/ x, ||/ x: abs, sqrt and cbrt.
+                    U::PGAbs | U::PGSquareRoot | U::PGCubeRoot => {
+                        let f = match op {
+                            U::PGAbs => "abs",
+                            U::PGSquareRoot => "sqrt",
+                            _ => "cbrt",
+                        };
+                        let (x, t) = if t == DataType::Unknown {
+                            (
+                                self.coerce(x, &t, &DataType::Numeric(None))?,
+                                DataType::Numeric(None),
+                            )
+                        } else {
+                            (x, t)
+                        };
+                        self.call_bound(f, vec![(x, t)], false, None, scope)
+                    }
                     _ => Err(Error::unsupported(format!("operator {op}"))),
                 }
             }
@@ -643,6 +660,15 @@ impl Binder<'_> {
         let (a, at) = self.expr(l, scope)?;
         let (b, bt) = self.expr(r, scope)?;
         let (a, b, at, bt) = if fop == BinaryOp::Concat {
+            // char(n) || text is text || text: the padding goes.
+            let (a, at) = match at {
+                DataType::Char(_) => (Expr::Func("rtrim".into(), vec![a]), DataType::Text),
+                t => (a, t),
+            };
+            let (b, bt) = match bt {
+                DataType::Char(_) => (Expr::Func("rtrim".into(), vec![b]), DataType::Text),
+                t => (b, t),
+            };
             let a = if at == DataType::Unknown {
                 self.coerce(a, &at, &DataType::Text)?
             } else {
@@ -847,7 +873,14 @@ impl Binder<'_> {
         }
         if t == DataType::Unknown {
             if let Expr::Const(Value::Text(s)) = &x {
-                return Ok((Expr::Const(Value::from_text(&ty, s, self.format)?), ty));
+                // An explicit cast to varchar(n)/char(n) cuts the literal
+                // instead of failing.
+                let v = if matches!(ty, DataType::Varchar(_) | DataType::Char(_)) {
+                    cast::cast(&Value::Text(s.clone()), &ty, cast::CastKind::Explicit, self.format)?
+                } else {
+                    Value::from_text(&ty, s, self.format)?
+                };
+                return Ok((Expr::Const(v), ty));
             }
             if let Expr::Param(_) = x {
                 let x = self.coerce(x, &t, &ty)?;
@@ -1265,6 +1298,33 @@ impl Binder<'_> {
             "clock_timestamp" => session(SessionFn::ClockTimestamp, DataType::Timestamptz, vec![]),
             "current_date" => session(SessionFn::CurrentDate, DataType::Date, vec![]),
             _ => {
+                // char(n) reaches text parameters through PostgreSQL's
+                // bpchar-to-text cast, which drops the padding; functions
+                // of any type (and octet_length) see it padded.
+                let keeps_padding = matches!(
+                    name,
+                    "format"
+                        | "concat"
+                        | "concat_ws"
+                        | "octet_length"
+                        | "quote_literal"
+                        | "quote_nullable"
+                        | "to_json"
+                        | "to_jsonb"
+                        | "json_build_object"
+                        | "jsonb_build_object"
+                        | "json_build_array"
+                        | "jsonb_build_array"
+                );
+                let bound: Vec<Bound> = bound
+                    .into_iter()
+                    .map(|(x, t)| match t {
+                        DataType::Char(_) if !keeps_padding => {
+                            (Expr::Func("rtrim".into(), vec![x]), DataType::Text)
+                        }
+                        t => (x, t),
+                    })
+                    .collect();
                 let types: Vec<DataType> = bound.iter().map(|b| b.1.clone()).collect();
                 let rt = func::function_type(name, &types)?;
                 let args = bound.into_iter().map(|b| b.0).collect();

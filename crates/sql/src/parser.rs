@@ -144,7 +144,10 @@ fn continued_strings(sql: &str) -> Option<std::result::Result<Vec<Statement>, Pa
                 let mut k = j;
                 let mut newline = false;
                 while let Some(Token::Whitespace(w)) = tokens.get(k) {
-                    newline |= matches!(w, Whitespace::Newline | Whitespace::SingleLineComment { .. });
+                    newline |= matches!(
+                        w,
+                        Whitespace::Newline | Whitespace::SingleLineComment { .. }
+                    );
                     k += 1;
                 }
                 match tokens.get(k) {
@@ -166,7 +169,11 @@ fn continued_strings(sql: &str) -> Option<std::result::Result<Vec<Statement>, Pa
     if !changed {
         return None;
     }
-    Some(Parser::new(&PostgreSqlDialect {}).with_tokens(out).parse_statements())
+    Some(
+        Parser::new(&PostgreSqlDialect {})
+            .with_tokens(out)
+            .parse_statements(),
+    )
 }
 
 /// `sql` with FOR NO KEY UPDATE / FOR KEY SHARE, which sqlparser does

@@ -876,7 +876,12 @@ impl Binder<'_> {
                 // An explicit cast to varchar(n)/char(n) cuts the literal
                 // instead of failing.
                 let v = if matches!(ty, DataType::Varchar(_) | DataType::Char(_)) {
-                    cast::cast(&Value::Text(s.clone()), &ty, cast::CastKind::Explicit, self.format)?
+                    cast::cast(
+                        &Value::Text(s.clone()),
+                        &ty,
+                        cast::CastKind::Explicit,
+                        self.format,
+                    )?
                 } else {
                     Value::from_text(&ty, s, self.format)?
                 };

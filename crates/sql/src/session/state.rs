@@ -165,8 +165,26 @@ impl Settings {
                 v
             }
             "datestyle" => {
-                let v = normalize_datestyle(value);
+                let v = normalize_datestyle(value, &self.format.date_style)
+                    .ok_or_else(|| invalid("DateStyle", value))?;
                 self.format.date_style = v.clone();
+                v
+            }
+            "intervalstyle" => {
+                let v = value.trim().to_lowercase();
+                if !matches!(
+                    v.as_str(),
+                    "postgres" | "postgres_verbose" | "sql_standard" | "iso_8601"
+                ) {
+                    return Err(Error::new(
+                        ErrorCode::InvalidParameterValue,
+                        format!("invalid value for parameter \"intervalstyle\": \"{value}\""),
+                    )
+                    .with_hint(
+                        "Available values: postgres, postgres_verbose, sql_standard, iso_8601.",
+                    ));
+                }
+                self.format.interval_style = v.clone();
                 v
             }
             "client_encoding" => {
@@ -428,25 +446,36 @@ fn show_ms(d: Duration) -> String {
     format!("{ms}ms")
 }
 
-fn normalize_datestyle(v: &str) -> String {
-    let lower = v.to_lowercase();
-    let fmt = if lower.contains("german") {
-        "German"
-    } else if lower.contains("sql") {
-        "SQL"
-    } else if lower.contains("postgres") {
-        "Postgres"
-    } else {
-        "ISO"
-    };
-    let order = if lower.contains("dmy") || lower.contains("euro") {
-        "DMY"
-    } else if lower.contains("ymd") {
-        "YMD"
-    } else {
-        "MDY"
-    };
-    format!("{fmt}, {order}")
+/// A DateStyle value as PostgreSQL keeps it (`German, DMY`): a style and
+/// an order, each taken from `v` or else from `previous` (German alone
+/// implies DMY); `None` for a word that is neither.
+fn normalize_datestyle(v: &str, previous: &str) -> Option<String> {
+    let mut prev = previous.split(',').map(str::trim);
+    let (mut style, mut order) = (
+        prev.next().unwrap_or("ISO").to_string(),
+        prev.next().unwrap_or("MDY").to_string(),
+    );
+    let mut have_order = false;
+    for word in v.split([',', ' ']).map(str::trim).filter(|w| !w.is_empty()) {
+        let w = word.trim_matches('\'').to_lowercase();
+        match w.as_str() {
+            "iso" => style = "ISO".into(),
+            "sql" => style = "SQL".into(),
+            "postgres" => style = "Postgres".into(),
+            "german" => {
+                style = "German".into();
+                if !have_order {
+                    order = "DMY".into();
+                }
+            }
+            "dmy" | "euro" | "european" => (order, have_order) = ("DMY".into(), true),
+            "mdy" | "us" | "noneuro" | "noneuropean" => (order, have_order) = ("MDY".into(), true),
+            "ymd" => (order, have_order) = ("YMD".into(), true),
+            "default" => {}
+            _ => return None,
+        }
+    }
+    Some(format!("{style}, {order}"))
 }
 
 /// Per-connection state statements read and change.

@@ -152,6 +152,105 @@ pub fn format_timestamptz(utc: i64, zone: &Zone) -> String {
     }
 }
 
+/// DateStyle's output style and whether its order is day first.
+fn date_style(opts: &FormatOptions) -> (&'static str, bool) {
+    let up = opts.date_style.to_ascii_uppercase();
+    let style = if up.starts_with("SQL") {
+        "SQL"
+    } else if up.starts_with("GERMAN") {
+        "German"
+    } else if up.starts_with("POSTGRES") {
+        "Postgres"
+    } else {
+        "ISO"
+    };
+    (style, up.contains("DMY"))
+}
+
+/// Appends a date's day, month and year in a non-ISO style; true for BC.
+fn write_dmy(days: i64, style: &str, dmy: bool, out: &mut String) -> bool {
+    let (y, m, d) = ymd_from_days(days);
+    let bc = y <= 0;
+    let year = if bc { 1 - y } else { y };
+    let _ = match (style, dmy) {
+        ("German", _) => write!(out, "{d:02}.{m:02}.{year:04}"),
+        ("Postgres", true) => write!(out, "{d:02}-{m:02}-{year:04}"),
+        ("Postgres", false) => write!(out, "{m:02}-{d:02}-{year:04}"),
+        (_, true) => write!(out, "{d:02}/{m:02}/{year:04}"),
+        (_, false) => write!(out, "{m:02}/{d:02}/{year:04}"),
+    };
+    bc
+}
+
+/// A date in the session's DateStyle (`2024-02-29`, `02/29/2024`,
+/// `29.02.2024`, `02-29-2024`).
+pub fn format_date_styled(days: i32, opts: &FormatOptions) -> String {
+    let (style, dmy) = date_style(opts);
+    if style == "ISO" || days == DATE_INFINITY || days == DATE_NEG_INFINITY {
+        return format_date(days);
+    }
+    let mut out = String::with_capacity(13);
+    if write_dmy(i64::from(days), style, dmy, &mut out) {
+        out.push_str(" BC");
+    }
+    out
+}
+
+/// A timestamp (with `zone`: a timestamptz, shown in that zone) in the
+/// session's DateStyle. Outside ISO the zone is named by its
+/// abbreviation (`CET`), or by its offset where it has none.
+pub fn format_timestamp_styled(micros: i64, zone: Option<&Zone>, opts: &FormatOptions) -> String {
+    let (style, dmy) = date_style(opts);
+    if style == "ISO" || micros == TS_INFINITY || micros == TS_NEG_INFINITY {
+        return match zone {
+            Some(z) => format_timestamptz(micros, z),
+            None => format_timestamp(micros),
+        };
+    }
+    let off = zone.map_or(0, |z| z.offset_at_utc(micros));
+    let local = micros.saturating_add(i64::from(off) * 1_000_000);
+    let days = local.div_euclid(MICROS_PER_DAY);
+    let mut out = String::with_capacity(32);
+    let bc = if style == "Postgres" {
+        // Thu Feb 29 13:45:00 2024 (DMY: Thu 29 Feb ...).
+        const DOW: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+        const MON: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let (y, m, d) = ymd_from_days(days);
+        // 2000-01-01 (day 0) was a Saturday.
+        let dow = DOW[(days + 6).rem_euclid(7) as usize];
+        let mon = MON[(m as usize).saturating_sub(1).min(11)];
+        let _ = if dmy {
+            write!(out, "{dow} {d:02} {mon} ")
+        } else {
+            write!(out, "{dow} {mon} {d:02} ")
+        };
+        write_hms(local.rem_euclid(MICROS_PER_DAY), &mut out);
+        let bc = y <= 0;
+        let _ = write!(out, " {:04}", if bc { 1 - y } else { y });
+        bc
+    } else {
+        let bc = write_dmy(days, style, dmy, &mut out);
+        out.push(' ');
+        write_hms(local.rem_euclid(MICROS_PER_DAY), &mut out);
+        bc
+    };
+    if let Some(z) = zone {
+        match z.abbreviation_at_utc(micros) {
+            Some(a) => {
+                out.push(' ');
+                out.push_str(&a);
+            }
+            None => tz::format_offset(off, &mut out),
+        }
+    }
+    if bc {
+        out.push_str(" BC");
+    }
+    out
+}
+
 /// The session zone from the options; an unknown name falls back to UTC
 /// (the session validates names when they are SET).
 pub fn session_zone(opts: &FormatOptions) -> Zone {

@@ -11,6 +11,150 @@ use crate::types::{Interval, MICROS_PER_DAY};
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
 /// Formats as PostgreSQL's `postgres` IntervalStyle (EncodeInterval).
+/// An interval in the session's IntervalStyle (`postgres` is
+/// [`format_interval`]).
+pub fn format_interval_styled(iv: &Interval, style: &str) -> String {
+    // The fields as PostgreSQL's interval2itm splits them (truncating).
+    let year = i64::from(iv.months / 12);
+    let mon = i64::from(iv.months % 12);
+    let mday = i64::from(iv.days);
+    let hour = iv.micros / 3_600_000_000;
+    let min = iv.micros / 60_000_000 % 60;
+    let sec = iv.micros / 1_000_000 % 60;
+    let fsec = iv.micros % 1_000_000;
+    // AppendSeconds: |sec| (two digits when `fill`), then the fraction.
+    let seconds = |out: &mut String, fill: bool| {
+        if fill {
+            let _ = write!(out, "{:02}", sec.abs());
+        } else {
+            let _ = write!(out, "{}", sec.abs());
+        }
+        write_fraction(fsec.abs(), out);
+    };
+    let mut out = String::new();
+    match style {
+        "postgres_verbose" => {
+            out.push('@');
+            let mut is_zero = true;
+            let mut is_before = false;
+            let mut part = |out: &mut String, value: i64, unit: &str| {
+                if value == 0 {
+                    return;
+                }
+                let mut v = value;
+                if is_zero {
+                    is_before = v < 0;
+                    v = v.abs();
+                } else if is_before {
+                    v = -v;
+                }
+                let _ = write!(out, " {v} {unit}{}", if v == 1 { "" } else { "s" });
+                is_zero = false;
+            };
+            part(&mut out, year, "year");
+            part(&mut out, mon, "mon");
+            part(&mut out, mday, "day");
+            part(&mut out, hour, "hour");
+            part(&mut out, min, "min");
+            if sec != 0 || fsec != 0 {
+                out.push(' ');
+                if sec < 0 || (sec == 0 && fsec < 0) {
+                    if is_zero {
+                        is_before = true;
+                    } else if !is_before {
+                        out.push('-');
+                    }
+                } else if is_before {
+                    out.push('-');
+                }
+                seconds(&mut out, false);
+                out.push_str(if sec.abs() != 1 || fsec != 0 {
+                    " secs"
+                } else {
+                    " sec"
+                });
+                is_zero = false;
+            }
+            if is_zero {
+                out.push_str(" 0");
+            }
+            if is_before {
+                out.push_str(" ago");
+            }
+        }
+        "iso_8601" => {
+            if year == 0 && mon == 0 && mday == 0 && hour == 0 && min == 0 && sec == 0 && fsec == 0
+            {
+                return "PT0S".into();
+            }
+            out.push('P');
+            let part = |out: &mut String, v: i64, unit: char| {
+                if v != 0 {
+                    let _ = write!(out, "{v}{unit}");
+                }
+            };
+            part(&mut out, year, 'Y');
+            part(&mut out, mon, 'M');
+            part(&mut out, mday, 'D');
+            if hour != 0 || min != 0 || sec != 0 || fsec != 0 {
+                out.push('T');
+            }
+            part(&mut out, hour, 'H');
+            part(&mut out, min, 'M');
+            if sec != 0 || fsec != 0 {
+                if sec < 0 || fsec < 0 {
+                    out.push('-');
+                }
+                seconds(&mut out, false);
+                out.push('S');
+            }
+        }
+        "sql_standard" => {
+            let fields = [year, mon, mday, hour, min, sec, fsec];
+            let has_negative = fields.iter().any(|v| *v < 0);
+            let has_positive = fields.iter().any(|v| *v > 0);
+            let has_year_month = year != 0 || mon != 0;
+            let has_day_time = mday != 0 || hour != 0 || min != 0 || sec != 0 || fsec != 0;
+            let mixed = (has_negative && has_positive) || (has_year_month && has_day_time);
+            let standard = !mixed;
+            if has_negative && standard {
+                out.push('-');
+            }
+            if !has_negative && !has_positive {
+                out.push('0');
+            } else if !standard {
+                let year_sign = if year < 0 || mon < 0 { '-' } else { '+' };
+                let day_sign = if mday < 0 { '-' } else { '+' };
+                let sec_sign = if hour < 0 || min < 0 || sec < 0 || fsec < 0 {
+                    '-'
+                } else {
+                    '+'
+                };
+                let _ = write!(
+                    out,
+                    "{year_sign}{}-{} {day_sign}{} {sec_sign}{}:{:02}:",
+                    year.abs(),
+                    mon.abs(),
+                    mday.abs(),
+                    hour.abs(),
+                    min.abs()
+                );
+                seconds(&mut out, true);
+            } else if has_year_month {
+                let _ = write!(out, "{}-{}", year.abs(), mon.abs());
+            } else if mday != 0 {
+                let _ = write!(out, "{} {}:{:02}:", mday.abs(), hour.abs(), min.abs());
+                seconds(&mut out, true);
+            } else {
+                let _ = write!(out, "{}:{:02}:", hour.abs(), min.abs());
+                seconds(&mut out, true);
+            }
+        }
+        _ => return format_interval(iv),
+    }
+    out
+}
+
 pub fn format_interval(iv: &Interval) -> String {
     let mut out = String::new();
     let years = iv.months / 12;

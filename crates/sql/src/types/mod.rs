@@ -110,8 +110,11 @@ pub struct FormatOptions {
     /// The session's `TimeZone` (an IANA name such as `UTC` or
     /// `Europe/Berlin`, or a fixed offset such as `+02:00`).
     pub timezone: String,
-    /// `DateStyle`: only `ISO, MDY` output is produced; kept for input order.
+    /// `DateStyle` (`ISO, MDY`...): the output style of dates and
+    /// timestamps, and the field order of ambiguous input.
     pub date_style: String,
+    /// `IntervalStyle`: postgres, postgres_verbose, sql_standard, iso_8601.
+    pub interval_style: String,
     /// `extra_float_digits`: > 0 prints floats in shortest exact form (the
     /// PostgreSQL 12+ default of 1); <= 0 rounds to 15 (float8) / 6 (float4)
     /// significant digits minus the setting.
@@ -125,6 +128,7 @@ impl Default for FormatOptions {
         FormatOptions {
             timezone: "UTC".into(),
             date_style: "ISO, MDY".into(),
+            interval_style: "postgres".into(),
             extra_float_digits: 1,
             bytea_hex: true,
         }

@@ -62,11 +62,13 @@ pub fn format(v: &Value, opts: &FormatOptions) -> Option<String> {
         Value::NumericNaN => "NaN".to_string(),
         Value::Text(s) | Value::Json(s) => s.clone(),
         Value::Bytea(b) => format_bytea(b, opts.bytea_hex),
-        Value::Date(d) => datetime::format_date(*d),
+        Value::Date(d) => datetime::format_date_styled(*d, opts),
         Value::Time(t) => datetime::format_time(*t),
-        Value::Timestamp(t) => datetime::format_timestamp(*t),
-        Value::Timestamptz(t) => datetime::format_timestamptz(*t, &datetime::session_zone(opts)),
-        Value::Interval(i) => interval::format_interval(i),
+        Value::Timestamp(t) => datetime::format_timestamp_styled(*t, None, opts),
+        Value::Timestamptz(t) => {
+            datetime::format_timestamp_styled(*t, Some(&datetime::session_zone(opts)), opts)
+        }
+        Value::Interval(i) => interval::format_interval_styled(i, &opts.interval_style),
         Value::Uuid(u) => format_uuid(u),
         Value::Array(items) => {
             let mut out = String::new();

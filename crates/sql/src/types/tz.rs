@@ -156,6 +156,23 @@ impl Zone {
         }
     }
 
+    /// The zone's abbreviation at a UTC instant (`CET`, `EDT`; `UTC`), as
+    /// non-ISO DateStyles print it; `None` where the zone has none.
+    pub fn abbreviation_at_utc(&self, utc_micros: i64) -> Option<String> {
+        use chrono_tz::OffsetName;
+        match self {
+            Zone::Fixed(0) => Some("UTC".into()),
+            Zone::Fixed(_) => None,
+            Zone::Named(tz) => {
+                let ndt = naive(utc_micros + future_shift(tz, utc_micros));
+                tz.offset_from_utc_datetime(&ndt)
+                    .abbreviation()
+                    .filter(|a| a.chars().all(|c| c.is_ascii_alphabetic()))
+                    .map(str::to_string)
+            }
+        }
+    }
+
     /// The zone's offset (seconds east of UTC) at a UTC instant given in
     /// microseconds since 2000-01-01.
     pub fn offset_at_utc(&self, utc_micros: i64) -> i32 {

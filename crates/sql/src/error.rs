@@ -97,6 +97,8 @@ pub enum ErrorCode {
     InvalidForeignKey,
     /// 42712
     DuplicateAlias,
+    /// 42P19
+    InvalidRecursion,
     /// 23502
     NotNullViolation,
     /// 23505

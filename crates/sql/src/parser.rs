@@ -66,7 +66,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
                     }
                     stmts
                 }
-                None => match continued_strings(sql) {
+                None => match continued_strings(sql).or_else(|| between_symmetric(sql)) {
                     Some(stmts) => stmts.map_err(|_| syntax_error(e))?,
                     None => return Err(syntax_error(e)),
                 },
@@ -165,6 +165,91 @@ fn continued_strings(sql: &str) -> Option<std::result::Result<Vec<Statement>, Pa
         }
         out.push(tokens[i].clone());
         i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    Some(
+        Parser::new(&PostgreSqlDialect {})
+            .with_tokens(out)
+            .parse_statements(),
+    )
+}
+
+/// The function name that marks the low bound of `BETWEEN SYMMETRIC`
+/// (which sqlparser does not parse): not a name SQL can spell.
+const SYMMETRIC: &str = "\u{0}symmetric";
+
+/// The low bound of a BETWEEN marked SYMMETRIC by [`between_symmetric`].
+pub fn symmetric_low(low: &sqlparser::ast::Expr) -> Option<&sqlparser::ast::Expr> {
+    use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
+    let Expr::Function(f) = low else {
+        return None;
+    };
+    if f.name.0.len() != 1 || f.name.0[0].as_ident().map(|i| i.value.as_str()) != Some(SYMMETRIC) {
+        return None;
+    }
+    match &f.args {
+        FunctionArguments::List(l) => match l.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(x))] => Some(x),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Parses `sql` with `BETWEEN SYMMETRIC a AND b` written as `BETWEEN
+/// <mark>(a) AND b` (and `BETWEEN ASYMMETRIC` as plain BETWEEN); `None`
+/// when it has neither.
+fn between_symmetric(sql: &str) -> Option<std::result::Result<Vec<Statement>, ParserError>> {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let is = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k);
+    let word = |t: &Token, s: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(s));
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len() + 4);
+    let mut changed = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        out.push(tokens[i].clone());
+        if !is(&tokens[i], Keyword::BETWEEN) {
+            i += 1;
+            continue;
+        }
+        // The next word after whitespace.
+        let mut j = i + 1;
+        while matches!(tokens.get(j), Some(Token::Whitespace(_))) {
+            j += 1;
+        }
+        match tokens.get(j) {
+            Some(t) if word(t, "asymmetric") => {
+                changed = true;
+                i = j + 1;
+            }
+            Some(t) if word(t, "symmetric") => {
+                changed = true;
+                // The low bound runs to the AND at depth 0.
+                let mut k = j + 1;
+                let mut depth = 0i32;
+                while let Some(t) = tokens.get(k) {
+                    match t {
+                        Token::LParen => depth += 1,
+                        Token::RParen => depth -= 1,
+                        t if depth == 0 && is(t, Keyword::AND) => break,
+                        _ => {}
+                    }
+                    k += 1;
+                }
+                out.push(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+                out.push(Token::make_word(SYMMETRIC, Some('"')));
+                out.push(Token::LParen);
+                out.extend(tokens[j + 1..k].iter().cloned());
+                out.push(Token::RParen);
+                out.push(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+                i = k;
+            }
+            _ => i += 1,
+        }
     }
     if !changed {
         return None;

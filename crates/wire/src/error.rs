@@ -53,6 +53,7 @@ pub fn sqlstate(code: ErrorCode) -> &'static str {
         C::GeneratedAlways => "428C9",
         C::InvalidForeignKey => "42830",
         C::DuplicateAlias => "42712",
+        C::InvalidRecursion => "42P19",
         C::NotNullViolation => "23502",
         C::UniqueViolation => "23505",
         C::ForeignKeyViolation => "23503",

@@ -150,6 +150,26 @@ impl Binder<'_> {
                 low,
                 high,
             } => {
+                // BETWEEN SYMMETRIC (marked by the parser): either order
+                // of the bounds.
+                if let Some(low) = crate::parser::symmetric_low(low) {
+                    let fwd = ast::Expr::Between {
+                        expr: expr.clone(),
+                        negated: false,
+                        low: Box::new(low.clone()),
+                        high: high.clone(),
+                    };
+                    let back = ast::Expr::Between {
+                        expr: expr.clone(),
+                        negated: false,
+                        low: high.clone(),
+                        high: Box::new(low.clone()),
+                    };
+                    let (a, _) = self.expr(&fwd, scope)?;
+                    let (b, _) = self.expr(&back, scope)?;
+                    let e = Expr::Or(Box::new(a), Box::new(b));
+                    return Ok((negate(e, *negated), DataType::Bool));
+                }
                 let ge = self.compare(expr, BinaryOp::GtEq, low, scope)?;
                 let le = self.compare(expr, BinaryOp::LtEq, high, scope)?;
                 let b = Expr::And(Box::new(ge), Box::new(le));

@@ -182,7 +182,18 @@ impl Binder<'_> {
                 right,
             } = cte.query.body.as_ref()
             {
-                let (base, mut cols) = self.set_expr(left)?;
+                let (base, mut cols) = match self.set_expr(left) {
+                    Err(e)
+                        if e.code == ErrorCode::UndefinedTable
+                            && e.message == format!("relation \"{name}\" does not exist") =>
+                    {
+                        return Err(Error::new(
+                            ErrorCode::InvalidRecursion,
+                            format!("recursive reference to query \"{name}\" must not appear within its non-recursive term"),
+                        ))
+                    }
+                    r => r?,
+                };
                 rename(&mut cols);
                 self.ctes.push(CteName {
                     name: name.clone(),
@@ -194,6 +205,20 @@ impl Binder<'_> {
                     return Err(Error::syntax(
                         "each UNION query must have the same number of columns",
                     ));
+                }
+                for (i, (b, s)) in cols.iter().zip(&scols).enumerate() {
+                    if s.ty != DataType::Unknown && b.ty.unmodified() != s.ty.unmodified() {
+                        return Err(Error::new(
+                            ErrorCode::DatatypeMismatch,
+                            format!(
+                                "recursive query \"{name}\" column {} has type {} in non-recursive term but type {} overall",
+                                i + 1,
+                                b.ty.display_name(),
+                                s.ty.display_name()
+                            ),
+                        )
+                        .with_hint("Cast the output of the non-recursive term to the correct type."));
+                    }
                 }
                 let all = matches!(set_quantifier, ast::SetQuantifier::All);
                 return Ok((id, base, Some((step, all))));

@@ -311,6 +311,27 @@ impl Transaction {
         self.writes = savepoint.writes.clone();
     }
 
+    /// The writes made since `savepoint`: each key whose buffered write
+    /// differs, with its write now (`None`: deleted). With
+    /// [`rollback_to`](Self::rollback_to) and
+    /// [`apply_writes`](Self::apply_writes), a statement can read the data
+    /// as it was before some of its own writes (PostgreSQL's data-modifying
+    /// CTEs are not seen by the query around them).
+    pub fn writes_since(&self, savepoint: &Savepoint) -> Vec<(Bytes, Option<Bytes>)> {
+        self.writes
+            .iter()
+            .filter(|(k, v)| savepoint.writes.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Puts back writes taken with [`writes_since`](Self::writes_since).
+    pub fn apply_writes(&mut self, writes: Vec<(Bytes, Option<Bytes>)>) {
+        for (k, v) in writes {
+            self.writes.insert(k, v);
+        }
+    }
+
     /// Commits: the write set becomes visible everywhere at the returned
     /// LSN. A transaction that wrote nothing just releases its locks.
     pub async fn commit(mut self) -> Result<Lsn> {

@@ -511,10 +511,27 @@ pub(crate) async fn execute(
     }
     // Data-modifying CTEs run first, each once; the statement reads their
     // RETURNING rows.
+    // A query around them reads the data as it was before them (their
+    // writes are set aside while it runs); an INSERT/UPDATE/DELETE around
+    // them sees them, so that its constraint checks do.
+    let mut set_aside = None;
     let dml = match stmt {
         Statement::Query(q) => match &q.with {
             Some(w) if w.cte_tables.iter().any(|c| crate::binder::is_dml(&c.query)) => {
-                run_dml_ctes(s, catalog, w, params).await?
+                let reads_only = !crate::binder::is_dml(q);
+                let before = if reads_only {
+                    Some(s.parts()?.0.savepoint())
+                } else {
+                    None
+                };
+                let done = run_dml_ctes(s, catalog, w, params).await?;
+                if let Some(sp) = before {
+                    let txn = s.parts()?.0;
+                    let writes = txn.writes_since(&sp);
+                    txn.rollback_to(&sp);
+                    set_aside = Some((sp, writes));
+                }
+                done
             }
             _ => Vec::new(),
         },
@@ -579,6 +596,12 @@ pub(crate) async fn execute(
             let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx
                 .run(&plan, &[])
                 .await?);
+            if let Some((sp, ctes)) = set_aside {
+                let txn = s.parts()?.0;
+                let own = txn.writes_since(&sp);
+                txn.apply_writes(ctes);
+                txn.apply_writes(own);
+            }
             let n = rows.len();
             Ok(Output::Rows {
                 columns: columns(&cols),

@@ -127,6 +127,15 @@ fn copy_options_fixed(sql: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// Parses rewritten tokens.
+fn parse_tokens(
+    tokens: Vec<sqlparser::tokenizer::Token>,
+) -> std::result::Result<Vec<Statement>, ParserError> {
+    Parser::new(&PostgreSqlDialect {})
+        .with_tokens(tokens)
+        .parse_statements()
+}
+
 /// Parses `sql` with string constants separated only by whitespace that
 /// holds a newline joined into one (`'a'` newline `'b'` is `'ab'`, as in
 /// PostgreSQL); `None` when there are none.
@@ -166,14 +175,7 @@ fn continued_strings(sql: &str) -> Option<std::result::Result<Vec<Statement>, Pa
         out.push(tokens[i].clone());
         i += 1;
     }
-    if !changed {
-        return None;
-    }
-    Some(
-        Parser::new(&PostgreSqlDialect {})
-            .with_tokens(out)
-            .parse_statements(),
-    )
+    changed.then(|| parse_tokens(out))
 }
 
 /// The function name that marks the low bound of `BETWEEN SYMMETRIC`
@@ -251,14 +253,7 @@ fn between_symmetric(sql: &str) -> Option<std::result::Result<Vec<Statement>, Pa
             _ => i += 1,
         }
     }
-    if !changed {
-        return None;
-    }
-    Some(
-        Parser::new(&PostgreSqlDialect {})
-            .with_tokens(out)
-            .parse_statements(),
-    )
+    changed.then(|| parse_tokens(out))
 }
 
 /// `sql` with FOR NO KEY UPDATE / FOR KEY SHARE, which sqlparser does

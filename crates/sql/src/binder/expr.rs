@@ -241,26 +241,19 @@ impl Binder<'_> {
                 pattern,
                 escape_char,
                 ..
-            } => {
-                let op = if *negated {
-                    BinaryOp::NotLike
-                } else {
-                    BinaryOp::Like
-                };
-                let p = self.like_pattern(pattern, escape_char.as_deref(), scope)?;
-                self.text_op(op, expr, p, scope)
             }
-            ast::Expr::ILike {
+            | ast::Expr::ILike {
                 negated,
                 expr,
                 pattern,
                 escape_char,
                 ..
             } => {
-                let op = if *negated {
-                    BinaryOp::NotILike
-                } else {
-                    BinaryOp::ILike
+                let op = match (matches!(e, ast::Expr::ILike { .. }), *negated) {
+                    (false, false) => BinaryOp::Like,
+                    (false, true) => BinaryOp::NotLike,
+                    (true, false) => BinaryOp::ILike,
+                    (true, true) => BinaryOp::NotILike,
                 };
                 let p = self.like_pattern(pattern, escape_char.as_deref(), scope)?;
                 self.text_op(op, expr, p, scope)

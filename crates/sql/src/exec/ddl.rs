@@ -150,11 +150,7 @@ impl Ctx<'_> {
         ty: DataType,
         counter_base: u64,
     ) -> SequenceDef {
-        let max = match ty {
-            DataType::Int2 => i16::MAX as i64,
-            DataType::Int4 => i32::MAX as i64,
-            _ => i64::MAX,
-        };
+        let max = type_range(&ty).1;
         SequenceDef {
             oid,
             schema,
@@ -785,21 +781,7 @@ impl Ctx<'_> {
             Err(e) => return Err(e),
         };
         let mut s = (*seq).clone();
-        let num = |e: &ast::Expr| -> Result<i64> {
-            let t = e.to_string().replace(' ', "");
-            t.parse::<i64>()
-                .map_err(|_| Error::syntax(format!("invalid sequence option value {t}")))
-        };
-        let type_min = match s.ty {
-            DataType::Int2 => i16::MIN as i64,
-            DataType::Int4 => i32::MIN as i64,
-            _ => i64::MIN,
-        };
-        let type_max = match s.ty {
-            DataType::Int2 => i16::MAX as i64,
-            DataType::Int4 => i32::MAX as i64,
-            _ => i64::MAX,
-        };
+        let (type_min, type_max) = type_range(&s.ty);
         for o in opts {
             match o {
                 ast::SequenceOptions::IncrementBy(e, _) => s.increment = num(e)?,
@@ -1911,14 +1893,25 @@ impl Ctx<'_> {
     }
 }
 
+/// A sequence option's number (`INCREMENT BY -3`).
+fn num(e: &ast::Expr) -> Result<i64> {
+    let t = e.to_string().replace(' ', "");
+    t.parse::<i64>()
+        .map_err(|_| Error::syntax(format!("invalid sequence option value {t}")))
+}
+
+/// The values a sequence of type `ty` can reach.
+fn type_range(ty: &DataType) -> (i64, i64) {
+    match ty {
+        DataType::Int2 => (i16::MIN as i64, i16::MAX as i64),
+        DataType::Int4 => (i32::MIN as i64, i32::MAX as i64),
+        _ => (i64::MIN, i64::MAX),
+    }
+}
+
 /// Applies CREATE SEQUENCE / identity options to `s` (PostgreSQL's
 /// defaults: ascending from MINVALUE 1, descending from MAXVALUE -1).
 fn apply_sequence_options(s: &mut SequenceDef, opts: &[ast::SequenceOptions]) -> Result<()> {
-    let num = |e: &ast::Expr| -> Result<i64> {
-        let t = e.to_string().replace(' ', "");
-        t.parse::<i64>()
-            .map_err(|_| Error::syntax(format!("invalid sequence option value {t}")))
-    };
     let mut start = None;
     let mut min = None;
     let mut max = None;
@@ -1933,11 +1926,7 @@ fn apply_sequence_options(s: &mut SequenceDef, opts: &[ast::SequenceOptions]) ->
             ast::SequenceOptions::Cycle(no) => s.cycle = !no,
             ast::SequenceOptions::DataType(dt) => {
                 s.ty = DataType::from_sql(dt)?;
-                s.max = match s.ty {
-                    DataType::Int2 => i16::MAX as i64,
-                    DataType::Int4 => i32::MAX as i64,
-                    _ => i64::MAX,
-                };
+                s.max = type_range(&s.ty).1;
             }
             _ => {}
         }
@@ -1950,11 +1939,7 @@ fn apply_sequence_options(s: &mut SequenceDef, opts: &[ast::SequenceOptions]) ->
     }
     if s.increment < 0 {
         s.max = max.unwrap_or(-1);
-        s.min = min.unwrap_or(match s.ty {
-            DataType::Int2 => i16::MIN as i64,
-            DataType::Int4 => i32::MIN as i64,
-            _ => i64::MIN,
-        });
+        s.min = min.unwrap_or(type_range(&s.ty).0);
         s.start = start.unwrap_or(s.max);
     } else {
         s.min = min.unwrap_or(1);

@@ -3,8 +3,7 @@
 //! greatest/least, over the integer, float and numeric types as
 //! PostgreSQL overloads them.
 
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
+use rust_decimal::MathematicalOps;
 
 use super::num::{self, as_decimal, as_f64, as_i64, set_scale, NumType};
 use super::signature::{coerce, common_type, Registry, NUMERIC};
@@ -13,6 +12,7 @@ use super::{
     INVALID_ARGUMENT_FOR_LOG, INVALID_ARGUMENT_FOR_POWER,
 };
 use crate::error::{ErrorCode, Result};
+use crate::types::numeric::{Numeric, Rounding};
 use crate::types::{DataType, Value};
 
 use DataType::{Float4, Float8, Int2, Int4, Int8};
@@ -47,25 +47,21 @@ pub(super) fn register(r: &mut Registry) {
         Ok(Value::Float8(f(&a[0]).round_ties_even()))
     });
     r.add(&["round"], &[NUMERIC], NUMERIC, |a, _| {
-        numeric1(&a[0], |d| {
-            round_numeric(d, 0, RoundingStrategy::MidpointAwayFromZero)
-        })
+        numeric1(&a[0], |d| round_numeric(d, 0, Rounding::HalfAwayFromZero))
     });
     r.add(&["round"], &[NUMERIC, Int4], NUMERIC, |a, _| {
         let s = as_i64(&a[1]).unwrap_or(0);
-        numeric1(&a[0], |d| {
-            round_numeric(d, s, RoundingStrategy::MidpointAwayFromZero)
-        })
+        numeric1(&a[0], |d| round_numeric(d, s, Rounding::HalfAwayFromZero))
     });
     r.add(&["trunc"], &[Float8], Float8, |a, _| {
         Ok(Value::Float8(f(&a[0]).trunc()))
     });
     r.add(&["trunc"], &[NUMERIC], NUMERIC, |a, _| {
-        numeric1(&a[0], |d| round_numeric(d, 0, RoundingStrategy::ToZero))
+        numeric1(&a[0], |d| round_numeric(d, 0, Rounding::ToZero))
     });
     r.add(&["trunc"], &[NUMERIC, Int4], NUMERIC, |a, _| {
         let s = as_i64(&a[1]).unwrap_or(0);
-        numeric1(&a[0], |d| round_numeric(d, s, RoundingStrategy::ToZero))
+        numeric1(&a[0], |d| round_numeric(d, s, Rounding::ToZero))
     });
     r.add(&["sqrt"], &[Float8], Float8, |a, _| {
         let x = f(&a[0]);
@@ -96,8 +92,15 @@ pub(super) fn register(r: &mut Registry) {
     });
     r.add(&["exp"], &[NUMERIC], NUMERIC, |a, _| {
         numeric1(&a[0], |d| {
-            let v = d.checked_exp().ok_or_else(numeric_overflow)?;
-            Ok(set_scale(v, sig_scale(v, d.scale())))
+            match d {
+                Numeric::PosInf => return Ok(Numeric::PosInf),
+                Numeric::NegInf => return Ok(Numeric::zero()),
+                Numeric::Finite(_) => {}
+            }
+            let v = to_dec(&d)?.checked_exp().ok_or_else(numeric_overflow)?;
+            let v = Numeric::from_decimal(v);
+            let scale = sig_scale(&v, d.scale());
+            Ok(set_scale(v, scale))
         })
     });
     r.add(&["ln"], &[Float8], Float8, |a, _| {
@@ -105,9 +108,14 @@ pub(super) fn register(r: &mut Registry) {
     });
     r.add(&["ln"], &[NUMERIC], NUMERIC, |a, _| {
         numeric1(&a[0], |d| {
-            check_log(d)?;
-            let v = d.checked_ln().ok_or_else(numeric_overflow)?;
-            Ok(set_scale(v, sig_scale(v, d.scale())))
+            check_log(&d)?;
+            if !d.is_finite() {
+                return Ok(d);
+            }
+            let v = to_dec(&d)?.checked_ln().ok_or_else(numeric_overflow)?;
+            let v = Numeric::from_decimal(v);
+            let scale = sig_scale(&v, d.scale());
+            Ok(set_scale(v, scale))
         })
     });
     r.add(&["log", "log10"], &[Float8], Float8, |a, _| {
@@ -115,9 +123,14 @@ pub(super) fn register(r: &mut Registry) {
     });
     r.add(&["log", "log10"], &[NUMERIC], NUMERIC, |a, _| {
         numeric1(&a[0], |d| {
-            check_log(d)?;
-            let v = d.checked_log10().ok_or_else(numeric_overflow)?;
-            Ok(set_scale(v, sig_scale(v, d.scale())))
+            check_log(&d)?;
+            if !d.is_finite() {
+                return Ok(d);
+            }
+            let v = to_dec(&d)?.checked_log10().ok_or_else(numeric_overflow)?;
+            let v = Numeric::from_decimal(v);
+            let scale = sig_scale(&v, d.scale());
+            Ok(set_scale(v, scale))
         })
     });
     r.add(&["log"], &[NUMERIC, NUMERIC], NUMERIC, |a, _| {
@@ -141,8 +154,7 @@ pub(super) fn register(r: &mut Registry) {
                 if y.is_zero() {
                     return Err(super::division_by_zero());
                 }
-                let q = x.checked_div(y).ok_or_else(numeric_overflow)?;
-                Ok(Value::Numeric(set_scale(q.trunc(), 0)))
+                Ok(num::nan_or(x.div_trunc(&y)?))
             }
             _ => Ok(Value::NumericNaN),
         }
@@ -158,15 +170,7 @@ pub(super) fn register(r: &mut Registry) {
         }))
     });
     r.add(&["sign"], &[NUMERIC], NUMERIC, |a, _| {
-        numeric1(&a[0], |d| {
-            Ok(if d.is_zero() {
-                Decimal::ZERO
-            } else if d.is_sign_negative() {
-                Decimal::NEGATIVE_ONE
-            } else {
-                Decimal::ONE
-            })
-        })
+        numeric1(&a[0], |d| Ok(d.signum()))
     });
     r.add(&["pi"], &[], Float8, |_, _| {
         Ok(Value::Float8(std::f64::consts::PI))
@@ -227,7 +231,7 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.add(&["scale"], &[NUMERIC], Int4, |a, _| {
         Ok(match &a[0] {
-            Value::Numeric(d) => Value::Int4(d.scale() as i32),
+            Value::Numeric(d) if d.is_finite() => Value::Int4(d.scale() as i32),
             _ => Value::Null,
         })
     });
@@ -238,7 +242,7 @@ fn f(v: &Value) -> f64 {
 }
 
 /// Applies `op` to a numeric argument; NaN stays NaN.
-fn numeric1(v: &Value, op: impl Fn(Decimal) -> Result<Decimal>) -> Result<Value> {
+fn numeric1(v: &Value, op: impl Fn(Numeric) -> Result<Numeric>) -> Result<Value> {
     match as_decimal(v) {
         Some(d) if !matches!(v, Value::NumericNaN) => op(d).map(Value::Numeric),
         _ => Ok(Value::NumericNaN),
@@ -255,20 +259,15 @@ fn abs_int(v: &Value) -> Result<Value> {
 }
 
 /// round/trunc to `s` digits after the point (before it when negative).
-fn round_numeric(d: Decimal, s: i64, strategy: RoundingStrategy) -> Result<Decimal> {
-    if s >= 0 {
-        let s = s.min(1000) as u32;
-        return Ok(set_scale(d.round_dp_with_strategy(s.min(28), strategy), s));
-    }
-    let shift = (-s).min(40) as u32;
-    let Some(p) = 10i128
-        .checked_pow(shift)
-        .and_then(|p| Decimal::try_from_i128_with_scale(p, 0).ok())
-    else {
-        return Ok(Decimal::ZERO);
-    };
-    let q = (d / p).round_dp_with_strategy(0, strategy);
-    Ok(set_scale(q.checked_mul(p).ok_or_else(numeric_overflow)?, 0))
+fn round_numeric(d: Numeric, s: i64, how: Rounding) -> Result<Numeric> {
+    Ok(d.round_to(s.clamp(-200_000, 16383), how))
+}
+
+/// An approximation for the transcendental functions, which go through
+/// rust_decimal's 28 digits (more than the 16 significant digits their
+/// results keep); values beyond its range overflow.
+fn to_dec(d: &Numeric) -> Result<rust_decimal::Decimal> {
+    d.to_decimal().ok_or_else(numeric_overflow)
 }
 
 fn negative_sqrt() -> crate::error::Error {
@@ -279,44 +278,38 @@ fn negative_sqrt() -> crate::error::Error {
 }
 
 /// numeric sqrt: 16 significant digits or the argument's scale.
-fn numeric_sqrt(d: Decimal) -> Result<Decimal> {
-    if d.is_sign_negative() && !d.is_zero() {
+fn numeric_sqrt(d: Numeric) -> Result<Numeric> {
+    if d.is_negative() {
         return Err(negative_sqrt());
     }
-    let v = d.sqrt().ok_or_else(numeric_overflow)?;
+    if !d.is_finite() {
+        return Ok(d);
+    }
     // PostgreSQL: sweight = (weight + 1) * 4 / 2 - 1 in base-10000 digits.
-    let weight = if d.is_zero() {
-        0
-    } else {
-        let digits = i64::from(d.mantissa().unsigned_abs().ilog10()) + 1;
-        (digits - 1 - i64::from(d.scale())).div_euclid(4)
-    };
+    let (weight, _) = d.weight_and_first_digit();
     let sweight = (weight + 1) * 4 / 2 - 1;
-    let scale = (16 - sweight).max(i64::from(d.scale())).clamp(0, 1000) as u32;
-    Ok(set_scale(v, scale))
+    let scale = (16 - sweight).max(i64::from(d.scale())).clamp(0, 16383) as u32;
+    d.sqrt(scale)
 }
 
 /// A result scale that keeps 16 significant digits of `v`; the decimal
 /// weight is truncated toward zero, as PostgreSQL's `(int)` estimate.
-fn sig_scale(v: Decimal, min: u32) -> u32 {
-    let log10 = v
-        .abs()
-        .to_f64()
-        .filter(|x| *x > 0.0)
-        .map_or(0.0, f64::log10);
+fn sig_scale(v: &Numeric, min: u32) -> u32 {
+    let x = v.abs().to_f64();
+    let log10 = if x > 0.0 { x.log10() } else { 0.0 };
     (16 - log10.trunc() as i64)
         .max(i64::from(min))
         .clamp(0, 1000) as u32
 }
 
-fn check_log(d: Decimal) -> Result<()> {
+fn check_log(d: &Numeric) -> Result<()> {
     if d.is_zero() {
         return Err(err(
             INVALID_ARGUMENT_FOR_LOG,
             "cannot take logarithm of zero",
         ));
     }
-    if d.is_sign_negative() {
+    if d.is_negative() {
         return Err(err(
             INVALID_ARGUMENT_FOR_LOG,
             "cannot take logarithm of a negative number",
@@ -346,21 +339,32 @@ fn numeric_log(b: &Value, x: &Value) -> Result<Value> {
     let (Some(b), Some(x)) = (as_decimal(b), as_decimal(x)) else {
         return Ok(Value::NumericNaN);
     };
-    check_log(b)?;
-    check_log(x)?;
+    check_log(&b)?;
+    check_log(&x)?;
+    if !b.is_finite() || !x.is_finite() {
+        // log(Inf, Inf) is NaN; log(Inf, x) is 0; log(b, Inf) is Inf.
+        return Ok(match (b.is_finite(), x.is_finite()) {
+            (false, false) => Value::NumericNaN,
+            (false, true) => Value::Numeric(Numeric::zero()),
+            _ => Value::Numeric(Numeric::PosInf),
+        });
+    }
     let (lb, lx) = (
-        b.checked_ln().ok_or_else(numeric_overflow)?,
-        x.checked_ln().ok_or_else(numeric_overflow)?,
+        to_dec(&b)?.checked_ln().ok_or_else(numeric_overflow)?,
+        to_dec(&x)?.checked_ln().ok_or_else(numeric_overflow)?,
     );
     if lb.is_zero() {
         return Err(super::division_by_zero());
     }
     let q = lx.checked_div(lb).ok_or_else(numeric_overflow)?;
     // Round away the last digits ln leaves inexact, so log(2, 8) is 3.
-    let q = q.round_dp(24);
-    let scale = num::div_scale(lx.round_dp(16), lb.round_dp(16))
-        .max(b.scale())
-        .max(x.scale());
+    let q = Numeric::from_decimal(q.round_dp(24));
+    let scale = num::div_scale(
+        &Numeric::from_decimal(lx.round_dp(16)),
+        &Numeric::from_decimal(lb.round_dp(16)),
+    )
+    .max(b.scale())
+    .max(x.scale());
     Ok(Value::Numeric(set_scale(q, scale)))
 }
 
@@ -400,11 +404,13 @@ fn factorial(n: i64) -> Result<Value> {
             "factorial of a negative number is undefined",
         ));
     }
-    let mut acc = Decimal::ONE;
+    // 32178! has more digits than numeric holds.
+    if n > 32177 {
+        return Err(numeric_overflow());
+    }
+    let mut acc = Numeric::one();
     for i in 2..=n {
-        acc = acc
-            .checked_mul(Decimal::from(i))
-            .ok_or_else(numeric_overflow)?;
+        acc = acc.mul(&Numeric::from(i))?.ok_or_else(numeric_overflow)?;
     }
     Ok(Value::Numeric(acc))
 }

@@ -568,10 +568,10 @@ impl Numeric {
                 if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
                     return None;
                 }
-                // PostgreSQL refuses exponents beyond ±1000 as bad syntax.
+                // Past these the value overflows whatever its digits.
                 match e.parse::<i64>() {
-                    Ok(x) if (-1000..=1000).contains(&x) => x,
-                    _ => return None,
+                    Ok(x) if (-1_000_000..=1_000_000).contains(&x) => x,
+                    _ => return Some(Err(overflow())),
                 }
             }
         };
@@ -725,7 +725,9 @@ mod tests {
             assert_eq!(n(i).to_string(), o, "{i}");
         }
         assert!(Numeric::parse("1e").is_none());
-        assert!(Numeric::parse("1e1001").is_none());
+        assert!(Numeric::parse("1e1001").unwrap().is_ok());
+        assert!(Numeric::parse("1e131072").unwrap().is_err());
+        assert!(Numeric::parse("1e-99999999999").unwrap().is_err());
         assert!(Numeric::parse("1.2.3").is_none());
     }
 

@@ -97,10 +97,7 @@ pub(super) fn register(r: &mut Registry) {
                 Numeric::NegInf => return Ok(Numeric::zero()),
                 Numeric::Finite(_) => {}
             }
-            let v = to_dec(&d)?.checked_exp().ok_or_else(numeric_overflow)?;
-            let v = Numeric::from_decimal(v);
-            let scale = sig_scale(&v, d.scale());
-            Ok(set_scale(v, scale))
+            numeric_exp(&d)
         })
     });
     r.add(&["ln"], &[Float8], Float8, |a, _| {
@@ -112,9 +109,13 @@ pub(super) fn register(r: &mut Registry) {
             if !d.is_finite() {
                 return Ok(d);
             }
-            let v = to_dec(&d)?.checked_ln().ok_or_else(numeric_overflow)?;
-            let v = Numeric::from_decimal(v);
+            let v = Numeric::from_decimal(ln_dec(&d)?);
             let scale = sig_scale(&v, d.scale());
+            // rust_decimal's 28 digits hold this many after the point.
+            let int_digits = v.digits_and_exponent().map_or(0, |(_, e)| e.max(0));
+            if i64::from(scale) + int_digits > 26 {
+                return ln_refined(&d, &v, scale);
+            }
             Ok(set_scale(v, scale))
         })
     });
@@ -127,8 +128,7 @@ pub(super) fn register(r: &mut Registry) {
             if !d.is_finite() {
                 return Ok(d);
             }
-            let v = to_dec(&d)?.checked_log10().ok_or_else(numeric_overflow)?;
-            let v = Numeric::from_decimal(v);
+            let v = Numeric::from_decimal(log10_dec(&d)?);
             let scale = sig_scale(&v, d.scale());
             Ok(set_scale(v, scale))
         })
@@ -263,6 +263,113 @@ fn round_numeric(d: Numeric, s: i64, how: Rounding) -> Result<Numeric> {
     Ok(d.round_to(s.clamp(-200_000, 16383), how))
 }
 
+/// ln(10) to rust_decimal's 28 significant digits.
+fn ln_10() -> rust_decimal::Decimal {
+    rust_decimal::Decimal::from_i128_with_scale(2_302_585_092_994_045_684_017_991_455, 27)
+}
+
+/// `d` (positive) as `m × 10^e` with 1 <= m < 10, m to 28 digits.
+fn split_exp10(d: &Numeric) -> Result<(rust_decimal::Decimal, i64)> {
+    let (digits, exp) = d.digits_and_exponent().ok_or_else(numeric_overflow)?;
+    let head = &digits[..digits.len().min(28)];
+    let m = rust_decimal::Decimal::from_i128_with_scale(
+        head.parse().map_err(|_| numeric_overflow())?,
+        head.len() as u32 - 1,
+    );
+    Ok((m, exp - 1))
+}
+
+/// Whether `d` is within the magnitudes rust_decimal's ln takes as they
+/// are without losing significant digits.
+fn fits_decimal(d: &Numeric) -> bool {
+    d.digits_and_exponent()
+        .is_some_and(|(_, exp)| (-4..=28).contains(&exp))
+}
+
+/// ln of a positive value: directly where rust_decimal holds it, else as
+/// ln(m) + e·ln(10).
+fn ln_dec(d: &Numeric) -> Result<rust_decimal::Decimal> {
+    if fits_decimal(d) {
+        return to_dec(d)?.checked_ln().ok_or_else(numeric_overflow);
+    }
+    let (m, e) = split_exp10(d)?;
+    let l = m.checked_ln().ok_or_else(numeric_overflow)?;
+    l.checked_add(rust_decimal::Decimal::from(e) * ln_10())
+        .ok_or_else(numeric_overflow)
+}
+
+/// ln(x) to `scale` digits, refining the estimate `y` with Halley's
+/// iterations y += 2(x - e^y) / (x + e^y) on bigdecimal's exp.
+fn ln_refined(x: &Numeric, y: &Numeric, scale: u32) -> Result<Numeric> {
+    let (Some(xb), Some(yb)) = (x.as_finite(), y.as_finite()) else {
+        return Err(numeric_overflow());
+    };
+    let work = scale + 12;
+    let ctx = bigdecimal::Context::default()
+        .with_prec(u64::from(work) + 20)
+        .ok_or_else(numeric_overflow)?;
+    let mut y = yb.clone();
+    for _ in 0..8 {
+        let e = y.exp_with_context(&ctx);
+        let num = Numeric::finite((xb - &e) * 2)?;
+        let den = Numeric::finite(xb + &e)?;
+        let delta = num.div_rounded(&den, work)?.ok_or_else(numeric_overflow)?;
+        let Some(step) = delta.as_finite() else {
+            return Err(numeric_overflow());
+        };
+        y = (&y + step).with_scale_round(i64::from(work), bigdecimal::RoundingMode::HalfUp);
+        let tiny = delta
+            .digits_and_exponent()
+            .is_none_or(|(_, e)| e < -(i64::from(scale) + 6));
+        if tiny {
+            break;
+        }
+    }
+    Ok(set_scale(Numeric::finite(y)?, scale))
+}
+
+/// log10 of a positive value, as [`ln_dec`]: log10(m) + e.
+fn log10_dec(d: &Numeric) -> Result<rust_decimal::Decimal> {
+    if fits_decimal(d) {
+        return to_dec(d)?.checked_log10().ok_or_else(numeric_overflow);
+    }
+    let (m, e) = split_exp10(d)?;
+    let l = m.checked_log10().ok_or_else(numeric_overflow)?;
+    l.checked_add(rust_decimal::Decimal::from(e))
+        .ok_or_else(numeric_overflow)
+}
+
+/// exp of a finite value with 16 significant digits (or the argument's
+/// scale): through rust_decimal where it has room, else bigdecimal's exp
+/// to every integer digit, as PostgreSQL prints them all.
+fn numeric_exp(d: &Numeric) -> Result<Numeric> {
+    if let Some(v) = to_dec(d).ok().and_then(|x| x.checked_exp()) {
+        let v = Numeric::from_decimal(v);
+        let scale = sig_scale(&v, d.scale());
+        return Ok(set_scale(v, scale));
+    }
+    let x = d.to_f64();
+    // exp(x) has about x / ln(10) digits: past numeric's 131072, overflow;
+    // below its smallest scale, zero.
+    let log10 = x / std::f64::consts::LN_10;
+    if log10 > 131_072.0 {
+        return Err(numeric_overflow());
+    }
+    let scale = (16 - log10.trunc() as i64).max(i64::from(d.scale())).clamp(0, 1000);
+    if log10 < -(scale as f64) - 1.0 {
+        return Ok(set_scale(Numeric::zero(), scale as u32));
+    }
+    let Some(b) = d.as_finite() else {
+        return Err(numeric_overflow());
+    };
+    let prec = (log10.max(0.0) as i64 + scale + 10) as u64;
+    let ctx = bigdecimal::Context::default()
+        .with_prec(prec)
+        .ok_or_else(numeric_overflow)?;
+    let v = Numeric::finite(b.exp_with_context(&ctx))?;
+    Ok(set_scale(v, scale as u32))
+}
+
 /// An approximation for the transcendental functions, which go through
 /// rust_decimal's 28 digits (more than the 16 significant digits their
 /// results keep); values beyond its range overflow.
@@ -350,8 +457,8 @@ fn numeric_log(b: &Value, x: &Value) -> Result<Value> {
         });
     }
     let (lb, lx) = (
-        to_dec(&b)?.checked_ln().ok_or_else(numeric_overflow)?,
-        to_dec(&x)?.checked_ln().ok_or_else(numeric_overflow)?,
+        ln_dec(&b)?,
+        ln_dec(&x)?,
     );
     if lb.is_zero() {
         return Err(super::division_by_zero());

@@ -463,25 +463,25 @@ impl Numeric {
         if d.is_zero() {
             return Ok(Numeric::zero().set_scale(scale));
         }
-        let (_, exp) = self.digits_and_exponent().unwrap_or_default();
-        // log10 |result| lies within n * (exp - 1 .. exp).
-        let lo = (exp - 1).saturating_mul(n.abs());
-        let hi = exp.saturating_mul(n.abs());
-        if n > 0 && lo > MAX_INT_DIGITS {
+        let (digits, exp) = self.digits_and_exponent().unwrap_or_default();
+        // log10 |self| from its exponent and leading digits, then of the
+        // result: enough to refuse an overflow before computing it.
+        let head: f64 = digits[..digits.len().min(15)].parse().unwrap_or(1.0);
+        let lg = (exp - 1) as f64 + (head.log10() - (digits.len().min(15) - 1) as f64);
+        let est = lg * n as f64;
+        if est > (MAX_INT_DIGITS + 1) as f64 {
             return Err(overflow());
         }
-        if n < 0 && hi > MAX_INT_DIGITS + 1 + i64::from(scale) {
+        if est < -((i64::from(scale) + 2) as f64) {
             return Ok(Numeric::zero().set_scale(scale));
         }
-        if n > 0 && hi < -MAX_DSCALE - 1 {
-            return Ok(Numeric::zero().set_scale(scale));
-        }
+        let lo = est.floor() as i64;
         // Square and multiply, rounding intermediate results to some guard
         // digits past what the result keeps: fraction digits for a positive
         // power, significant digits for a negative one (its reciprocal's
         // scale is what counts).
         let guard = i64::from(scale) + 24;
-        let sig = (i64::from(scale) + 1 - lo).max(1) + 24;
+        let sig = (i64::from(scale) + 1 + lo).max(1) + 24;
         let keep = |x: BigDecimal| {
             if n < 0 {
                 if x.digits() as i64 > sig {
@@ -516,18 +516,23 @@ impl Numeric {
         Numeric::finite(r.as_finite().cloned().unwrap_or_default())
     }
 
-    /// sqrt of a non-negative value to `scale` digits.
+    /// sqrt of a non-negative value to `scale` digits, rounded half up:
+    /// the integer square root of the mantissa shifted to one more digit.
     pub fn sqrt(&self, scale: u32) -> Result<Numeric> {
         match self {
             Numeric::Finite(d) => {
-                let prec = (d.digits() as i64 - d.fractional_digit_count()).max(0) / 2
-                    + i64::from(scale)
-                    + 8;
-                let ctx = bigdecimal::Context::default()
-                    .with_prec(prec.max(1) as u64)
-                    .ok_or_else(overflow)?;
-                let r = d.sqrt_with_context(&ctx).ok_or_else(overflow)?;
-                Ok(Numeric::Finite(r).set_scale(scale))
+                let (m, sx) = d.as_bigint_and_exponent();
+                if m.sign() == Sign::Minus {
+                    return Err(overflow());
+                }
+                let shift = 2 * (i64::from(scale) + 1) - sx;
+                let n = if shift >= 0 {
+                    m * pow10(shift as u64)
+                } else {
+                    m / pow10((-shift) as u64)
+                };
+                let q = (n.sqrt() + 5u8) / 10u8;
+                Numeric::finite(BigDecimal::new(q, i64::from(scale)))
             }
             other => Ok(other.clone()),
         }

@@ -115,10 +115,7 @@ impl Ctx<'_> {
                         Value::Int2(i) => i as f64,
                         Value::Int4(i) => i as f64,
                         Value::Int8(i) => i as f64,
-                        Value::Numeric(d) => {
-                            use rust_decimal::prelude::ToPrimitive;
-                            d.to_f64().unwrap_or(0.0)
-                        }
+                        Value::Numeric(d) => d.to_f64(),
                         _ => 0.0,
                     };
                     let until = std::time::Instant::now()

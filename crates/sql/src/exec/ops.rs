@@ -18,7 +18,6 @@ use crate::types::Value;
 /// with an integral value hash as that integer, so `int = numeric` hash
 /// joins match `2` with `2.0`).
 pub fn hash_key(values: &[Value]) -> Vec<u8> {
-    use rust_decimal::prelude::ToPrimitive;
     let mut out = Vec::new();
     let integral = |f: f64| (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64);
     for v in values {
@@ -27,9 +26,9 @@ pub fn hash_key(values: &[Value]) -> Vec<u8> {
             Value::Int4(i) => encode_key(&Value::Int8(*i as i64), &mut out),
             Value::Oid(i) => encode_key(&Value::Int8(*i as i64), &mut out),
             Value::Numeric(d) => {
-                let n = d.normalize();
-                match (n.scale(), n.to_i64()) {
-                    (0, Some(i)) => encode_key(&Value::Int8(i), &mut out),
+                let n = d.normalized();
+                match (n.is_integer(), n.to_i64()) {
+                    (true, Some(i)) => encode_key(&Value::Int8(i), &mut out),
                     _ => encode_key(&Value::Numeric(n), &mut out),
                 }
             }

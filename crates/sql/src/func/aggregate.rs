@@ -2,7 +2,7 @@
 //! array_agg (and the JSON aggregates of `json_agg`), with PostgreSQL's result types (sum(int4) is int8, sum(int8)
 //! and avg(int) are numeric, avg(float8) is float8...).
 
-use rust_decimal::Decimal;
+use crate::types::Numeric;
 
 use super::num::{self, NumType};
 use super::{datetime, no_function, numeric_overflow, FunctionContext};
@@ -165,8 +165,8 @@ pub fn accumulator_in(f: &AggregateFn, ctx: &FunctionContext) -> Box<dyn Accumul
             sample: !name.ends_with("_pop"),
             sqrt: name.starts_with("stddev"),
             n: 0,
-            sum: Decimal::ZERO,
-            sum_sq: Decimal::ZERO,
+            sum: Numeric::zero(),
+            sum_sq: Numeric::zero(),
             fsum: 0.0,
             fsum_sq: 0.0,
         }),
@@ -200,7 +200,7 @@ enum SumState {
     Empty,
     /// Integers: an i128 cannot overflow from i64 inputs in practice.
     Int(i128),
-    Numeric(Decimal),
+    Numeric(Numeric),
     NaN,
     Float(f64),
     Interval(Interval),
@@ -228,13 +228,13 @@ impl Sum {
             (SumState::Int(a), v) if num::as_i64(v).is_some() => {
                 SumState::Int(a + i128::from(num::as_i64(v).unwrap_or(0)))
             }
-            (SumState::Empty, Value::Numeric(d)) => SumState::Numeric(*d),
+            (SumState::Empty, Value::Numeric(d)) => SumState::Numeric(d.clone()),
             (SumState::Int(a), Value::Numeric(d)) => {
-                SumState::Numeric(dec(a)?.checked_add(*d).ok_or_else(numeric_overflow)?)
+                dec(a)?.add(d)?.map_or(SumState::NaN, SumState::Numeric)
             }
             (SumState::Numeric(a), v) if num::as_decimal(v).is_some() && !is_float(v) => {
-                let d = num::as_decimal(v).unwrap_or_default();
-                SumState::Numeric(a.checked_add(d).ok_or_else(numeric_overflow)?)
+                let d = num::as_decimal(v).unwrap_or_else(Numeric::zero);
+                a.add(&d)?.map_or(SumState::NaN, SumState::Numeric)
             }
             (SumState::Empty, v) => SumState::Float(num::as_f64(v).unwrap_or(0.0)),
             (SumState::Float(a), v) => SumState::Float(a + num::as_f64(v).unwrap_or(0.0)),
@@ -253,7 +253,7 @@ impl Sum {
                 i64::try_from(*i).map_err(|_| super::int_out_of_range(&DataType::Int8))?,
             ),
             (SumState::Int(i), _) => Value::Numeric(dec(*i)?),
-            (SumState::Numeric(d), _) => Value::Numeric(*d),
+            (SumState::Numeric(d), _) => Value::Numeric(d.clone()),
             (SumState::Float(f), DataType::Float4) => Value::Float4(*f as f32),
             (SumState::Float(f), _) => Value::Float8(*f),
             (SumState::Interval(iv), _) => Value::Interval(*iv),
@@ -265,8 +265,8 @@ fn is_float(v: &Value) -> bool {
     matches!(v, Value::Float4(_) | Value::Float8(_))
 }
 
-fn dec(i: i128) -> Result<Decimal> {
-    Decimal::try_from_i128_with_scale(i, 0).map_err(|_| numeric_overflow())
+fn dec(i: i128) -> Result<Numeric> {
+    Ok(Numeric::from(i))
 }
 
 impl Accumulator for Sum {
@@ -307,8 +307,8 @@ impl Accumulator for Avg {
         Ok(match &self.sum.state {
             SumState::Empty => Value::Null,
             SumState::NaN => Value::NumericNaN,
-            SumState::Int(i) => Value::Numeric(num::numeric_div(dec(*i)?, Decimal::from(self.n))?),
-            SumState::Numeric(d) => Value::Numeric(num::numeric_div(*d, Decimal::from(self.n))?),
+            SumState::Int(i) => num::nan_or(num::numeric_div(&dec(*i)?, &Numeric::from(self.n))?),
+            SumState::Numeric(d) => num::nan_or(num::numeric_div(d, &Numeric::from(self.n))?),
             SumState::Float(f) => Value::Float8(f / self.n as f64),
             SumState::Interval(iv) => Value::Interval(datetime::interval_div(iv, self.n as f64)?),
         })
@@ -461,8 +461,8 @@ struct Variance {
     sample: bool,
     sqrt: bool,
     n: i64,
-    sum: Decimal,
-    sum_sq: Decimal,
+    sum: Numeric,
+    sum_sq: Numeric,
     fsum: f64,
     fsum_sq: f64,
 }
@@ -479,10 +479,11 @@ impl Accumulator for Variance {
             self.fsum += x;
             self.fsum_sq += x * x;
         } else {
-            let x = num::as_decimal(v).unwrap_or_default();
-            let sq = x.checked_mul(x).ok_or_else(numeric_overflow)?;
-            self.sum = self.sum.checked_add(x).ok_or_else(numeric_overflow)?;
-            self.sum_sq = self.sum_sq.checked_add(sq).ok_or_else(numeric_overflow)?;
+            // A non-finite input makes the result NaN; any infinity marks it.
+            let x = num::as_decimal(v).unwrap_or(Numeric::PosInf);
+            let sq = x.mul(&x)?.unwrap_or(Numeric::PosInf);
+            self.sum = self.sum.add(&x)?.unwrap_or(Numeric::PosInf);
+            self.sum_sq = self.sum_sq.add(&sq)?.unwrap_or(Numeric::PosInf);
         }
         Ok(())
     }
@@ -499,26 +500,23 @@ impl Accumulator for Variance {
             let var = numer / denom as f64;
             return Ok(Value::Float8(if self.sqrt { var.sqrt() } else { var }));
         }
-        let nd = Decimal::from(n);
-        let numer = nd
-            .checked_mul(self.sum_sq)
-            .and_then(|a| {
-                self.sum
-                    .checked_mul(self.sum)
-                    .and_then(|b| a.checked_sub(b))
-            })
-            .ok_or_else(numeric_overflow)?;
-        if numer <= Decimal::ZERO {
-            return Ok(Value::Numeric(Decimal::ZERO));
+        if !self.sum.is_finite() || !self.sum_sq.is_finite() {
+            return Ok(Value::NumericNaN);
         }
-        let denom = Decimal::from(denom);
-        let scale = num::div_scale(numer, denom);
-        let var = num::numeric_div(numer, denom)?;
+        let nd = Numeric::from(n);
+        let a = nd.mul(&self.sum_sq)?.ok_or_else(numeric_overflow)?;
+        let b = self.sum.mul(&self.sum)?.ok_or_else(numeric_overflow)?;
+        let numer = a.sub(&b)?.ok_or_else(numeric_overflow)?;
+        if numer <= Numeric::zero() {
+            return Ok(Value::Numeric(Numeric::zero()));
+        }
+        let denom = Numeric::from(denom);
+        let scale = num::div_scale(&numer, &denom);
+        let var = num::numeric_div(&numer, &denom)?.ok_or_else(numeric_overflow)?;
         if !self.sqrt {
             return Ok(Value::Numeric(var));
         }
         // PostgreSQL takes the root of the rounded variance.
-        let root = rust_decimal::MathematicalOps::sqrt(&var).ok_or_else(numeric_overflow)?;
-        Ok(Value::Numeric(num::set_scale(root, scale)))
+        Ok(Value::Numeric(var.sqrt(scale)?))
     }
 }

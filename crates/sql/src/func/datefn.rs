@@ -13,7 +13,7 @@ use super::signature::{Registry, NUMERIC};
 use super::{err, FunctionContext};
 use crate::error::{ErrorCode, Result};
 use crate::types::tz::Zone;
-use crate::types::{DataType, Interval, Value, MICROS_PER_DAY};
+use crate::types::{DataType, Interval, Numeric, Value, MICROS_PER_DAY};
 
 use DataType::{Bool, Date, Float8, Int4, Text, Time, Timestamp, Timestamptz};
 
@@ -53,7 +53,9 @@ pub(super) fn register(r: &mut Registry) {
                     to_float(part(s(&a[0]), &Value::Timestamp(t), ctx))
                 },
                 (true, _) => |a, ctx| to_float(part(s(&a[0]), &a[1], ctx)),
-                (false, _) => |a, ctx| part(s(&a[0]), &a[1], ctx).map(Value::Numeric),
+                (false, _) => |a, ctx| {
+                    part(s(&a[0]), &a[1], ctx).map(|d| Value::Numeric(Numeric::from_decimal(d)))
+                },
             };
             r.add(names, &[Text, arg], ret.clone(), body);
         }
@@ -526,9 +528,11 @@ fn part(name: &str, v: &Value, ctx: &FunctionContext) -> Result<Decimal> {
                 Julian if is_date => int(days + dt::JULIAN_2000),
                 Julian => {
                     let frac = super::num::numeric_div(
-                        Decimal::from(tm.time),
-                        Decimal::from(MICROS_PER_DAY),
-                    )?;
+                        &Numeric::from(tm.time),
+                        &Numeric::from(MICROS_PER_DAY),
+                    )?
+                    .and_then(|f| f.to_decimal())
+                    .ok_or_else(super::numeric_overflow)?;
                     Ok(Decimal::from(days + dt::JULIAN_2000) + frac)
                 }
                 Epoch if is_date => int(days * 86_400 + UNIX_EPOCH_OFFSET_SECS),

@@ -1,15 +1,15 @@
 //! Integer, float and numeric arithmetic with PostgreSQL's result types,
 //! overflow checks and numeric result scales (select_div_scale, power).
 
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
-use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
+use rust_decimal::MathematicalOps;
 
 use super::{
     division_by_zero, err, float_overflow, float_underflow, int_out_of_range, numeric_overflow,
     BinaryOp, INVALID_ARGUMENT_FOR_POWER,
 };
 use crate::error::Result;
-use crate::types::{DataType, Value};
+use crate::types::numeric::from_f64_exact;
+use crate::types::{DataType, Numeric, Value};
 
 /// The numeric types in PostgreSQL's promotion order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,20 +89,25 @@ pub(super) fn as_i64(v: &Value) -> Option<i64> {
 
 /// The value as a decimal (`None` for NaN and non-numbers); floats convert
 /// as PostgreSQL's float8 -> numeric cast would.
-pub(super) fn as_decimal(v: &Value) -> Option<Decimal> {
+pub(super) fn as_decimal(v: &Value) -> Option<Numeric> {
     match v {
-        Value::Numeric(d) => Some(*d),
-        Value::Float4(f) => Decimal::from_f32(*f),
-        Value::Float8(f) => Decimal::from_f64(*f),
-        v => as_i64(v).map(Decimal::from),
+        Value::Numeric(d) => Some(d.clone()),
+        Value::Float4(f) => from_f64_exact(f64::from(*f)),
+        Value::Float8(f) => from_f64_exact(*f),
+        v => as_i64(v).map(Numeric::from),
     }
+}
+
+/// A numeric result that may be NaN (`None`) as a value.
+pub(super) fn nan_or(n: Option<Numeric>) -> Value {
+    n.map_or(Value::NumericNaN, Value::Numeric)
 }
 
 pub(super) fn as_f64(v: &Value) -> Option<f64> {
     match v {
         Value::Float4(f) => Some(f64::from(*f)),
         Value::Float8(f) => Some(*f),
-        Value::Numeric(d) => d.to_f64(),
+        Value::Numeric(d) => Some(d.to_f64()),
         Value::NumericNaN => Some(f64::NAN),
         v => as_i64(v).map(|i| i as f64),
     }
@@ -161,7 +166,7 @@ pub(super) fn arith(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
                 }
                 return Ok(Value::NumericNaN);
             };
-            numeric_arith(op, a, b).map(Value::Numeric)
+            numeric_arith(op, &a, &b)
         }
         NumType::Float4 => {
             let (a, b) = (
@@ -221,73 +226,35 @@ fn check_float(op: BinaryOp, a: f64, b: f64, v: f64) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn numeric_arith(op: BinaryOp, a: Decimal, b: Decimal) -> Result<Decimal> {
-    match op {
-        BinaryOp::Add => a.checked_add(b).ok_or_else(numeric_overflow),
-        BinaryOp::Sub => a.checked_sub(b).ok_or_else(numeric_overflow),
-        BinaryOp::Mul => a.checked_mul(b).ok_or_else(numeric_overflow),
-        BinaryOp::Div => numeric_div(a, b),
+/// `a op b` over numerics (NaN handled by the caller); the result may be
+/// NaN, as Infinity - Infinity is.
+pub(super) fn numeric_arith(op: BinaryOp, a: &Numeric, b: &Numeric) -> Result<Value> {
+    Ok(nan_or(match op {
+        BinaryOp::Add => a.add(b)?,
+        BinaryOp::Sub => a.sub(b)?,
+        BinaryOp::Mul => a.mul(b)?,
+        BinaryOp::Div => return numeric_div(a, b).map(nan_or),
         BinaryOp::Mod => {
             if b.is_zero() {
                 return Err(division_by_zero());
             }
-            a.checked_rem(b).ok_or_else(numeric_overflow)
+            a.rem(b)
         }
-        _ => Err(crate::error::Error::internal("not a numeric operator")),
-    }
+        _ => return Err(crate::error::Error::internal("not a numeric operator")),
+    }))
 }
-
-/// The most digits after the point a Decimal holds.
-const MAX_SCALE: u32 = 28;
 
 /// Rounds `d` half away from zero (as PostgreSQL's round_var) to `scale`
-/// digits, then pads with zeros to exactly `scale` digits where the
-/// Decimal has room, so the display scale matches PostgreSQL's.
-pub(super) fn set_scale(d: Decimal, scale: u32) -> Decimal {
-    let scale = scale.min(MAX_SCALE);
-    let d = if d.scale() > scale {
-        d.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero)
-    } else {
-        d
-    };
-    let mut s = scale;
-    while s > d.scale() {
-        let mul = 10i128.checked_pow(s - d.scale());
-        if let Some(m) = mul.and_then(|m| d.mantissa().checked_mul(m)) {
-            if let Ok(x) = Decimal::try_from_i128_with_scale(m, s) {
-                return x;
-            }
-        }
-        s -= 1;
-    }
-    d
-}
-
-/// The weight (in base-10000 digits) and first base-10000 digit of `d`, as
-/// PostgreSQL's NumericVar has them; (0, 0) for zero.
-fn weight_and_first_digit(d: Decimal) -> (i64, u128) {
-    let m = d.mantissa().unsigned_abs();
-    if m == 0 {
-        return (0, 0);
-    }
-    let ndigits = i64::from(m.ilog10()) + 1;
-    let exp10 = ndigits - 1 - i64::from(d.scale());
-    let weight = exp10.div_euclid(4);
-    // The leading group: floor(|d| / 10000^weight), always 1..=9999.
-    let shift = i64::from(d.scale()) + 4 * weight;
-    let first = if shift >= 0 {
-        m / 10u128.pow(shift as u32)
-    } else {
-        m * 10u128.pow((-shift) as u32)
-    };
-    (weight, first)
+/// digits, padding with zeros, so the display scale matches PostgreSQL's.
+pub(super) fn set_scale(d: Numeric, scale: u32) -> Numeric {
+    d.set_scale(scale)
 }
 
 /// PostgreSQL's select_div_scale: at least 16 significant digits, and no
 /// fewer digits after the point than either input has.
-pub(super) fn div_scale(a: Decimal, b: Decimal) -> u32 {
-    let (w1, f1) = weight_and_first_digit(a);
-    let (w2, f2) = weight_and_first_digit(b);
+pub(super) fn div_scale(a: &Numeric, b: &Numeric) -> u32 {
+    let (w1, f1) = a.weight_and_first_digit();
+    let (w2, f2) = b.weight_and_first_digit();
     let mut qweight = w1 - w2;
     if f1 <= f2 {
         qweight -= 1;
@@ -299,13 +266,13 @@ pub(super) fn div_scale(a: Decimal, b: Decimal) -> u32 {
         .clamp(0, 1000) as u32
 }
 
-pub(super) fn numeric_div(a: Decimal, b: Decimal) -> Result<Decimal> {
+/// `a / b` at select_div_scale's scale; `None` is NaN (Infinity / Infinity).
+pub(super) fn numeric_div(a: &Numeric, b: &Numeric) -> Result<Option<Numeric>> {
     if b.is_zero() {
         return Err(division_by_zero());
     }
     let scale = div_scale(a, b);
-    let q = a.checked_div(b).ok_or_else(numeric_overflow)?;
-    Ok(set_scale(q, scale))
+    a.div_rounded(b, scale)
 }
 
 /// `a ^ b` over float8 with PostgreSQL's errors.
@@ -339,44 +306,39 @@ pub(super) fn numeric_pow(a: &Value, b: &Value) -> Result<Value> {
     let (a, b) = match (da, db) {
         (Some(a), Some(b)) => (a, b),
         // NaN ^ 0 and 1 ^ NaN are 1, as in PostgreSQL.
-        (None, Some(b)) if b.is_zero() => return Ok(Value::Numeric(Decimal::ONE)),
-        (Some(a), None) if a == Decimal::ONE => return Ok(Value::Numeric(Decimal::ONE)),
+        (None, Some(b)) if b.is_zero() => return Ok(Value::Numeric(Numeric::one())),
+        (Some(a), None) if a == Numeric::one() => return Ok(Value::Numeric(Numeric::one())),
         _ => return Ok(Value::NumericNaN),
     };
-    if a.is_zero() && b.is_sign_negative() && !b.is_zero() {
+    if a.is_zero() && b.is_negative() {
         return Err(err(
             INVALID_ARGUMENT_FOR_POWER,
             "zero raised to a negative power is undefined",
         ));
     }
-    let integral = b.fract().is_zero();
-    if a.is_sign_negative() && !a.is_zero() && !integral {
+    let integral = b.is_integer();
+    if a.is_negative() && a.is_finite() && b.is_finite() && !integral {
         return Err(err(
             INVALID_ARGUMENT_FOR_POWER,
             "a negative number raised to a non-integer power yields a complex result",
         ));
     }
+    if !a.is_finite() || !b.is_finite() {
+        return Ok(infinite_pow(&a, &b));
+    }
     if integral {
-        let n = b.to_i64().ok_or_else(numeric_overflow)?;
         let scale = 16u32.max(a.scale()).max(b.scale());
-        if n == 0 {
-            return Ok(Value::Numeric(set_scale(Decimal::ONE, scale)));
-        }
-        let p = a
-            .checked_powu(n.unsigned_abs())
-            .ok_or_else(numeric_overflow)?;
-        let p = if n < 0 {
-            Decimal::ONE.checked_div(p).ok_or_else(numeric_overflow)?
-        } else {
-            p
-        };
-        return Ok(Value::Numeric(set_scale(p, scale)));
+        let n = b.to_i64().ok_or_else(numeric_overflow)?;
+        return Ok(Value::Numeric(a.powi(n, scale)?));
     }
     if a.is_zero() {
-        return Ok(Value::Numeric(set_scale(Decimal::ZERO, 16.max(b.scale()))));
+        return Ok(Value::Numeric(set_scale(
+            Numeric::zero(),
+            16.max(b.scale()),
+        )));
     }
     // An estimate of log10(result) picks the scale, as PostgreSQL does.
-    let log10 = a.to_f64().map(f64::log10).unwrap_or(0.0) * b.to_f64().unwrap_or(0.0);
+    let log10 = a.to_f64().log10() * b.to_f64();
     if log10 > 28.5 {
         return Err(numeric_overflow());
     }
@@ -384,8 +346,42 @@ pub(super) fn numeric_pow(a: &Value, b: &Value) -> Result<Value> {
         .max(i64::from(a.scale()))
         .max(i64::from(b.scale()))
         .clamp(0, 1000) as u32;
-    let p = a.checked_powd(b).ok_or_else(numeric_overflow)?;
-    Ok(Value::Numeric(set_scale(p, scale)))
+    let (Some(x), Some(y)) = (a.to_decimal(), b.to_decimal()) else {
+        return Err(numeric_overflow());
+    };
+    let p = x.checked_powd(y).ok_or_else(numeric_overflow)?;
+    Ok(Value::Numeric(set_scale(Numeric::from_decimal(p), scale)))
+}
+
+/// power() with an infinite operand, as PostgreSQL 14+ defines it.
+fn infinite_pow(a: &Numeric, b: &Numeric) -> Value {
+    let one = Numeric::one();
+    let abs_a = a.abs();
+    let v = if !b.is_finite() {
+        // x ^ ±Infinity: by whether |x| is below, at or above 1.
+        match (abs_a.cmp(&one), b.is_negative()) {
+            (std::cmp::Ordering::Equal, _) => one,
+            (std::cmp::Ordering::Less, false) | (std::cmp::Ordering::Greater, true) => {
+                Numeric::zero()
+            }
+            _ => Numeric::PosInf,
+        }
+    } else if b.is_zero() {
+        one
+    } else if b.is_negative() {
+        Numeric::zero()
+    } else if a.is_negative() {
+        // -Infinity ^ b: odd integers keep the sign.
+        let odd = b.is_integer() && b.rem(&Numeric::from(2i64)).is_some_and(|r| !r.is_zero());
+        if odd {
+            Numeric::NegInf
+        } else {
+            Numeric::PosInf
+        }
+    } else {
+        Numeric::PosInf
+    };
+    Value::Numeric(v)
 }
 
 /// `l ^ r`: numeric when either side is numeric and neither a float,
@@ -424,7 +420,7 @@ pub(super) fn negate(v: &Value) -> Result<Value> {
         ),
         Value::Float4(f) => Value::Float4(-f),
         Value::Float8(f) => Value::Float8(-f),
-        Value::Numeric(d) => Value::Numeric(-*d),
+        Value::Numeric(d) => Value::Numeric(d.neg()),
         Value::NumericNaN => Value::NumericNaN,
         _ => return Err(crate::error::Error::internal("negating a non-number")),
     })

@@ -3,8 +3,7 @@
 //! PostgreSQL's common template patterns (YYYY MM DD HH24 MI SS MS US,
 //! Mon Month Dy Day, AM/PM, FM, quoted text; 9 0 . , for numbers).
 
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::Decimal;
+use crate::types::numeric::{Numeric, Rounding};
 
 use super::datetime::{self as dt, days_from_civil, days_in_month, session_zone, Tm};
 use super::err;
@@ -323,16 +322,13 @@ fn format_number(v: &Value, fmt: &str) -> Result<String> {
     let frac_digits = frac_fmt.chars().filter(|c| matches!(c, '9' | '0')).count();
     let int_slots = int_fmt.chars().filter(|c| matches!(c, '9' | '0')).count();
     let d = match super::num::as_decimal(v) {
-        Some(d) => d,
-        None => return Ok(format!(" {}", "#".repeat(int_slots + frac_digits + 1))),
+        Some(d) if d.is_finite() => d,
+        _ => return Ok(format!(" {}", "#".repeat(int_slots + frac_digits + 1))),
     };
-    let rounded = d.round_dp_with_strategy(
-        frac_digits as u32,
-        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-    );
-    let neg = rounded.is_sign_negative() && !rounded.is_zero();
+    let rounded = d.round_to(frac_digits as i64, Rounding::HalfAwayFromZero);
+    let neg = rounded.is_negative();
     let abs = rounded.abs();
-    let int_part = abs.trunc().to_u128().unwrap_or(0).to_string();
+    let int_part = abs.trunc().to_string();
     let frac_part: String = {
         let f = super::num::set_scale(abs.fract(), frac_digits as u32).to_string();
         f.split_once('.')
@@ -417,8 +413,10 @@ fn to_number(s: &str) -> Result<Value> {
     if cleaned.is_empty() || cleaned == "-" || cleaned == "." {
         return Err(bad());
     }
-    let d: Decimal = cleaned.parse().map_err(|_| bad())?;
-    Ok(Value::Numeric(d))
+    match Numeric::parse(&cleaned) {
+        Some(d) => Ok(Value::Numeric(d?)),
+        None => Err(bad()),
+    }
 }
 
 /// Reads fields from `input` as the template says; literal template

@@ -3,7 +3,7 @@
 //! microseconds from 2000-01-01, jsonb behind a version byte, arrays behind
 //! PostgreSQL's array header. Bad input is a 22P03 error, never a panic.
 
-use rust_decimal::Decimal;
+use super::Numeric;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{json, DataType, Interval, Value};
@@ -184,10 +184,12 @@ fn needs_conversion(own: &DataType, ty: &DataType) -> bool {
 const NUMERIC_POS: u16 = 0x0000;
 const NUMERIC_NEG: u16 = 0x4000;
 const NUMERIC_NAN: u16 = 0xC000;
+const NUMERIC_PINF: u16 = 0xD000;
+const NUMERIC_NINF: u16 = 0xF000;
 
 /// numeric_send: ndigits, weight (of the first base-10000 digit), sign,
-/// dscale (decimal digits after the point), then the digits.
-fn encode_numeric(d: Option<&Decimal>) -> Vec<u8> {
+/// dscale (decimal digits after the point), then the digits; `None` is NaN.
+fn encode_numeric(d: Option<&Numeric>) -> Vec<u8> {
     let header = |nd: i16, weight: i16, sign: u16, dscale: u16| {
         let mut out = Vec::with_capacity(8);
         out.extend_from_slice(&nd.to_be_bytes());
@@ -196,36 +198,35 @@ fn encode_numeric(d: Option<&Decimal>) -> Vec<u8> {
         out.extend_from_slice(&dscale.to_be_bytes());
         out
     };
-    let Some(d) = d else {
-        return header(0, 0, NUMERIC_NAN, 0);
+    let d = match d {
+        None => return header(0, 0, NUMERIC_NAN, 0),
+        Some(Numeric::PosInf) => return header(0, 0, NUMERIC_PINF, 0),
+        Some(Numeric::NegInf) => return header(0, 0, NUMERIC_NINF, 0),
+        Some(d) => d,
     };
     let scale = d.scale();
-    let sign = if d.is_sign_negative() && !d.is_zero() {
+    let Some((digits, exp)) = d.digits_and_exponent() else {
+        return header(0, 0, NUMERIC_POS, scale as u16);
+    };
+    let sign = if d.is_negative() {
         NUMERIC_NEG
     } else {
         NUMERIC_POS
     };
-    // Align the fraction to whole base-10000 digits.
-    let pad = (4 - scale % 4) % 4;
-    let mut m = d.mantissa().unsigned_abs() * 10u128.pow(pad);
-    let frac_groups = ((scale + pad) / 4) as i32;
-    let mut groups: Vec<i16> = Vec::new();
-    while m > 0 {
-        groups.push((m % 10_000) as i16);
-        m /= 10_000;
+    // value = 0.digits × 10^exp; the first group holds the digits down to
+    // 10^(4·weight), so pad the front to align exp to a multiple of 4.
+    let weight = (exp - 1).div_euclid(4);
+    let lead = (4 * (weight + 1) - exp) as usize;
+    let mut padded = "0".repeat(lead);
+    padded.push_str(&digits);
+    while padded.len() % 4 != 0 {
+        padded.push('0');
     }
-    if groups.is_empty() {
-        return header(0, 0, NUMERIC_POS, scale as u16);
-    }
-    // Now most significant first; the integer part has the rest.
-    groups.reverse();
-    let weight = groups.len() as i32 - frac_groups - 1;
-    while groups.last() == Some(&0) {
-        groups.pop();
-    }
-    let lead = groups.iter().take_while(|g| **g == 0).count();
-    let groups = &groups[lead..];
-    let weight = weight - lead as i32;
+    let groups: Vec<i16> = padded
+        .as_bytes()
+        .chunks(4)
+        .map(|c| c.iter().fold(0i16, |a, b| a * 10 + i16::from(b - b'0')))
+        .collect();
     let mut out = header(groups.len() as i16, weight as i16, sign, scale as u16);
     for g in groups {
         out.extend_from_slice(&g.to_be_bytes());
@@ -239,7 +240,7 @@ fn decode_numeric(b: &[u8]) -> Result<Value> {
     }
     let word = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     let ndigits = word(0) as i16;
-    let weight = i32::from(word(2) as i16);
+    let weight = i64::from(word(2) as i16);
     let sign = word(4);
     let dscale = word(6);
     if ndigits < 0 || b.len() != 8 + 2 * ndigits as usize {
@@ -247,19 +248,18 @@ fn decode_numeric(b: &[u8]) -> Result<Value> {
     }
     match sign {
         NUMERIC_NAN => return Ok(Value::NumericNaN),
-        0xD000 | 0xF000 => return Err(Error::unsupported("numeric infinity is not supported")),
+        NUMERIC_PINF => return Ok(Value::Numeric(Numeric::PosInf)),
+        NUMERIC_NINF => return Ok(Value::Numeric(Numeric::NegInf)),
         NUMERIC_POS | NUMERIC_NEG => {}
         _ => return Err(bad("invalid sign in external \"numeric\" value")),
     }
     if dscale & 0xC000 != 0 {
         return Err(bad("invalid scale in external \"numeric\" value"));
     }
-    // Build the decimal text, then read it as numeric input does.
-    let mut text = String::new();
-    if sign == NUMERIC_NEG {
-        text.push('-');
-    }
     let mut digits = String::new();
+    if sign == NUMERIC_NEG {
+        digits.push('-');
+    }
     for i in 0..ndigits as usize {
         let g = word(8 + 2 * i);
         if g >= 10_000 {
@@ -267,25 +267,18 @@ fn decode_numeric(b: &[u8]) -> Result<Value> {
         }
         digits.push_str(&format!("{g:04}"));
     }
-    if digits.is_empty() {
+    if ndigits == 0 {
         digits.push('0');
     }
-    // value = 0.digits × 10000^(weight+1) = digits × 10^(4·(weight+1) − len)
-    let exp = 4 * (weight + 1) - digits.len() as i32;
-    text.push_str(&digits);
-    text.push_str(&format!("e{exp}"));
-    let norm = json::normalise_number(&text).ok_or_else(|| bad("numeric out of range"))?;
+    // value = digits × 10^(4·(weight+1) − 4·ndigits)
+    let scale = 4 * i64::from(ndigits) - 4 * (weight + 1);
+    let m = digits
+        .parse::<bigdecimal::num_bigint::BigInt>()
+        .map_err(|_| bad("invalid digit in external \"numeric\" value"))?;
     // Round or pad to the declared display scale.
-    let d = super::text::decimal_from_text(&norm)?;
-    let target = u32::from(dscale).min(28);
-    let d = if d.scale() > target {
-        d.round_dp_with_strategy(target, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-    } else {
-        let mut d = d;
-        d.rescale(target);
-        d
-    };
-    Ok(Value::Numeric(d))
+    let d = bigdecimal::BigDecimal::new(m, scale)
+        .with_scale_round(i64::from(dscale), bigdecimal::RoundingMode::HalfUp);
+    Ok(Value::Numeric(Numeric::finite(d)?))
 }
 
 /// The shape of a (possibly nested) array value: its dimensions and its

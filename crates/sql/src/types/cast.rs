@@ -2,8 +2,7 @@
 //! into a column: length checks, numeric rounding, char padding) and the
 //! implicit coercions PostgreSQL applies when resolving operators.
 
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::{Decimal, RoundingStrategy};
+use super::numeric::{Numeric, MAX_PRECISION};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::datetime::{
@@ -140,11 +139,11 @@ fn cast_from(
         }),
         DataType::Numeric(typmod) => {
             let n = match v {
-                Value::Numeric(d) => Value::Numeric(*d),
+                Value::Numeric(d) => Value::Numeric(d.clone()),
                 Value::NumericNaN => Value::NumericNaN,
                 Value::Float4(f) => float_to_numeric(f64::from(*f), 6)?,
                 Value::Float8(f) => float_to_numeric(*f, 15)?,
-                _ => Value::Numeric(Decimal::from(as_i64(v).ok_or_else(|| no_cast(from, to))?)),
+                _ => Value::Numeric(Numeric::from(as_i64(v).ok_or_else(|| no_cast(from, to))?)),
             };
             match (n, typmod) {
                 (Value::Numeric(d), Some((p, s))) => {
@@ -264,7 +263,7 @@ fn jsonb_scalar(s: &str, to: &DataType) -> Result<Option<Value>> {
                 DataType::Float4 | DataType::Float8 => {
                     Value::Float8(n.parse().map_err(|_| out_of_range("double precision"))?)
                 }
-                _ => Value::Numeric(text::decimal_from_text(n)?),
+                _ => text::parse_numeric(n)?,
             }))
         }
         (json::Json::Bool(b), false) => return Ok(Some(Value::Bool(*b))),
@@ -331,10 +330,11 @@ fn as_i64(v: &Value) -> Option<i64> {
 fn to_int(v: &Value, name: &str, from: &DataType, to: &DataType) -> Result<i64> {
     match v {
         Value::Bool(b) => Ok(i64::from(*b)),
-        Value::Numeric(d) => d
-            .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
-            .to_i64()
-            .ok_or_else(|| out_of_range(name)),
+        Value::Numeric(d) if !d.is_finite() => Err(Error::new(
+            ErrorCode::FeatureNotSupported,
+            format!("cannot convert infinity to {name}"),
+        )),
+        Value::Numeric(d) => d.to_i64().ok_or_else(|| out_of_range(name)),
         Value::NumericNaN => Err(Error::new(
             ErrorCode::FeatureNotSupported,
             format!("cannot convert NaN to {name}"),
@@ -375,10 +375,8 @@ fn float8_to_float4(f: f64) -> Result<f32> {
 
 /// A numeric as the nearest double (through its decimal text, which is
 /// exactly what PostgreSQL's numeric_float8 does).
-pub fn decimal_to_f64(d: &Decimal) -> f64 {
-    d.to_string()
-        .parse()
-        .unwrap_or_else(|_| d.to_f64().unwrap_or(f64::NAN))
+pub fn decimal_to_f64(d: &Numeric) -> f64 {
+    d.to_f64()
 }
 
 /// float → numeric keeps `digits` significant digits (15 for float8, 6 for
@@ -388,29 +386,39 @@ fn float_to_numeric(f: f64, digits: usize) -> Result<Value> {
         return Ok(Value::NumericNaN);
     }
     if f.is_infinite() {
-        return Err(Error::unsupported("cannot convert infinity to numeric"));
+        return Ok(Value::Numeric(if f > 0.0 {
+            Numeric::PosInf
+        } else {
+            Numeric::NegInf
+        }));
     }
     let s = format!("{:.*e}", digits - 1, f);
-    let norm = json::normalise_number(&s).ok_or_else(|| out_of_range("numeric"))?;
-    // Trailing zeros of the fraction are not significant here (%g drops them).
-    let norm = if norm.contains('.') {
-        norm.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        norm
+    let n = match Numeric::parse(&s) {
+        Some(n) => n?,
+        None => return Err(out_of_range("numeric")),
     };
-    Ok(Value::Numeric(text::decimal_from_text(&norm)?))
+    // Trailing zeros of the fraction are not significant here (%g drops them).
+    Ok(Value::Numeric(n.normalized()))
 }
 
 /// Rounds to `numeric(p, s)`: scale `s` (half away from zero), and at most
 /// `p - s` integer digits, else 22003 "numeric field overflow".
-pub fn apply_numeric_typmod(d: Decimal, p: u32, s: u32) -> Result<Decimal> {
-    let target = s.min(28);
-    let mut r = d.round_dp_with_strategy(target, RoundingStrategy::MidpointAwayFromZero);
-    r.rescale(target);
-    let int_digits = r.trunc().abs().to_string().trim_start_matches('0').len() as u32;
-    if int_digits > p - s {
+pub fn apply_numeric_typmod(d: Numeric, p: u32, s: u32) -> Result<Numeric> {
+    let field_overflow = |detail: String| {
         let mut e = Error::new(ErrorCode::NumericValueOutOfRange, "numeric field overflow");
-        e.detail = Some(if p == s {
+        e.detail = Some(detail);
+        e
+    };
+    if !d.is_finite() {
+        return Err(field_overflow(format!(
+            "A field with precision {p}, scale {s} cannot hold an infinite value."
+        )));
+    }
+    let (p, s) = (p.min(MAX_PRECISION), s.min(p.min(MAX_PRECISION)));
+    let r = d.set_scale(s);
+    let int_digits = r.digits_and_exponent().map_or(0, |(_, exp)| exp.max(0)) as u32;
+    if int_digits > p - s {
+        return Err(field_overflow(if p == s {
             format!(
                 "A field with precision {p}, scale {s} must round to an absolute value less than 1."
             )
@@ -419,8 +427,7 @@ pub fn apply_numeric_typmod(d: Decimal, p: u32, s: u32) -> Result<Decimal> {
                 "A field with precision {p}, scale {s} must round to an absolute value less than 10^{}.",
                 p - s
             )
-        });
-        return Err(e);
+        }));
     }
     Ok(r)
 }

@@ -8,10 +8,11 @@
 //! decimal exponent and normalised digits, so 1.5, 1.50 and 1.500 encode
 //! alike and sort by value.
 
-use rust_decimal::Decimal;
+use bigdecimal::num_bigint::BigInt;
+use bigdecimal::BigDecimal;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::types::{DataType, Interval, Value};
+use crate::types::{DataType, Interval, Numeric, Value};
 
 const PRESENT: u8 = 0x01;
 const NULL: u8 = 0x02;
@@ -32,7 +33,7 @@ pub fn encode_key(v: &Value, out: &mut Vec<u8>) {
         Value::Oid(o) => int(i64::from(*o), out),
         Value::Float4(f) => float(f64::from(*f), out),
         Value::Float8(f) => float(*f, out),
-        Value::Numeric(d) => numeric(Some(*d), out),
+        Value::Numeric(d) => numeric(Some(d), out),
         Value::NumericNaN => numeric(None, out),
         Value::Text(s) | Value::Json(s) => bytes(s.as_bytes(), out),
         Value::Bytea(b) => bytes(b, out),
@@ -92,24 +93,35 @@ fn bytes(b: &[u8], out: &mut Vec<u8>) {
 /// Numerics: a class byte (negative 0x01, zero 0x02, positive 0x03, NaN
 /// 0x04), then for non-zero values the decimal exponent (value = 0.d1d2... ×
 /// 10^exp) and the digits as bytes 1..=10 ended by 0x00 — all inverted for
-/// negatives, so larger magnitudes sort first there.
-fn numeric(d: Option<Decimal>, out: &mut Vec<u8>) {
+/// negatives, so larger magnitudes sort first there. The exponent is two
+/// bytes (biased i16); 0xFFFF escapes to four more bytes for exponents of
+/// 32767 and up, and 0xFFFF 0xFFFFFFFF with no digits is Infinity (inverted
+/// under the negative class, -Infinity), so keys of numerics of at most 28
+/// digits are as before.
+fn numeric(d: Option<&Numeric>, out: &mut Vec<u8>) {
     let Some(d) = d else {
         out.push(0x04);
         return;
     };
-    if d.is_zero() {
-        out.push(0x02);
-        return;
+    let mut body = Vec::new();
+    match d.digits_and_exponent() {
+        None if d.is_finite() => {
+            out.push(0x02);
+            return;
+        }
+        None => body.extend_from_slice(&[0xFF; 6]),
+        Some((digits, exp)) => {
+            if exp >= i64::from(EXP_ESCAPE) {
+                body.extend_from_slice(&[0xFF, 0xFF]);
+                body.extend_from_slice(&(exp as u32).to_be_bytes());
+            } else {
+                body.extend_from_slice(&((exp as i16 as u16) ^ (1 << 15)).to_be_bytes());
+            }
+            body.extend(digits.bytes().map(|c| c - b'0' + 1));
+            body.push(0x00);
+        }
     }
-    let n = d.normalize();
-    let digits = n.mantissa().unsigned_abs().to_string();
-    let exp = digits.len() as i32 - n.scale() as i32;
-    let mut body = Vec::with_capacity(digits.len() + 3);
-    body.extend_from_slice(&((exp as i16 as u16) ^ (1 << 15)).to_be_bytes());
-    body.extend(digits.bytes().map(|c| c - b'0' + 1));
-    body.push(0x00);
-    if n.is_sign_negative() {
+    if d.is_negative() {
         out.push(0x01);
         out.extend(body.iter().map(|b| !b));
     } else {
@@ -117,6 +129,9 @@ fn numeric(d: Option<Decimal>, out: &mut Vec<u8>) {
         out.extend_from_slice(&body);
     }
 }
+
+/// The smallest exponent written with the four-byte escape.
+const EXP_ESCAPE: i16 = i16::MAX;
 
 fn corrupt(what: &str) -> Error {
     Error::new(ErrorCode::IoError, format!("corrupt index key: {what}"))
@@ -166,7 +181,7 @@ fn take_bytes(input: &mut &[u8]) -> Result<Vec<u8>> {
 fn take_numeric(input: &mut &[u8]) -> Result<Value> {
     let class = take(input, 1)?[0];
     let negative = match class {
-        0x02 => return Ok(Value::Numeric(Decimal::ZERO)),
+        0x02 => return Ok(Value::Numeric(Numeric::zero())),
         0x04 => return Ok(Value::NumericNaN),
         0x01 => true,
         0x03 => false,
@@ -174,8 +189,25 @@ fn take_numeric(input: &mut &[u8]) -> Result<Value> {
     };
     let fix = |b: u8| if negative { !b } else { b };
     let e = take(input, 2)?;
-    let exp = ((u16::from_be_bytes([fix(e[0]), fix(e[1])])) ^ (1 << 15)) as i16 as i32;
+    let short = u16::from_be_bytes([fix(e[0]), fix(e[1])]);
+    let exp = if short == u16::MAX {
+        let w = take(input, 4)?;
+        let long = u32::from_be_bytes([fix(w[0]), fix(w[1]), fix(w[2]), fix(w[3])]);
+        if long == u32::MAX {
+            return Ok(Value::Numeric(if negative {
+                Numeric::NegInf
+            } else {
+                Numeric::PosInf
+            }));
+        }
+        i64::from(long)
+    } else {
+        i64::from((short ^ (1 << 15)) as i16)
+    };
     let mut digits = String::new();
+    if negative {
+        digits.push('-');
+    }
     loop {
         let b = fix(take(input, 1)?[0]);
         if b == 0 {
@@ -186,19 +218,10 @@ fn take_numeric(input: &mut &[u8]) -> Result<Value> {
         }
         digits.push((b'0' + b - 1) as char);
     }
-    let scale = digits.len() as i32 - exp;
-    let mantissa: i128 = digits.parse().map_err(|_| corrupt("bad numeric digits"))?;
-    let (mantissa, scale) = if scale < 0 {
-        let factor = 10i128
-            .checked_pow((-scale) as u32)
-            .ok_or_else(|| corrupt("numeric exponent"))?;
-        (mantissa * factor, 0)
-    } else {
-        (mantissa, scale as u32)
-    };
-    let mut d = Decimal::try_from_i128_with_scale(mantissa, scale)
+    let count = digits.trim_start_matches('-').len() as i64;
+    let m: BigInt = digits.parse().map_err(|_| corrupt("bad numeric digits"))?;
+    let d = Numeric::finite(BigDecimal::new(m, count - exp))
         .map_err(|_| corrupt("numeric out of range"))?;
-    d.set_sign_negative(negative);
     Ok(Value::Numeric(d))
 }
 
@@ -286,7 +309,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::cmp::Ordering;
-    use std::str::FromStr;
 
     fn key(v: &Value) -> Vec<u8> {
         let mut out = Vec::new();
@@ -304,13 +326,23 @@ mod tests {
 
     #[test]
     fn numerics_order_and_normalise() {
-        let d = |s: &str| Value::Numeric(Decimal::from_str(s).unwrap());
+        let d = |s: &str| Value::Numeric(Numeric::parse(s).unwrap().unwrap());
+        // m × 10^-scale, beyond what a literal's exponent may say.
+        let e = |m: i64, scale: i64| {
+            Value::Numeric(Numeric::finite(BigDecimal::new(BigInt::from(m), scale)).unwrap())
+        };
         let values = [
+            Value::Numeric(Numeric::NegInf),
+            e(-1, -131071),
+            e(-1, -40000),
+            e(-1, -32766),
             d("-1000"),
             d("-1.5"),
             d("-1.05"),
             d("-0.001"),
+            e(-1, 16383),
             d("0"),
+            e(1, 16383),
             d("0.001"),
             d("1"),
             d("1.05"),
@@ -318,11 +350,20 @@ mod tests {
             d("1.50001"),
             d("2"),
             d("1000"),
+            d("123456789012345678901234567890.123"),
+            e(1, -32766),
+            e(1, -32767),
+            e(15, -39999),
+            e(1, -131071),
+            Value::Numeric(Numeric::PosInf),
             Value::NumericNaN,
             Value::Null,
         ];
         for w in values.windows(2) {
             assert!(key(&w[0]) < key(&w[1]), "{:?} < {:?}", w[0], w[1]);
+        }
+        for v in &values {
+            assert_eq!(&roundtrip(&DataType::Numeric(None), v), v);
         }
         assert_eq!(key(&d("1.5")), key(&d("1.500")));
         assert_eq!(
@@ -383,7 +424,7 @@ mod tests {
 
         #[test]
         fn numeric_order(a in -1_000_000_000i64..1_000_000_000, sa in 0u32..8, b in -1_000_000_000i64..1_000_000_000, sb in 0u32..8) {
-            let (va, vb) = (Value::Numeric(Decimal::new(a, sa)), Value::Numeric(Decimal::new(b, sb)));
+            let (va, vb) = (Value::Numeric(Numeric::from_scaled(i128::from(a), sa)), Value::Numeric(Numeric::from_scaled(i128::from(b), sb)));
             prop_assert_eq!(key(&va).cmp(&key(&vb)), va.total_cmp(&vb));
             prop_assert_eq!(roundtrip(&DataType::Numeric(None), &va).total_cmp(&va), Ordering::Equal);
         }
@@ -405,7 +446,7 @@ mod tests {
 
         #[test]
         fn wide_numeric_order(a in -(1i128 << 95)..(1i128 << 95), sa in 0u32..=28, b in -(1i128 << 95)..(1i128 << 95), sb in 0u32..=28) {
-            let d = |m: i128, s: u32| Decimal::from_i128_with_scale(m, s);
+            let d = Numeric::from_scaled;
             let (va, vb) = (Value::Numeric(d(a, sa)), Value::Numeric(d(b, sb)));
             prop_assert_eq!(key(&va).cmp(&key(&vb)), va.total_cmp(&vb));
             prop_assert_eq!(roundtrip(&DataType::Numeric(None), &va).total_cmp(&va), Ordering::Equal);

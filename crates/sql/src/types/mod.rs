@@ -12,6 +12,7 @@ pub mod datetime;
 pub mod interval;
 pub mod json;
 pub mod keycode;
+pub mod numeric;
 pub mod row;
 pub mod text;
 pub mod tz;
@@ -19,7 +20,7 @@ pub mod tz;
 #[cfg(test)]
 mod pg_cases;
 
-use rust_decimal::Decimal;
+pub use numeric::Numeric;
 
 /// A SQL data type. Modifiers (`varchar(n)`, `numeric(p,s)`) are kept so
 /// assignments can enforce them.
@@ -69,8 +70,9 @@ pub enum Value {
     Int8(i64),
     Float4(f32),
     Float8(f64),
-    /// Numeric, with PostgreSQL's special value NaN kept apart.
-    Numeric(Decimal),
+    /// Numeric (finite or ±Infinity), with PostgreSQL's special value NaN
+    /// kept apart.
+    Numeric(Numeric),
     NumericNaN,
     /// text, varchar, char (already padded), name and unknown literals.
     Text(String),
@@ -512,7 +514,7 @@ fn numeric_typmod(p: i64, s: i64) -> Result<DataType> {
 /// A number as one of three comparable kinds.
 enum Num {
     Int(i64),
-    Dec(Decimal),
+    Dec(Numeric),
     Float(f64),
 }
 
@@ -586,7 +588,7 @@ impl Value {
             Value::Int4(v) => Num::Int(i64::from(*v)),
             Value::Int8(v) => Num::Int(*v),
             Value::Oid(v) => Num::Int(i64::from(*v)),
-            Value::Numeric(d) => Num::Dec(*d),
+            Value::Numeric(d) => Num::Dec(d.clone()),
             Value::Float4(f) => Num::Float(f64::from(*f)),
             Value::Float8(f) => Num::Float(*f),
             _ => return None,
@@ -633,15 +635,13 @@ impl Value {
             }
             (a, b) => match (a.as_num()?, b.as_num()?) {
                 (Num::Int(x), Num::Int(y)) => Some(x.cmp(&y)),
-                (Num::Int(x), Num::Dec(y)) => Some(Decimal::from(x).cmp(&y)),
-                (Num::Dec(x), Num::Int(y)) => Some(x.cmp(&Decimal::from(y))),
+                (Num::Int(x), Num::Dec(y)) => Some(numeric::Numeric::from(x).cmp(&y)),
+                (Num::Dec(x), Num::Int(y)) => Some(x.cmp(&numeric::Numeric::from(y))),
                 (Num::Dec(x), Num::Dec(y)) => Some(x.cmp(&y)),
                 (x, y) => {
                     let f = |n: Num| match n {
                         Num::Int(i) => i as f64,
-                        Num::Dec(d) => {
-                            rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(f64::NAN)
-                        }
+                        Num::Dec(d) => d.to_f64(),
                         Num::Float(f) => f,
                     };
                     Some(float_order(f(x), f(y)))
@@ -726,15 +726,13 @@ impl std::hash::Hash for Value {
             Value::Array(a) => a.hash(state),
             Value::NumericNaN => f64::NAN.to_bits().hash(state),
             v => match v.as_num() {
-                Some(Num::Int(i)) => Decimal::from(i).normalize().hash(state),
-                Some(Num::Dec(d)) => d.normalize().hash(state),
+                Some(Num::Int(i)) => Numeric::from(i).hash(state),
+                Some(Num::Dec(d)) => d.hash(state),
                 Some(Num::Float(f)) => {
                     // Floats that a numeric represents exactly hash like it.
-                    match Decimal::try_from(f) {
-                        Ok(d) if rust_decimal::prelude::ToPrimitive::to_f64(&d) == Some(f) => {
-                            d.normalize().hash(state)
-                        }
-                        _ => (if f == 0.0 { 0.0f64 } else { f }).to_bits().hash(state),
+                    match numeric::from_f64_exact(f) {
+                        Some(d) => d.hash(state),
+                        None => (if f == 0.0 { 0.0f64 } else { f }).to_bits().hash(state),
                     }
                 }
                 None => 1u8.hash(state),

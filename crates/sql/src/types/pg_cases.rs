@@ -705,8 +705,7 @@ mod fuzz {
 
         #[test]
         fn numeric_round_trips(m: i64, scale in 0u32..20) {
-            let d = rust_decimal::Decimal::new(m, scale);
-            let v = Value::Numeric(d);
+            let v = Value::Numeric(crate::types::Numeric::from_scaled(i128::from(m), scale));
             let opts = FormatOptions::default();
             let text = v.to_text(&opts).unwrap_or_default();
             let t = DataType::Numeric(None);

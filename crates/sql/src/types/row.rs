@@ -6,10 +6,11 @@
 //! (fixed-width little-endian numbers; variable-length data behind a
 //! LEB128 length).
 
-use rust_decimal::Decimal;
+use bigdecimal::num_bigint::BigInt;
+use bigdecimal::BigDecimal;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::types::{Interval, Value};
+use crate::types::{Interval, Numeric, Value};
 
 const VERSION: u8 = 1;
 
@@ -22,6 +23,8 @@ mod tag {
     pub const INT8: u8 = 5;
     pub const FLOAT4: u8 = 6;
     pub const FLOAT8: u8 = 7;
+    /// A numeric of at most 28 digits as rust_decimal's 16 bytes: written
+    /// by older versions, still read.
     pub const NUMERIC: u8 = 8;
     pub const NUMERIC_NAN: u8 = 9;
     pub const TEXT: u8 = 10;
@@ -35,6 +38,11 @@ mod tag {
     pub const JSON: u8 = 18;
     pub const OID: u8 = 19;
     pub const ARRAY: u8 = 20;
+    /// An arbitrary-precision numeric: the scale as a varint, then the
+    /// mantissa's two's-complement little-endian bytes behind a length.
+    pub const NUMERIC_BIG: u8 = 21;
+    pub const NUMERIC_PINF: u8 = 22;
+    pub const NUMERIC_NINF: u8 = 23;
 }
 
 /// Encodes a row.
@@ -84,9 +92,16 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
             out.push(tag::FLOAT8);
             out.extend_from_slice(&f.to_le_bytes());
         }
-        Value::Numeric(d) => {
-            out.push(tag::NUMERIC);
-            out.extend_from_slice(&d.serialize());
+        Value::Numeric(Numeric::PosInf) => out.push(tag::NUMERIC_PINF),
+        Value::Numeric(Numeric::NegInf) => out.push(tag::NUMERIC_NINF),
+        Value::Numeric(Numeric::Finite(d)) => {
+            out.push(tag::NUMERIC_BIG);
+            let (m, scale) = d.as_bigint_and_exponent();
+            // Numeric keeps its scale in 0..=16383.
+            varint(scale.max(0) as u64, out);
+            let bytes = m.to_signed_bytes_le();
+            varint(bytes.len() as u64, out);
+            out.extend_from_slice(&bytes);
         }
         Value::NumericNaN => out.push(tag::NUMERIC_NAN),
         Value::Text(s) => {
@@ -207,8 +222,21 @@ impl<'a> Reader<'a> {
                 if raw[2] > 28 {
                     return Err(corrupt("numeric scale"));
                 }
-                Value::Numeric(Decimal::deserialize(raw))
+                Value::Numeric(Numeric::from_decimal(rust_decimal::Decimal::deserialize(
+                    raw,
+                )))
             }
+            tag::NUMERIC_BIG => {
+                let scale = self.varint()?;
+                let m = BigInt::from_signed_bytes_le(self.bytes()?);
+                let scale = i64::try_from(scale).map_err(|_| corrupt("numeric scale"))?;
+                Value::Numeric(
+                    Numeric::finite(BigDecimal::new(m, scale))
+                        .map_err(|_| corrupt("numeric out of range"))?,
+                )
+            }
+            tag::NUMERIC_PINF => Value::Numeric(Numeric::PosInf),
+            tag::NUMERIC_NINF => Value::Numeric(Numeric::NegInf),
             tag::NUMERIC_NAN => Value::NumericNaN,
             tag::TEXT => Value::Text(self.string()?),
             tag::JSON => Value::Json(self.string()?),
@@ -266,7 +294,6 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::str::FromStr;
 
     #[test]
     fn every_kind_round_trips() {
@@ -279,7 +306,11 @@ mod tests {
             Value::Int8(i64::MIN),
             Value::Float4(1.5),
             Value::Float8(-0.0),
-            Value::Numeric(Decimal::from_str("-12345.6700").unwrap()),
+            Value::Numeric(Numeric::from_scaled(-123456700, 4)),
+            Value::Numeric(Numeric::parse("-1.5e-900").unwrap().unwrap()),
+            Value::Numeric(Numeric::parse(&"9".repeat(2000)).unwrap().unwrap()),
+            Value::Numeric(Numeric::PosInf),
+            Value::Numeric(Numeric::NegInf),
             Value::NumericNaN,
             Value::Text("héllo\0".into()),
             Value::Bytea(vec![0, 255]),
@@ -302,6 +333,26 @@ mod tests {
         for (a, b) in row.iter().zip(&back) {
             assert_eq!(format!("{a:?}"), format!("{b:?}"));
         }
+    }
+
+    /// Rows written before numeric went arbitrary-precision hold
+    /// rust_decimal's 16 bytes under the old tag; they still decode.
+    #[test]
+    fn old_numeric_encoding_decodes() {
+        let old = rust_decimal::Decimal::from_str_exact("-12345.6700").unwrap();
+        let mut bytes = vec![VERSION, tag::NUMERIC];
+        bytes.extend_from_slice(&old.serialize());
+        let back = decode_row(&bytes).unwrap();
+        assert_eq!(
+            back,
+            vec![Value::Numeric(Numeric::from_scaled(-123456700, 4))]
+        );
+        assert_eq!(back[0].to_text(&Default::default()).unwrap(), "-12345.6700");
+        // The pinned bytes of the old format, so a change to it shows.
+        assert_eq!(
+            bytes,
+            [VERSION, 8, 0, 0, 4, 128, 188, 204, 91, 7, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
     }
 
     #[test]

@@ -3,9 +3,8 @@
 //! in `datetime`, intervals in `interval`, JSON in `json`.
 
 use std::fmt::Write;
-use std::str::FromStr;
 
-use rust_decimal::Decimal;
+use super::Numeric;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{array, datetime, interval, json, DataType, FormatOptions, Value};
@@ -207,84 +206,21 @@ pub fn parse_float(s: &str, ty: &str) -> Result<f64> {
     Ok(v)
 }
 
-/// numeric_in: decimal or exponent notation (scale kept), `NaN`.
+/// numeric_in: decimal or exponent notation (scale kept), `NaN`,
+/// `Infinity`.
 pub fn parse_numeric(s: &str) -> Result<Value> {
     let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
-    let lower = t.to_ascii_lowercase();
-    if lower == "nan" {
+    if t.eq_ignore_ascii_case("nan") {
         return Ok(Value::NumericNaN);
     }
-    if matches!(lower.trim_start_matches(['+', '-']), "inf" | "infinity") {
-        return Err(Error::unsupported("numeric infinity is not supported"));
+    match Numeric::parse(t) {
+        Some(n) => n.map(Value::Numeric),
+        None => Err(invalid("numeric", s)),
     }
-    let unsigned = lower.strip_prefix('+').unwrap_or(&lower);
-    let body = unsigned.strip_prefix('-').unwrap_or(unsigned);
-    // The grammar JSON numbers share, plus `.5` and `5.`.
-    let b = body.as_bytes();
-    let mant_end = body.find('e').unwrap_or(body.len());
-    let mant = &body[..mant_end];
-    let ok_mant = !mant.is_empty()
-        && mant != "."
-        && mant.bytes().filter(|&c| c == b'.').count() <= 1
-        && mant.bytes().all(|c| c.is_ascii_digit() || c == b'.');
-    let ok_exp = mant_end == b.len() || {
-        let e = &body[mant_end + 1..];
-        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-        !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit())
-    };
-    if !ok_mant || !ok_exp {
-        return Err(invalid("numeric", s));
-    }
-    let mant = if mant.starts_with('.') {
-        format!("0{mant}")
-    } else {
-        mant.trim_end_matches('.').to_string()
-    };
-    let sign = if unsigned.starts_with('-') { "-" } else { "" };
-    let text = format!("{sign}{mant}{}", &body[mant_end..]);
-    let norm = json::normalise_number(&text).ok_or_else(numeric_overflow)?;
-    decimal_from_text(&norm).map(Value::Numeric)
-}
-
-fn numeric_overflow() -> Error {
-    Error::new(
-        ErrorCode::NumericValueOutOfRange,
-        "value overflows numeric format",
-    )
-}
-
-/// A plain decimal string as a Decimal; fraction digits beyond what
-/// Decimal holds (28) are rounded away, integer digits beyond it overflow.
-pub fn decimal_from_text(norm: &str) -> Result<Decimal> {
-    if let Ok(d) = Decimal::from_str_exact(norm) {
-        return Ok(d);
-    }
-    let int_digits = norm
-        .trim_start_matches('-')
-        .split('.')
-        .next()
-        .map(|i| i.trim_start_matches('0').len())
-        .unwrap_or(0);
-    if int_digits > 28 {
-        return Err(numeric_overflow());
-    }
-    let (int, frac) = norm.split_once('.').unwrap_or((norm, ""));
-    let keep = 28usize.saturating_sub(int_digits).min(frac.len());
-    let d = Decimal::from_str(&format!("{int}.{}", &frac[..frac.len().min(keep + 1)]))
-        .map_err(|_| numeric_overflow())?;
-    Ok(d.round_dp_with_strategy(
-        keep as u32,
-        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-    ))
 }
 
 /// numeric_out: the digits with the value's scale; no negative zero.
-pub fn format_numeric(d: &Decimal) -> String {
-    if d.is_zero() && d.is_sign_negative() {
-        let mut z = *d;
-        z.set_sign_positive(true);
-        return z.to_string();
-    }
+pub fn format_numeric(d: &Numeric) -> String {
     d.to_string()
 }
 

@@ -1030,6 +1030,7 @@ impl Binder<'_> {
                 name.as_str(),
                 "generate_series"
                     | "unnest"
+                    | "generate_subscripts"
                     | "jsonb_array_elements"
                     | "jsonb_array_elements_text"
                     | "jsonb_object_keys"

@@ -73,8 +73,18 @@ def run(engine):
         sa.Column("note", sa.Text, server_default="none"),
         sa.Index("ix_child_parent", "parent_id"),
     )
+    # Composite keys: reflection unnests pg_index.indkey beside
+    # generate_subscripts, which must run in lockstep.
+    sa.Table(
+        "sa_pair",
+        md,
+        sa.Column("a", sa.Integer, primary_key=True),
+        sa.Column("b", sa.Text, primary_key=True),
+        sa.Column("c", sa.Integer),
+        sa.Index("ix_pair_c_a", "c", "a"),
+    )
     with engine.begin() as c:
-        for name in ["sa_child", "sa_parent", "sa_account"]:
+        for name in ["sa_child", "sa_parent", "sa_account", "sa_pair"]:
             c.execute(text(f"DROP TABLE IF EXISTS {name}"))
     md.create_all(engine)
     Base.metadata.create_all(engine)
@@ -144,6 +154,8 @@ def run(engine):
         ("ix_child_parent", ["parent_id"], False)
     ]
     assert [u["column_names"] for u in insp.get_unique_constraints("sa_parent")] == [["name"]]
+    assert insp.get_pk_constraint("sa_pair")["constrained_columns"] == ["a", "b"]
+    assert [(i["name"], i["column_names"]) for i in insp.get_indexes("sa_pair")] == [("ix_pair_c_a", ["c", "a"])]
     reflected = sa.MetaData()
     reflected.reflect(engine, only=["sa_parent", "sa_child", "sa_account"])
     t = reflected.tables["sa_child"]

@@ -263,7 +263,7 @@ impl<'a> Ctx<'a> {
                         for (set, w) in sets.iter().zip(widths) {
                             match set.get(k) {
                                 Some(r) => row.extend(r.iter().cloned()),
-                                None => row.extend(std::iter::repeat(Value::Null).take(*w)),
+                                None => row.extend(std::iter::repeat_n(Value::Null, *w)),
                             }
                         }
                         out.push(row);

@@ -84,8 +84,7 @@ def run(engine):
         sa.Index("ix_pair_c_a", "c", "a"),
     )
     with engine.begin() as c:
-        for name in ["sa_child", "sa_parent", "sa_account", "sa_pair"]:
-            c.execute(text(f"DROP TABLE IF EXISTS {name}"))
+        c.execute(text("DROP TABLE IF EXISTS sa_child, sa_parent, sa_account, sa_pair"))
     md.create_all(engine)
     Base.metadata.create_all(engine)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: every test of the workspace, with the S3
 # variants of the storage tests run against a local moto server, and the
-# Python client tests (psycopg) against `shoal dev`.
+# Python client tests (psycopg 3, psycopg2, asyncpg, SQLAlchemy, pgjdbc)
+# against `shoal dev`.
 # Exits non-zero if any test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ else
     echo "cargo-nextest not found; using cargo test" >&2
     cargo test --workspace --no-fail-fast || status=$?
 fi
-# The Python client tests (psycopg 3) drive the debug `shoal` binary that
+# The client tests (tests/clients) drive the debug `shoal` binary that
 # the runs above built.
 cargo build --quiet -p shoal
 python3 -m pytest -q tests/clients || status=$?

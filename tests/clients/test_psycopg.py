@@ -120,3 +120,37 @@ def test_copy_in_and_out(dsn):
             text = b"".join(bytes(b) for b in copy).decode()
         assert text.splitlines()[0] == "id,name,score"
         assert len(text.splitlines()) == 101
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("threshold", [0, None])
+def test_connection_prepare_threshold_and_binary_cursor(dsn, threshold, binary):
+    """The connection-wide settings: every statement server-prepared
+    (threshold 0) or none (None), results in text or binary; arrays too."""
+    with connect(dsn) as ddl:
+        ddl.execute("DROP TABLE IF EXISTS pt")
+        ddl.execute("CREATE TABLE pt (id int PRIMARY KEY, n numeric(8,2), tags text[], ints int[], j jsonb)")
+    with psycopg.connect(dsn, prepare_threshold=threshold) as conn:
+        cur = conn.cursor(binary=binary)
+        for i in range(3):
+            cur.execute(
+                "INSERT INTO pt VALUES (%s, %s, %s, %s, %s)",
+                [i, decimal.Decimal("1.25") * i, ["a", f"b {i}", None], [i, -i], Jsonb({"i": i})],
+            )
+        conn.commit()
+        got = cur.execute("SELECT * FROM pt WHERE id >= %s ORDER BY id", [1]).fetchall()
+        assert got == [
+            (1, decimal.Decimal("1.25"), ["a", "b 1", None], [1, -1], {"i": 1}),
+            (2, decimal.Decimal("2.50"), ["a", "b 2", None], [2, -2], {"i": 2}),
+        ]
+        # Rolled back: the row is gone.
+        cur.execute("INSERT INTO pt (id) VALUES (%s)", [9])
+        conn.rollback()
+        assert cur.execute("SELECT count(*) FROM pt").fetchone() == (3,)
+        # An error fails the transaction; after rollback the connection works.
+        with pytest.raises(errors.UniqueViolation):
+            cur.execute("INSERT INTO pt (id) VALUES (%s)", [1])
+        with pytest.raises(errors.InFailedSqlTransaction):
+            cur.execute("SELECT 1")
+        conn.rollback()
+        assert cur.execute("SELECT %s::int + 1", [41]).fetchone() == (42,)

@@ -310,3 +310,46 @@ async fn a_transaction_larger_than_grpc_defaults_commits() {
         .get(0);
     assert_eq!(total, 10_000_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrays_jsonb_numeric_and_the_type_lookup_query() {
+    let cluster = DevCluster::start(1);
+    let c = cluster.connect(0).await;
+    c.batch_execute("CREATE TABLE arr (id int PRIMARY KEY, ints int[], names text[], doc jsonb, n numeric(10,3))")
+        .await
+        .unwrap();
+    let ints: Vec<i32> = vec![1, -2, 3];
+    let names: Vec<Option<String>> = vec![Some("a".into()), None, Some("b c".into())];
+    let doc = serde_json::json!({"k": [1, 2]});
+    c.execute(
+        "INSERT INTO arr VALUES ($1, $2, $3, $4, $5::text::numeric)",
+        &[&1i32, &ints, &names, &doc, &"12.5"],
+    )
+    .await
+    .unwrap();
+    let row = c
+        .query_one(
+            "SELECT ints, names, doc, n::text FROM arr WHERE id = $1",
+            &[&1i32],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Vec<i32>>(0), ints);
+    assert_eq!(row.get::<_, Vec<Option<String>>>(1), names);
+    assert_eq!(row.get::<_, serde_json::Value>(2), doc);
+    assert_eq!(row.get::<_, String>(3), "12.500");
+    // The query tokio-postgres sends for a type OID it does not know.
+    let lookup = "SELECT t.typname, t.typtype, t.typelem, r.rngsubtype, t.typbasetype, \
+                  n.nspname, t.typrelid FROM pg_catalog.pg_type t \
+                  LEFT OUTER JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid \
+                  INNER JOIN pg_catalog.pg_namespace n ON t.typnamespace = n.oid \
+                  WHERE t.oid = $1";
+    let row = c.query_one(lookup, &[&1007u32]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "_int4");
+    // PostgreSQL types typtype as "char", which tokio-postgres reads as
+    // i8; Shoal has no "char" type and sends text.
+    assert_eq!(row.get::<_, String>(1), "b");
+    assert_eq!(row.get::<_, u32>(2), 23);
+    assert_eq!(row.get::<_, Option<u32>>(3), None);
+    assert_eq!(row.get::<_, String>(5), "pg_catalog");
+}

@@ -299,6 +299,12 @@ impl Transaction {
         Ok(resp.skipped.into_iter().map(|i| i as usize).collect())
     }
 
+    /// Whether this transaction has deleted `key` (its buffered write is
+    /// a delete): DDL asks, to let a name it dropped be used again.
+    pub fn deleted(&self, key: &[u8]) -> bool {
+        matches!(self.writes.get(key), Some(None))
+    }
+
     /// Remembers the write set, for ROLLBACK TO SAVEPOINT.
     pub fn savepoint(&self) -> Savepoint {
         Savepoint {

@@ -832,6 +832,18 @@ impl Binder<'_> {
                 _ => (Expr::Cast(Box::new(x), DataType::Oid), DataType::Oid),
             });
         }
+        if is_regproc(dt) {
+            // Shoal has no pg_proc OIDs: a function named as regproc stays
+            // its name, which is what pg_type.typinput and friends hold.
+            let (x, t) = self.expr(e, scope)?;
+            if let Expr::Const(Value::Text(s)) = &x {
+                let name = s.strip_prefix("pg_catalog.").unwrap_or(s);
+                return Ok((Expr::Const(Value::Text(name.to_string())), DataType::Text));
+            }
+            if t.is_string() {
+                return Ok((x, DataType::Text));
+            }
+        }
         if reg_type(dt) == Some(RegType::Class) {
             let (x, t) = self.expr(e, scope)?;
             if let Expr::Const(Value::Text(s)) = &x {
@@ -1490,6 +1502,12 @@ fn yields_reg(e: &ast::Expr) -> Option<RegType> {
         }
         _ => None,
     }
+}
+
+/// `regproc`, optionally `pg_catalog.`-qualified.
+fn is_regproc(dt: &ast::DataType) -> bool {
+    let name = dt.to_string().to_lowercase();
+    name.strip_prefix("pg_catalog.").unwrap_or(&name) == "regproc"
 }
 
 /// `regclass` / `regtype`, optionally `pg_catalog.`-qualified.

@@ -998,7 +998,8 @@ impl Binder<'_> {
     }
 
     /// Moves top-level generate_series/unnest calls of a select list into
-    /// lateral function scans; the items then read their column.
+    /// lateral function scans (run in lockstep when there are several);
+    /// the items then read their column.
     fn select_srfs(
         &mut self,
         mut plan: Plan,
@@ -1006,6 +1007,7 @@ impl Binder<'_> {
         items: &[ast::SelectItem],
     ) -> Result<(Plan, Scope, Vec<ast::SelectItem>)> {
         let mut out = Vec::with_capacity(items.len());
+        let mut scans: Vec<Plan> = Vec::new();
         for item in items {
             let (expr, alias) = match item {
                 ast::SelectItem::UnnamedExpr(e) => (e, None),
@@ -1030,6 +1032,7 @@ impl Binder<'_> {
                 name.as_str(),
                 "generate_series"
                     | "unnest"
+                    | "generate_subscripts"
                     | "jsonb_array_elements"
                     | "jsonb_array_elements_text"
                     | "jsonb_object_keys"
@@ -1057,14 +1060,43 @@ impl Binder<'_> {
             let hidden = format!("?srf{}?", scope.cols.len());
             fs.cols[0].name = hidden.clone();
             fs.cols[0].qualifier = None;
-            let lw = scope.cols.len();
-            plan = planner::make_join(JoinKind::Inner, plan, fp, None, lw, 1);
+            scans.push(fp);
             scope.cols.extend(fs.cols);
             out.push(ast::SelectItem::ExprWithAlias {
                 expr: ast::Expr::Identifier(ast::Ident::with_quote('"', hidden)),
                 alias: alias.unwrap_or_else(|| ast::Ident::with_quote('"', name.clone())),
             });
         }
+        // One function joins as it is; several run in lockstep, as one
+        // lateral scan when any of them reads the row.
+        let n = scans.len();
+        let right = match scans.len() {
+            0 => return Ok((plan, scope, out)),
+            1 => scans.pop().expect("one scan"),
+            _ => {
+                let lateral = scans.iter().any(|s| matches!(s, Plan::Lateral { .. }));
+                let inputs: Vec<Plan> = scans
+                    .into_iter()
+                    .map(|s| match s {
+                        Plan::Lateral { input } => *input,
+                        s => s,
+                    })
+                    .collect();
+                let zip = Plan::Zip {
+                    widths: vec![1; inputs.len()],
+                    inputs,
+                };
+                if lateral {
+                    Plan::Lateral {
+                        input: Box::new(zip),
+                    }
+                } else {
+                    zip
+                }
+            }
+        };
+        let lw = scope.cols.len() - n;
+        plan = planner::make_join(JoinKind::Inner, plan, right, None, lw, n);
         Ok((plan, scope, out))
     }
 

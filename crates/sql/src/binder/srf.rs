@@ -81,8 +81,8 @@ impl Binder<'_> {
         Ok((plan, Scope::new(scope_cols)))
     }
 
-    /// Coerces untyped arguments (unnest takes text[], the jsonb
-    /// functions jsonb) and gives the result columns; 42883 when the
+    /// Coerces untyped arguments (unnest takes text[], generate_subscripts
+    /// a dimension, the jsonb functions jsonb) and gives the result columns; 42883 when the
     /// arguments do not fit.
     pub(super) fn srf_columns(
         &mut self,
@@ -93,15 +93,16 @@ impl Binder<'_> {
         let Some(cols) = srf::columns(name, &types) else {
             return Err(super::expr::undefined_function(name, &types));
         };
-        let target = if name == "unnest" {
-            DataType::Array(Box::new(DataType::Text))
-        } else {
-            DataType::Jsonb
+        let target = |i: usize| match name {
+            "unnest" => DataType::Array(Box::new(DataType::Text)),
+            "generate_subscripts" if i == 1 => DataType::Int4,
+            "generate_subscripts" => DataType::Bool,
+            _ => DataType::Jsonb,
         };
         let mut out = Vec::with_capacity(exprs.len());
-        for (x, t) in exprs.into_iter().zip(types) {
+        for (i, (x, t)) in exprs.into_iter().zip(types).enumerate() {
             out.push(if t == DataType::Unknown {
-                self.coerce(x, &t, &target)?
+                self.coerce(x, &t, &target(i))?
             } else {
                 x
             });

@@ -135,11 +135,33 @@ impl Ctx<'_> {
             fresh.rollback().await?;
             self.fresh_catalog = Some(Arc::new(latest));
         }
-        Ok(self
+        // The latest committed catalog still shows what this transaction
+        // dropped or renamed (`DROP TABLE t; CREATE TABLE t` in one block).
+        let Some(r) = self
             .fresh_catalog
             .as_ref()
-            .map(|c| c.relation_in(schema, name).is_some())
-            .unwrap_or(false))
+            .and_then(|c| c.relation_in(schema, name))
+        else {
+            return Ok(false);
+        };
+        let (kind, oid) = match r {
+            Relation::Table(t) => (Kind::Table, t.oid),
+            Relation::View(v) => (Kind::View, v.oid),
+            Relation::Sequence(s) => (Kind::Sequence, s.oid),
+            Relation::Index(t, _) => (Kind::Table, t.oid),
+        };
+        if self.txn.deleted(&keys::catalog_key(kind, oid)) {
+            return Ok(false);
+        }
+        let renamed = match r {
+            Relation::Table(t) => self
+                .catalog
+                .tables
+                .get(&t.oid)
+                .is_some_and(|mine| mine.name != t.name || mine.schema != t.schema),
+            _ => false,
+        };
+        Ok(!renamed)
     }
 
     /// A sequence definition with PostgreSQL's defaults for `ty`.
@@ -971,6 +993,20 @@ impl Ctx<'_> {
             ast::ObjectType::Role | ast::ObjectType::User => "DROP ROLE",
             other => return Err(Error::unsupported(format!("DROP {other}"))),
         };
+        // Tables dropped by this same statement do not hold each other
+        // back (`DROP TABLE child, parent`).
+        let mut dropping: Vec<u32> = Vec::new();
+        if *kind == ast::ObjectType::Table {
+            for name in names {
+                let (sn, n) = object_name(name)?;
+                if let Some((_, Relation::Table(t))) =
+                    self.catalog
+                        .lookup(sn.as_deref(), &n, &self.search_path())?
+                {
+                    dropping.push(t.oid);
+                }
+            }
+        }
         for name in names {
             let (sn, n) = object_name(name)?;
             match kind {
@@ -1076,7 +1112,7 @@ impl Ctx<'_> {
                                 .catalog
                                 .referencing(t.oid)
                                 .into_iter()
-                                .filter(|c| c.oid != t.oid)
+                                .filter(|c| c.oid != t.oid && !dropping.contains(&c.oid))
                                 .collect();
                             if let Some(c) = children.first() {
                                 if !cascade {

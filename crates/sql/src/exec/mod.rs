@@ -251,6 +251,25 @@ impl<'a> Ctx<'a> {
                     .await
                 }
                 Plan::Lateral { input } => self.run(input, outer).await,
+                Plan::Zip { inputs, widths } => {
+                    let mut sets = Vec::with_capacity(inputs.len());
+                    for i in inputs {
+                        sets.push(self.run(i, outer).await?);
+                    }
+                    let n = sets.iter().map(Vec::len).max().unwrap_or(0);
+                    let mut out = Vec::with_capacity(n);
+                    for k in 0..n {
+                        let mut row = Vec::new();
+                        for (set, w) in sets.iter().zip(widths) {
+                            match set.get(k) {
+                                Some(r) => row.extend(r.iter().cloned()),
+                                None => row.extend(std::iter::repeat_n(Value::Null, *w)),
+                            }
+                        }
+                        out.push(row);
+                    }
+                    Ok(out)
+                }
                 Plan::Window { input, calls } => {
                     let rows = self.run(input, outer).await?;
                     self.window(rows, calls, outer).await

@@ -3,6 +3,7 @@
 //! `regtypeout`, `to_regtype`), `format_type`,
 //! `pg_get_constraintdef`, `pg_get_expr`, `pg_get_indexdef`,
 //! `pg_get_viewdef`, `pg_get_userbyid`, `pg_table_is_visible`,
+//! `pg_type_is_visible`, `pg_collation_is_visible`,
 //! `pg_get_serial_sequence`, `has_table_privilege`, and the comment
 //! functions (`obj_description`...). The catalog views they describe
 //! are in `pg_catalog`.
@@ -77,6 +78,39 @@ pub(super) fn register(r: &mut Registry) {
             }),
         )
     });
+    // Column `k` of the index (1-based), or the whole definition for 0.
+    r.add_catalog(
+        &["pg_get_indexdef"],
+        &[Oid, Int4, Bool],
+        Text,
+        true,
+        |a, c| {
+            let k = int(&a[1])?;
+            Ok(
+                relations::index(c.catalog, oid(&a[0])?).map_or(Value::Null, |(tb, ix)| {
+                    if k == 0 {
+                        return Value::Text(relations::index_definition(c.catalog, tb, ix));
+                    }
+                    usize::try_from(k - 1)
+                        .ok()
+                        .and_then(|k| ix.columns.get(k))
+                        .and_then(|col| tb.columns.get(*col))
+                        .map_or(Value::Text(String::new()), |col| {
+                            Value::Text(crate::func::quote_ident(&col.name))
+                        })
+                }),
+            )
+        },
+    );
+    // Every type and collation lives in pg_catalog, which is always on
+    // the search path.
+    r.add_catalog(
+        &["pg_type_is_visible", "pg_collation_is_visible"],
+        &[Oid],
+        Bool,
+        true,
+        |_, _| Ok(Value::Bool(true)),
+    );
     // Text first: an untyped literal names a view.
     r.add_catalog(&["pg_get_viewdef"], &[Text], Text, true, |a, c| {
         view_def(table_named(text(&a[0]), c)?.oid(), c)

@@ -1,5 +1,6 @@
 //! Set-returning functions other than generate_series: unnest (of one
-//! array or, in FROM, of several side by side) and the jsonb expansions
+//! array or, in FROM, of several side by side), generate_subscripts
+//! and the jsonb expansions
 //! (jsonb_array_elements[_text], jsonb_each[_text], jsonb_object_keys).
 //! [`columns`] gives their result columns for the binder; [`rows`]
 //! computes the rows from the evaluated arguments.
@@ -15,6 +16,7 @@ pub fn is_srf(name: &str) -> bool {
     matches!(
         name,
         "unnest"
+            | "generate_subscripts"
             | "jsonb_array_elements"
             | "jsonb_array_elements_text"
             | "jsonb_each"
@@ -46,6 +48,17 @@ pub fn columns(name: &str, types: &[DataType]) -> Option<Vec<(String, DataType)>
                 _ => None,
             })
             .collect(),
+        "generate_subscripts" => match types {
+            [DataType::Array(_), d] | [DataType::Array(_), d, DataType::Bool]
+                if matches!(
+                    d,
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Unknown
+                ) =>
+            {
+                Some(vec![col("generate_subscripts", DataType::Int4)])
+            }
+            _ => None,
+        },
         "jsonb_array_elements" if jsonb_arg => Some(vec![col("value", DataType::Jsonb)]),
         "jsonb_array_elements_text" if jsonb_arg => Some(vec![col("value", DataType::Text)]),
         "jsonb_each" if jsonb_arg => Some(vec![
@@ -67,6 +80,9 @@ pub fn columns(name: &str, types: &[DataType]) -> Option<Vec<(String, DataType)>
 pub fn rows(name: &str, args: &[Value]) -> Result<Vec<Vec<Value>>> {
     if name == "unnest" {
         return Ok(unnest(args));
+    }
+    if name == "generate_subscripts" {
+        return Ok(subscripts(args));
     }
     let Some(Value::Json(doc)) = args.first() else {
         return Ok(Vec::new());
@@ -127,6 +143,35 @@ pub fn rows(name: &str, args: &[Value]) -> Result<Vec<Vec<Value>>> {
             format!("function {name} does not exist"),
         )),
     }
+}
+
+/// generate_subscripts(array, dim [, reverse]): the subscripts of
+/// dimension `dim` (arrays here start at 1); none for a dimension the
+/// array does not have.
+fn subscripts(args: &[Value]) -> Vec<Vec<Value>> {
+    let (Some(Value::Array(top)), Some(dim)) = (args.first(), args.get(1)) else {
+        return Vec::new();
+    };
+    let dim = super::num::as_i64(dim).unwrap_or(0);
+    let mut level: &[Value] = top;
+    let mut len = top.len();
+    for _ in 1..dim {
+        match level.first() {
+            Some(Value::Array(inner)) => {
+                len = inner.len();
+                level = inner;
+            }
+            _ => return Vec::new(),
+        }
+    }
+    if dim < 1 {
+        return Vec::new();
+    }
+    let mut out: Vec<Vec<Value>> = (1..=len as i32).map(|i| vec![Value::Int4(i)]).collect();
+    if matches!(args.get(2), Some(Value::Bool(true))) {
+        out.reverse();
+    }
+    out
 }
 
 /// unnest(a, b, ...): the arrays' elements side by side (every dimension

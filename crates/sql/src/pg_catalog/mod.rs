@@ -12,9 +12,12 @@
 //!   pg_constraint; `pg_get_constraintdef`.
 //! - [`info_schema`]: information_schema tables, columns, schemata and
 //!   the constraint views.
+//! - [`reflection`]: the catalogs ORMs' schema reflection also names
+//!   (pg_sequence, pg_collation, pg_tablespace, pg_opclass, pg_enum).
 
 pub mod constraints;
 mod info_schema;
+mod reflection;
 pub mod relations;
 mod specs;
 pub mod types;
@@ -199,7 +202,7 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
                 t(""),
             ]);
         }
-        _ => {}
+        other => reflection::rows(other, cat, &mut out),
     }
     Ok(out)
 }

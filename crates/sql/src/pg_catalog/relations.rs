@@ -175,7 +175,13 @@ pub(super) fn pg_class(cat: &Catalog, out: &mut Vec<Row>) {
             o(ns),
             o(0),
             o(10),
-            o(0),
+            // relam: heap for tables, btree for indexes (SQLAlchemy looks
+            // an index's access method up in pg_am).
+            o(match kind {
+                "r" => 2,
+                "i" => 403,
+                _ => 0,
+            }),
             o(oid),
             o(0),
             Value::Int4(0),
@@ -275,7 +281,6 @@ pub(super) fn pg_attribute(
 pub(super) fn pg_index(cat: &Catalog, out: &mut Vec<Row>) {
     for tb in sorted_tables(cat) {
         for ix in &tb.indexes {
-            let key: Vec<String> = ix.columns.iter().map(|c| (c + 1).to_string()).collect();
             out.push(vec![
                 o(ix.oid),
                 o(tb.oid),
@@ -283,7 +288,18 @@ pub(super) fn pg_index(cat: &Catalog, out: &mut Vec<Row>) {
                 b(ix.unique),
                 b(ix.primary),
                 b(true),
-                t(&key.join(" ")),
+                Value::Array(
+                    ix.columns
+                        .iter()
+                        .map(|c| Value::Int2(*c as i16 + 1))
+                        .collect(),
+                ),
+                Value::Int2(ix.columns.len() as i16),
+                b(false),
+                Value::Array(ix.columns.iter().map(|_| o(0)).collect()),
+                t(&vec!["0"; ix.columns.len()].join(" ")),
+                Value::Null,
+                Value::Null,
             ]);
         }
     }

@@ -27,7 +27,7 @@ pub(super) fn all() -> &'static [TableSpec] {
             oid,
             columns: columns.to_vec(),
         };
-        vec![
+        let mut all = vec![
             spec(
                 "pg_type",
                 PG_CATALOG,
@@ -53,6 +53,8 @@ pub(super) fn all() -> &'static [TableSpec] {
                     ("typoutput", Text),
                     ("typreceive", Text),
                     ("typsend", Text),
+                    ("typcollation", OidT),
+                    ("typdefault", Text),
                 ],
             ),
             spec(
@@ -139,7 +141,14 @@ pub(super) fn all() -> &'static [TableSpec] {
                     ("indisunique", Bool),
                     ("indisprimary", Bool),
                     ("indisvalid", Bool),
-                    ("indkey", Text),
+                    ("indkey", int2_array.clone()),
+                    ("indnkeyatts", Int2),
+                    ("indnullsnotdistinct", Bool),
+                    ("indclass", DataType::Array(Box::new(OidT))),
+                    // int2vector's text form ("0 0"), which SQLAlchemy splits.
+                    ("indoption", Text),
+                    ("indexprs", Text),
+                    ("indpred", Text),
                 ],
             ),
             spec(
@@ -479,7 +488,9 @@ pub(super) fn all() -> &'static [TableSpec] {
                     ("constraint_name", Name),
                 ],
             ),
-        ]
+        ];
+        all.extend(super::reflection::specs());
+        all
     });
     &ALL
 }

@@ -81,11 +81,49 @@ pub(super) fn pg_type(out: &mut Vec<Row>) {
             o(0),
             Value::Int4(-1),
             b(false),
-            t(&format!("{n}in")),
-            t(&format!("{n}out")),
-            t(&format!("{n}recv")),
-            t(&format!("{n}send")),
+            t(&io_function(n, *elem, "in")),
+            t(&io_function(n, *elem, "out")),
+            t(&io_function(n, *elem, "recv")),
+            t(&io_function(n, *elem, "send")),
+            o(collation(n)),
+            Value::Null,
         ]);
+    }
+}
+
+/// A type's input/output function as PostgreSQL names it (regproc prints
+/// without schema): `array_in` for every array type (pgjdbc tells arrays
+/// by `typinput = 'array_in'::regproc`), `date_in`-style names with an
+/// underscore for the types whose C functions have one.
+fn io_function(typname: &str, elem: u32, suffix: &str) -> String {
+    let base = if elem != 0 { "array" } else { typname };
+    let underscored = matches!(
+        base,
+        "array"
+            | "date"
+            | "time"
+            | "timestamp"
+            | "timestamptz"
+            | "interval"
+            | "numeric"
+            | "uuid"
+            | "json"
+            | "jsonb"
+    );
+    if underscored {
+        format!("{base}_{suffix}")
+    } else {
+        format!("{base}{suffix}")
+    }
+}
+
+/// pg_type.typcollation: the default collation for the string types (and
+/// arrays of them), "C" for name, none otherwise.
+fn collation(typname: &str) -> u32 {
+    match typname.trim_start_matches('_') {
+        "text" | "varchar" | "bpchar" => super::reflection::DEFAULT_COLLATION,
+        "name" => 950,
+        _ => 0,
     }
 }
 

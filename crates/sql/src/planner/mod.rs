@@ -46,6 +46,7 @@ pub fn width(plan: &Plan) -> Option<usize> {
         } => Some(left_width + right_width),
         Plan::Aggregate { group, aggs, .. } => Some(group.len() + aggs.len()),
         Plan::Function { width, .. } => Some(*width),
+        Plan::Zip { widths, .. } => Some(widths.iter().sum()),
         _ => None,
     }
 }
@@ -415,6 +416,12 @@ fn explain_node(plan: &Plan, catalog: &Catalog, depth: usize, out: &mut Vec<Stri
             explain_node(right, catalog, depth + 1, out);
         }
         Plan::CteRef { id } => out.push(format!("{pad}CTE Scan on cte{id}")),
+        Plan::Zip { inputs, .. } => {
+            out.push(format!("{pad}ProjectSet"));
+            for i in inputs {
+                explain_node(i, catalog, depth + 1, out);
+            }
+        }
         Plan::Window { input, .. } => {
             out.push(format!("{pad}WindowAgg"));
             explain_node(input, catalog, depth + 1, out);

@@ -405,6 +405,16 @@ pub enum Plan {
     Lateral {
         input: Box<Plan>,
     },
+    /// Several set-returning functions of one select list run in
+    /// lockstep (PostgreSQL's ROWS FROM): row i holds each function's
+    /// i-th row, NULLs for those that ran out, as many rows as the
+    /// longest gives.
+    Zip {
+        /// Function scans (each with the same outer rows as the Zip).
+        inputs: Vec<Plan>,
+        /// Columns of each input.
+        widths: Vec<usize>,
+    },
     /// The rows of CTE `id` (materialised by an enclosing `With`).
     CteRef {
         id: usize,
@@ -432,6 +442,11 @@ impl Plan {
             | Plan::Distinct { input, .. }
             | Plan::Window { input, .. }
             | Plan::Lateral { input } => input.tables_read(slots, out),
+            Plan::Zip { inputs, .. } => {
+                for i in inputs {
+                    i.tables_read(slots, out);
+                }
+            }
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => {
                 left.tables_read(slots, out);
                 right.tables_read(slots, out);

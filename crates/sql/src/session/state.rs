@@ -71,6 +71,7 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("xmloption", "content", false),
     ("check_function_bodies", "on", false),
     ("default_tablespace", "", false),
+    ("default_table_access_method", "heap", false),
     ("temp_tablespaces", "", false),
     ("session_replication_role", "origin", false),
     ("search_path_dummy", "", false),
@@ -188,8 +189,14 @@ impl Settings {
                 v
             }
             "client_encoding" => {
-                let up = value.to_uppercase().replace('-', "");
-                if up != "UTF8" && up != "UNICODE" && up != "SQL_ASCII" && up != "LATIN1" {
+                // PostgreSQL's clean_encoding_name: only letters and digits
+                // count, so asyncpg's quoted `'utf-8'` names UTF8.
+                let up: String = value
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_uppercase();
+                if up != "UTF8" && up != "UNICODE" && up != "SQLASCII" && up != "LATIN1" {
                     return Err(Error::new(
                         ErrorCode::InvalidParameterValue,
                         format!("invalid value for parameter \"client_encoding\": \"{value}\""),

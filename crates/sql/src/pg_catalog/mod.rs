@@ -10,11 +10,18 @@
 //!   relation OID prints as regclass.
 //! - [`constraints`]: one list of the catalog's constraints, shown as
 //!   pg_constraint; `pg_get_constraintdef`.
+//! - [`psql`]: the columns and catalogs psql's describe commands read
+//!   beyond those (pg_sequence, pg_depend, pg_collation, and the empty
+//!   pg_trigger, pg_policy, pg_publication...).
+//! - [`deparse`]: stored DEFAULT and CHECK text with the type labels
+//!   PostgreSQL prints on their constants.
 //! - [`info_schema`]: information_schema tables, columns, schemata and
 //!   the constraint views.
 
 pub mod constraints;
+mod deparse;
 mod info_schema;
+mod psql;
 pub mod relations;
 mod specs;
 pub mod types;
@@ -201,5 +208,6 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
         }
         _ => {}
     }
+    psql::extend_rows(name, cat, &mut out);
     Ok(out)
 }

@@ -27,7 +27,7 @@ pub(super) fn all() -> &'static [TableSpec] {
             oid,
             columns: columns.to_vec(),
         };
-        vec![
+        let mut all = vec![
             spec(
                 "pg_type",
                 PG_CATALOG,
@@ -479,7 +479,9 @@ pub(super) fn all() -> &'static [TableSpec] {
                     ("constraint_name", Name),
                 ],
             ),
-        ]
+        ];
+        super::psql::extend_specs(&mut all);
+        all
     });
     &ALL
 }

@@ -1,0 +1,89 @@
+//! Catalog functions psql's describe commands (`\l`, `\d`, `\df`...)
+//! call beyond those in [`super::catalog`]: `pg_encoding_to_char`, the
+//! column form of `pg_get_indexdef`, and the functions about objects
+//! Shoal does not have (triggers, extended statistics, publications,
+//! user-defined functions), which answer as PostgreSQL does when there
+//! are none.
+
+use super::signature::Registry;
+use crate::error::Result;
+use crate::func::quote_ident;
+use crate::pg_catalog::relations;
+use crate::types::{DataType, Value};
+
+use DataType::{Bool, Int4, Name, Oid, Text};
+
+pub(super) fn register(r: &mut Registry) {
+    // Shoal's databases are all UTF8 (encoding 6).
+    r.add(&["pg_encoding_to_char"], &[Int4], Name, |a, _| {
+        Ok(Value::Text(
+            match a[0] {
+                Value::Int4(0) => "SQL_ASCII",
+                Value::Int4(6) => "UTF8",
+                _ => "",
+            }
+            .to_string(),
+        ))
+    });
+    // pg_get_indexdef(index, column, pretty): the whole definition for
+    // column 0, else that key column's expression (its name).
+    r.add_catalog(
+        &["pg_get_indexdef"],
+        &[Oid, Int4, Bool],
+        Text,
+        true,
+        |a, c| {
+            let (Value::Oid(ix), Value::Int4(col)) = (&a[0], &a[1]) else {
+                return Ok(Value::Null);
+            };
+            let Some((tb, ix)) = relations::index(c.catalog, *ix) else {
+                return Ok(Value::Null);
+            };
+            if *col == 0 {
+                return Ok(Value::Text(relations::index_definition(c.catalog, tb, ix)));
+            }
+            Ok(usize::try_from(*col - 1)
+                .ok()
+                .and_then(|i| ix.columns.get(i))
+                .and_then(|c| tb.columns.get(*c))
+                .map_or(Value::Null, |c| Value::Text(quote_ident(&c.name))))
+        },
+    );
+    // No triggers, statistics objects or user functions: these are only
+    // called on rows of empty catalogs, but must bind.
+    for (names, params) in [
+        (&["pg_get_triggerdef"][..], &[Oid][..]),
+        (&["pg_get_triggerdef"], &[Oid, Bool]),
+        (&["pg_get_statisticsobjdef_columns"], &[Oid]),
+        (
+            &[
+                "pg_get_function_result",
+                "pg_get_function_arguments",
+                "pg_get_function_identity_arguments",
+            ],
+            &[Oid],
+        ),
+    ] {
+        r.add_lax(names, params, false, Text, none);
+    }
+    // Every table could be published (there are no publications).
+    r.add_catalog(
+        &["pg_relation_is_publishable"],
+        &[Oid],
+        Bool,
+        true,
+        |a, c| {
+            let Value::Oid(rel) = a[0] else {
+                return Ok(Value::Null);
+            };
+            Ok(Value::Bool(relations::table(c.catalog, rel).is_some()))
+        },
+    );
+    r.add(&["pg_function_is_visible"], &[Oid], Bool, |_, _| {
+        Ok(Value::Bool(true))
+    });
+}
+
+fn none(_: &[Value], _: &super::FunctionContext) -> Result<Value> {
+    Ok(Value::Null)
+}

@@ -1,0 +1,417 @@
+//! What psql's describe commands (`\d`, `\l`, `\du`, `\df`...) read
+//! beyond the other modules' catalogs: more columns of pg_class,
+//! pg_index, pg_roles, pg_database, pg_type and pg_inherits, appended
+//! after the columns those modules fill (so [`extend_rows`] adds one
+//! value per added column to each of their rows), and catalogs of
+//! their own: pg_sequence, pg_depend (sequences owned by a column),
+//! pg_collation, pg_tablespace, and the catalogs of objects Shoal does
+//! not have (triggers, rules, policies, publications, extended
+//! statistics, functions, role memberships), empty.
+
+use std::collections::HashMap;
+
+use super::specs::TableSpec;
+use super::{b, constraints, o, relations, t};
+use crate::catalog::{Catalog, PG_CATALOG};
+use crate::exec::Row;
+use crate::types::{DataType, Value};
+
+use DataType::{Bool, Int2, Int4, Int8, Name, Oid as OidT, Text};
+
+/// A table's columns: name and type.
+type Columns = Vec<(&'static str, DataType)>;
+
+/// The columns each existing table gains, in order.
+fn added_columns() -> Vec<(&'static str, Columns)> {
+    vec![
+        (
+            "pg_class",
+            vec![
+                ("reltoastrelid", OidT),
+                ("reloftype", OidT),
+                ("relpartbound", Text),
+            ],
+        ),
+        (
+            "pg_index",
+            vec![
+                ("indnkeyatts", Int2),
+                ("indisexclusion", Bool),
+                ("indimmediate", Bool),
+                ("indisclustered", Bool),
+                ("indisreplident", Bool),
+                ("indnullsnotdistinct", Bool),
+                ("indexprs", Text),
+                ("indpred", Text),
+            ],
+        ),
+        (
+            "pg_roles",
+            vec![
+                ("rolpassword", Text),
+                ("rolvaliduntil", DataType::Timestamptz),
+                ("rolconfig", DataType::Array(Box::new(Text))),
+            ],
+        ),
+        (
+            "pg_database",
+            vec![
+                ("datlocprovider", Text),
+                ("daticulocale", Text),
+                ("dattablespace", OidT),
+            ],
+        ),
+        ("pg_type", vec![("typcollation", OidT)]),
+        ("pg_inherits", vec![("inhdetachpending", Bool)]),
+    ]
+}
+
+/// Catalogs of their own: name, OID (PostgreSQL's) and columns.
+fn new_tables() -> Vec<(&'static str, u32, Columns)> {
+    let oid_array = DataType::Array(Box::new(OidT));
+    let char_array = DataType::Array(Box::new(Text));
+    let int2_array = DataType::Array(Box::new(Int2));
+    vec![
+        (
+            "pg_sequence",
+            2224,
+            vec![
+                ("seqrelid", OidT),
+                ("seqtypid", OidT),
+                ("seqstart", Int8),
+                ("seqincrement", Int8),
+                ("seqmax", Int8),
+                ("seqmin", Int8),
+                ("seqcache", Int8),
+                ("seqcycle", Bool),
+            ],
+        ),
+        (
+            "pg_depend",
+            2608,
+            vec![
+                ("classid", OidT),
+                ("objid", OidT),
+                ("objsubid", Int4),
+                ("refclassid", OidT),
+                ("refobjid", OidT),
+                ("refobjsubid", Int4),
+                ("deptype", Text),
+            ],
+        ),
+        (
+            "pg_collation",
+            3456,
+            vec![
+                ("oid", OidT),
+                ("collname", Name),
+                ("collnamespace", OidT),
+                ("collowner", OidT),
+                ("collprovider", Text),
+                ("collisdeterministic", Bool),
+                ("collencoding", Int4),
+                ("collcollate", Text),
+                ("collctype", Text),
+            ],
+        ),
+        (
+            "pg_tablespace",
+            1213,
+            vec![("oid", OidT), ("spcname", Name), ("spcowner", OidT)],
+        ),
+        (
+            "pg_trigger",
+            2620,
+            vec![
+                ("oid", OidT),
+                ("tgrelid", OidT),
+                ("tgparentid", OidT),
+                ("tgname", Name),
+                ("tgfoid", OidT),
+                ("tgtype", Int2),
+                ("tgenabled", Text),
+                ("tgisinternal", Bool),
+                ("tgconstrrelid", OidT),
+                ("tgconstrindid", OidT),
+                ("tgconstraint", OidT),
+                ("tgdeferrable", Bool),
+                ("tginitdeferred", Bool),
+                ("tgnargs", Int2),
+            ],
+        ),
+        (
+            "pg_rewrite",
+            2618,
+            vec![
+                ("oid", OidT),
+                ("rulename", Name),
+                ("ev_class", OidT),
+                ("ev_type", Text),
+                ("ev_enabled", Text),
+                ("is_instead", Bool),
+            ],
+        ),
+        (
+            "pg_policy",
+            3256,
+            vec![
+                ("oid", OidT),
+                ("polname", Name),
+                ("polrelid", OidT),
+                ("polcmd", Text),
+                ("polpermissive", Bool),
+                ("polroles", oid_array),
+                ("polqual", Text),
+                ("polwithcheck", Text),
+            ],
+        ),
+        (
+            "pg_statistic_ext",
+            3381,
+            vec![
+                ("oid", OidT),
+                ("stxrelid", OidT),
+                ("stxname", Name),
+                ("stxnamespace", OidT),
+                ("stxowner", OidT),
+                ("stxstattarget", Int4),
+                ("stxkeys", int2_array.clone()),
+                ("stxkind", char_array),
+            ],
+        ),
+        (
+            "pg_publication",
+            6104,
+            vec![
+                ("oid", OidT),
+                ("pubname", Name),
+                ("pubowner", OidT),
+                ("puballtables", Bool),
+                ("pubinsert", Bool),
+                ("pubupdate", Bool),
+                ("pubdelete", Bool),
+                ("pubtruncate", Bool),
+                ("pubviaroot", Bool),
+            ],
+        ),
+        (
+            "pg_publication_rel",
+            6106,
+            vec![
+                ("oid", OidT),
+                ("prpubid", OidT),
+                ("prrelid", OidT),
+                ("prqual", Text),
+                ("prattrs", int2_array),
+            ],
+        ),
+        (
+            "pg_publication_namespace",
+            6237,
+            vec![("oid", OidT), ("pnpubid", OidT), ("pnnspid", OidT)],
+        ),
+        (
+            "pg_auth_members",
+            1261,
+            vec![
+                ("oid", OidT),
+                ("roleid", OidT),
+                ("member", OidT),
+                ("grantor", OidT),
+                ("admin_option", Bool),
+            ],
+        ),
+        (
+            "pg_proc",
+            1255,
+            vec![
+                ("oid", OidT),
+                ("proname", Name),
+                ("pronamespace", OidT),
+                ("proowner", OidT),
+                ("prolang", OidT),
+                ("prokind", Text),
+                ("proretset", Bool),
+                ("prorettype", OidT),
+                ("pronargs", Int2),
+                ("proargtypes", Text),
+                ("prosrc", Text),
+            ],
+        ),
+        (
+            "pg_shdescription",
+            2396,
+            vec![("objoid", OidT), ("classoid", OidT), ("description", Text)],
+        ),
+    ]
+}
+
+/// Adds the columns and catalogs of this module to `all`.
+pub(super) fn extend_specs(all: &mut Vec<TableSpec>) {
+    for (name, cols) in added_columns() {
+        if let Some(spec) = all
+            .iter_mut()
+            .find(|s| s.name == name && s.schema == PG_CATALOG)
+        {
+            spec.columns.extend(cols);
+        }
+    }
+    for (name, oid, columns) in new_tables() {
+        all.push(TableSpec {
+            name,
+            schema: PG_CATALOG,
+            oid,
+            columns,
+        });
+    }
+}
+
+/// The OID of pg_class, which pg_depend names objects by.
+const PG_CLASS: u32 = 1259;
+
+/// Appends the added columns' values to the rows of an existing table,
+/// or fills one of this module's catalogs.
+pub(super) fn extend_rows(name: &str, cat: &Catalog, out: &mut Vec<Row>) {
+    match name {
+        "pg_class" => {
+            // psql shows check constraints only when relchecks counts
+            // them, and foreign keys (both ways) only when
+            // relhastriggers is set: PostgreSQL enforces them by
+            // triggers on both tables.
+            let mut checks: HashMap<u32, i16> = HashMap::new();
+            let mut triggers: HashMap<u32, bool> = HashMap::new();
+            for c in constraints::all(cat) {
+                match c.kind {
+                    constraints::Kind::Check => *checks.entry(c.table.oid).or_default() += 1,
+                    constraints::Kind::ForeignKey => {
+                        triggers.insert(c.table.oid, true);
+                        triggers.insert(c.ref_table, true);
+                    }
+                    _ => {}
+                }
+            }
+            for row in out.iter_mut() {
+                let Some(Value::Oid(oid)) = row.first().cloned() else {
+                    continue;
+                };
+                if let Some(n) = checks.get(&oid) {
+                    row[15] = Value::Int2(*n);
+                }
+                if triggers.contains_key(&oid) {
+                    row[17] = b(true);
+                }
+                row.extend([o(0), o(0), Value::Null]);
+            }
+        }
+        "pg_index" => {
+            for row in out.iter_mut() {
+                let natts = row.get(2).cloned().unwrap_or(Value::Int2(0));
+                row.extend([
+                    natts,
+                    b(false),
+                    b(true),
+                    b(false),
+                    b(false),
+                    b(false),
+                    Value::Null,
+                    Value::Null,
+                ]);
+            }
+        }
+        "pg_roles" => {
+            for row in out.iter_mut() {
+                row.extend([t("********"), Value::Null, Value::Null]);
+            }
+        }
+        "pg_database" => {
+            for row in out.iter_mut() {
+                row.extend([t("c"), Value::Null, o(1663)]);
+            }
+        }
+        "pg_attribute" => {
+            // An index's columns are its attributes too (\d INDEX).
+            for tb in relations::sorted_tables(cat) {
+                for ix in &tb.indexes {
+                    for (i, c) in ix.columns.iter().enumerate() {
+                        if let Some(c) = tb.columns.get(*c) {
+                            let mut row = relations::attribute(ix.oid, i + 1, &c.name, &c.ty, None);
+                            row[6] = b(c.not_null);
+                            out.push(row);
+                        }
+                    }
+                }
+            }
+        }
+        "pg_type" => {
+            for row in out.iter_mut() {
+                row.push(o(0));
+            }
+        }
+        "pg_inherits" => {
+            for row in out.iter_mut() {
+                row.push(b(false));
+            }
+        }
+        "pg_sequence" => {
+            let mut seqs: Vec<_> = cat.sequences.values().collect();
+            seqs.sort_by_key(|s| s.oid);
+            for s in seqs {
+                out.push(vec![
+                    o(s.oid),
+                    o(s.ty.oid()),
+                    Value::Int8(s.start),
+                    Value::Int8(s.increment),
+                    Value::Int8(s.max),
+                    Value::Int8(s.min),
+                    Value::Int8(s.cache),
+                    b(s.cycle),
+                ]);
+            }
+        }
+        "pg_depend" => {
+            // A serial column's sequence depends on the column
+            // ('a'uto), so \d of the sequence shows "Owned by".
+            let mut seqs: Vec<_> = cat.sequences.values().collect();
+            seqs.sort_by_key(|s| s.oid);
+            for s in seqs {
+                if let Some((table, col)) = s.owned_by {
+                    let identity = relations::table(cat, table)
+                        .and_then(|tb| tb.columns.get(col))
+                        .is_some_and(|c| c.identity);
+                    out.push(vec![
+                        o(PG_CLASS),
+                        o(s.oid),
+                        Value::Int4(0),
+                        o(PG_CLASS),
+                        o(table),
+                        Value::Int4(i32::try_from(col + 1).unwrap_or(i32::MAX)),
+                        t(if identity { "i" } else { "a" }),
+                    ]);
+                }
+            }
+        }
+        "pg_collation" => {
+            for (oid, name, provider) in
+                [(100, "default", "d"), (950, "C", "c"), (951, "POSIX", "c")]
+            {
+                let locale = if oid == 100 { Value::Null } else { t(name) };
+                out.push(vec![
+                    o(oid),
+                    t(name),
+                    o(PG_CATALOG),
+                    o(10),
+                    t(provider),
+                    b(true),
+                    Value::Int4(-1),
+                    locale.clone(),
+                    locale,
+                ]);
+            }
+        }
+        "pg_tablespace" => {
+            out.push(vec![o(1663), t("pg_default"), o(10)]);
+            out.push(vec![o(1664), t("pg_global"), o(10)]);
+        }
+        _ => {}
+    }
+}

@@ -1,10 +1,10 @@
 """psql 15, unmodified, against Shoal: its describe meta-commands (\\l,
-\\dn, \\dt, \\d TABLE, \\di, \\du, \\dv, \\ds, \\df), \\x, \\timing and
-\\copy, over the schema in psql/schema.sql. The output must equal the
-golden files psql/*.out, which are PostgreSQL 15's output for the same
-schema and commands: the test checks the golden files against a
-throwaway PostgreSQL 15 too (when its binaries are installed), and
-regenerates them from it with SHOAL_PSQL_REGEN=1
+\\dn, \\dt, \\d TABLE, \\di, \\du, \\dv, \\ds, \\df, \\dT, \\db, \\dp,
+\\dy), \\x, \\timing and \\copy, over the schema in psql/schema.sql. The
+output must equal the golden files psql/*.out, which are PostgreSQL 15's
+output for the same schema and commands: the test checks the golden
+files against a throwaway PostgreSQL 15 too (when its binaries are
+installed), and regenerates them from it with SHOAL_PSQL_REGEN=1
 (scripts/psql-golden.sh).
 
 The output is normalized (see `normalize`) only where Shoal and
@@ -59,6 +59,11 @@ COMMANDS = {
     "dv": r"\dv",
     "ds": r"\ds",
     "df": r"\df",
+    "d_pattern": r"\d ord*",
+    "dT": r"\dT",
+    "db": r"\db",
+    "dp": r"\dp",
+    "dy": r"\dy",
     "x": "\\x on\nSELECT id, email, name, created FROM app.customers ORDER BY id;\n\\x off",
     "timing": "\\timing on\nSELECT count(*) FROM orders;\n\\timing off",
     "copy": (

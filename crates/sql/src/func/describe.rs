@@ -79,8 +79,19 @@ pub(super) fn register(r: &mut Registry) {
             Ok(Value::Bool(relations::table(c.catalog, rel).is_some()))
         },
     );
-    r.add(&["pg_function_is_visible"], &[Oid], Bool, |_, _| {
-        Ok(Value::Bool(true))
+    // Every type is pg_catalog's, which is always searched.
+    r.add(
+        &["pg_function_is_visible", "pg_type_is_visible"],
+        &[Oid],
+        Bool,
+        |_, _| Ok(Value::Bool(true)),
+    );
+    // The built-in tablespaces have no location of their own.
+    r.add(&["pg_tablespace_location"], &[Oid], Text, |_, _| {
+        Ok(Value::Text(String::new()))
+    });
+    r.add(&["getdatabaseencoding"], &[], Name, |_, _| {
+        Ok(Value::Text("UTF8".into()))
     });
 }
 

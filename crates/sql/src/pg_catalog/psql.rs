@@ -1,12 +1,14 @@
 //! What psql's describe commands (`\d`, `\l`, `\du`, `\df`...) read
 //! beyond the other modules' catalogs: more columns of pg_class,
-//! pg_index, pg_roles, pg_database, pg_type and pg_inherits, appended
+//! pg_index, pg_roles, pg_database, pg_type, pg_inherits and
+//! pg_attribute, appended
 //! after the columns those modules fill (so [`extend_rows`] adds one
 //! value per added column to each of their rows), and catalogs of
 //! their own: pg_sequence, pg_depend (sequences owned by a column),
 //! pg_collation, pg_tablespace, and the catalogs of objects Shoal does
 //! not have (triggers, rules, policies, publications, extended
-//! statistics, functions, role memberships), empty.
+//! statistics, functions, role memberships, extensions, event triggers,
+//! foreign servers), empty.
 
 use std::collections::HashMap;
 
@@ -63,6 +65,10 @@ fn added_columns() -> Vec<(&'static str, Columns)> {
         ),
         ("pg_type", vec![("typcollation", OidT)]),
         ("pg_inherits", vec![("inhdetachpending", Bool)]),
+        (
+            "pg_attribute",
+            vec![("attacl", DataType::Array(Box::new(Text)))],
+        ),
     ]
 }
 
@@ -239,6 +245,40 @@ fn new_tables() -> Vec<(&'static str, u32, Columns)> {
             ],
         ),
         (
+            "pg_extension",
+            3079,
+            vec![
+                ("oid", OidT),
+                ("extname", Name),
+                ("extowner", OidT),
+                ("extnamespace", OidT),
+                ("extversion", Text),
+            ],
+        ),
+        (
+            "pg_event_trigger",
+            3466,
+            vec![
+                ("oid", OidT),
+                ("evtname", Name),
+                ("evtevent", Name),
+                ("evtowner", OidT),
+                ("evtfoid", OidT),
+                ("evtenabled", Text),
+                ("evttags", DataType::Array(Box::new(Text))),
+            ],
+        ),
+        (
+            "pg_foreign_server",
+            1417,
+            vec![
+                ("oid", OidT),
+                ("srvname", Name),
+                ("srvowner", OidT),
+                ("srvfdw", OidT),
+            ],
+        ),
+        (
             "pg_shdescription",
             2396,
             vec![("objoid", OidT), ("classoid", OidT), ("description", Text)],
@@ -329,6 +369,10 @@ pub(super) fn extend_rows(name: &str, cat: &Catalog, out: &mut Vec<Row>) {
             }
         }
         "pg_attribute" => {
+            // No column privileges (attacl).
+            for row in out.iter_mut() {
+                row.push(Value::Null);
+            }
             // An index's columns are its attributes too (\d INDEX).
             for tb in relations::sorted_tables(cat) {
                 for ix in &tb.indexes {
@@ -336,6 +380,7 @@ pub(super) fn extend_rows(name: &str, cat: &Catalog, out: &mut Vec<Row>) {
                         if let Some(c) = tb.columns.get(*c) {
                             let mut row = relations::attribute(ix.oid, i + 1, &c.name, &c.ty, None);
                             row[6] = b(c.not_null);
+                            row.push(Value::Null);
                             out.push(row);
                         }
                     }

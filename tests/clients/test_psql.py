@@ -20,8 +20,8 @@ PostgreSQL legitimately differ:
 
 Nothing else is normalized: the commands avoid output that differs by
 nature (`\\l` lists only database postgres, since PostgreSQL also has
-template0 and template1; no `+` variants, which print sizes), and
-OIDs do not appear in what psql prints.
+template0 and template1; `+` only for \\d, whose columns hold no
+sizes), and OIDs do not appear in what psql prints.
 """
 
 import os
@@ -54,6 +54,11 @@ COMMANDS = {
     "d_sequence": r"\d ticket_seq",
     "d_serial_sequence": r"\d app.customers_id_seq",
     "d_index": r"\d orders_pkey",
+    "dplus_orders": r"\d+ orders",
+    "dplus_customers": r"\d+ app.customers",
+    "dplus_items": r"\d+ items",
+    "dplus_index": r"\d+ orders_pkey",
+    "dplus_sequence": r"\d+ ticket_seq",
     "di": r"\di",
     "du": r"\du",
     "dv": r"\dv",

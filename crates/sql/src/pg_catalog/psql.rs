@@ -67,7 +67,12 @@ fn added_columns() -> Vec<(&'static str, Columns)> {
         ("pg_inherits", vec![("inhdetachpending", Bool)]),
         (
             "pg_attribute",
-            vec![("attacl", DataType::Array(Box::new(Text)))],
+            vec![
+                ("attacl", DataType::Array(Box::new(Text))),
+                ("attstorage", Text),
+                ("attcompression", Text),
+                ("attstattarget", Int4),
+            ],
         ),
     ]
 }
@@ -369,9 +374,9 @@ pub(super) fn extend_rows(name: &str, cat: &Catalog, out: &mut Vec<Row>) {
             }
         }
         "pg_attribute" => {
-            // No column privileges (attacl).
             for row in out.iter_mut() {
-                row.push(Value::Null);
+                let tail = attribute_tail(row);
+                row.extend(tail);
             }
             // An index's columns are its attributes too (\d INDEX).
             for tb in relations::sorted_tables(cat) {
@@ -380,7 +385,8 @@ pub(super) fn extend_rows(name: &str, cat: &Catalog, out: &mut Vec<Row>) {
                         if let Some(c) = tb.columns.get(*c) {
                             let mut row = relations::attribute(ix.oid, i + 1, &c.name, &c.ty, None);
                             row[6] = b(c.not_null);
-                            row.push(Value::Null);
+                            let tail = attribute_tail(&row);
+                            row.extend(tail);
                             out.push(row);
                         }
                     }
@@ -459,4 +465,17 @@ pub(super) fn extend_rows(name: &str, cat: &Catalog, out: &mut Vec<Row>) {
         }
         _ => {}
     }
+}
+
+/// The added pg_attribute columns of a row: no column privileges, the
+/// storage PostgreSQL gives the column's type (plain for fixed-length
+/// types, main for numeric, extended for other variable-length ones), no
+/// compression method, the default statistics target.
+fn attribute_tail(row: &Row) -> [Value; 4] {
+    let storage = match (row.get(2), row.get(3)) {
+        (Some(Value::Oid(1700)), _) => "m",
+        (_, Some(Value::Int2(-1))) => "x",
+        _ => "p",
+    };
+    [Value::Null, t(storage), t(""), Value::Int4(-1)]
 }

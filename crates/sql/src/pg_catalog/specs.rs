@@ -105,7 +105,7 @@ pub(super) fn all() -> &'static [TableSpec] {
                     ("relispopulated", Bool),
                     ("relreplident", Text),
                     ("relispartition", Bool),
-                    ("reloptions", Text),
+                    ("reloptions", DataType::Array(Box::new(Text))),
                     ("relacl", Text),
                 ],
             ),

@@ -15,13 +15,18 @@ PostgreSQL legitimately differ:
 - The owner of schema public is the role pg_database_owner in
   PostgreSQL 15; Shoal has no such role (every object belongs to the
   bootstrap superuser), so that owner reads as the superuser.
+- Relation sizes (`\\dt+`, `\\di+`...): PostgreSQL's are its heap
+  files' (8192 bytes for a page); Shoal's tables live in one shared
+  page store that does not account storage per relation and reports 0.
+  Any `|<n> <unit>|` column becomes `|<size>|`.
 - Temporary file names in `\\copy` commands are never printed (psql
   does not echo the commands), so they need no normalization.
 
 Nothing else is normalized: the commands avoid output that differs by
 nature (`\\l` lists only database postgres, since PostgreSQL also has
-template0 and template1; `+` only for \\d, whose columns hold no
-sizes), and OIDs do not appear in what psql prints.
+template0 and template1; no `\\l+`, whose description of database
+postgres Shoal does not have), and OIDs do not appear in what psql
+prints.
 """
 
 import os
@@ -69,6 +74,11 @@ COMMANDS = {
     "db": r"\db",
     "dp": r"\dp",
     "dy": r"\dy",
+    "dtplus": r"\dt+",
+    "diplus": r"\di+",
+    "dsplus": r"\ds+",
+    "dvplus": r"\dv+",
+    "dnplus": r"\dn+ app",
     "x": "\\x on\nSELECT id, email, name, created FROM app.customers ORDER BY id;\n\\x off",
     "timing": "\\timing on\nSELECT count(*) FROM orders;\n\\timing off",
     "copy": (
@@ -87,6 +97,7 @@ ORDERS_CSV = "id,customer_id,amount,note\n1,1,150.00,first\n2,2,20.50,\n"
 def normalize(out: str) -> str:
     out = re.sub(r"^Time: [0-9.]+ ms.*$", "Time: <ms>", out, flags=re.M)
     out = re.sub(r"\|pg_database_owner$", "|postgres", out, flags=re.M)
+    out = re.sub(r"\|-?[0-9]+ (bytes|kB|MB|GB|TB)\|", "|<size>|", out)
     return out
 
 

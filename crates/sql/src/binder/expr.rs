@@ -668,6 +668,21 @@ impl Binder<'_> {
             other if super::operator::is_function_operator(other) => {
                 return self.function_operator(l, other, r, scope);
             }
+            // OPERATOR(pg_catalog.~) (psql writes its operators so) is
+            // the operator itself: Shoal has only pg_catalog's.
+            B::PGCustomBinaryOperator(parts) => {
+                let plain = match parts.as_slice() {
+                    [schema, sym] if schema.eq_ignore_ascii_case("pg_catalog") => {
+                        plain_operator(sym)
+                    }
+                    [sym] => plain_operator(sym),
+                    _ => None,
+                };
+                return match plain {
+                    Some(op) => self.binary(l, &op, r, scope),
+                    None => Err(Error::unsupported(format!("operator {op}"))),
+                };
+            }
             other => return Err(Error::unsupported(format!("operator {other}"))),
         };
         let (a, at) = self.expr(l, scope)?;
@@ -846,6 +861,12 @@ impl Binder<'_> {
         }
         if reg_type(dt) == Some(RegType::Class) {
             let (x, t) = self.expr(e, scope)?;
+            // An OID in digits is taken as it is, as regclassin does.
+            if let Expr::Const(Value::Text(s)) = &x {
+                if let Some(oid) = s.parse::<u32>().ok().filter(|_| !s.starts_with('+')) {
+                    return Ok((Expr::Const(Value::Oid(oid)), DataType::Oid));
+                }
+            }
             if let Expr::Const(Value::Text(s)) = &x {
                 let (schema, rel) = crate::catalog::split_qualified(s);
                 return match self
@@ -1655,4 +1676,64 @@ pub(crate) fn undefined_function(name: &str, args: &[DataType]) -> Error {
         format!("function {name}({}) does not exist", list.join(", ")),
     )
     .with_hint("No function matches the given name and argument types. You might need to add explicit type casts.")
+}
+
+/// The binary operator that `sym` spells (`~`, `=`, `||`...), as
+/// sqlparser reads it between two operands; `None` for a symbol it does
+/// not know as one.
+fn plain_operator(sym: &str) -> Option<B> {
+    match crate::parser::parse_expr(&format!("a {sym} b")) {
+        Ok(ast::Expr::BinaryOp { op, .. }) if !matches!(op, B::PGCustomBinaryOperator(_)) => {
+            Some(op)
+        }
+        _ => None,
+    }
+}
+
+/// `q` with its select list's regclass and regtype values (casts to
+/// them) cast to text, so that a query's result shows them as names,
+/// as PostgreSQL's output functions do (Shoal types them as oid, which
+/// prints digits); `None` when there are none. Only the outermost
+/// select list: elsewhere they must stay OIDs to compare with OIDs.
+pub fn reg_outputs_named(q: &ast::Query) -> Option<ast::Query> {
+    let ast::SetExpr::Select(sel) = q.body.as_ref() else {
+        return None;
+    };
+    let is_reg = |e: &ast::Expr| matches!(e, ast::Expr::Cast { .. }) && yields_reg(e).is_some();
+    let named = |e: &ast::Expr| ast::Expr::Cast {
+        kind: ast::CastKind::DoubleColon,
+        expr: Box::new(e.clone()),
+        data_type: ast::DataType::Text,
+        format: None,
+    };
+    let mut changed = false;
+    let projection = sel
+        .projection
+        .iter()
+        .map(|item| match item {
+            ast::SelectItem::UnnamedExpr(e) if is_reg(e) => {
+                changed = true;
+                ast::SelectItem::ExprWithAlias {
+                    expr: named(e),
+                    alias: ast::Ident::with_quote('"', super::query::column_name(e)),
+                }
+            }
+            ast::SelectItem::ExprWithAlias { expr, alias } if is_reg(expr) => {
+                changed = true;
+                ast::SelectItem::ExprWithAlias {
+                    expr: named(expr),
+                    alias: alias.clone(),
+                }
+            }
+            other => other.clone(),
+        })
+        .collect();
+    if !changed {
+        return None;
+    }
+    let mut sel = sel.as_ref().clone();
+    sel.projection = projection;
+    let mut out = q.clone();
+    out.body = Box::new(ast::SetExpr::Select(Box::new(sel)));
+    Some(out)
 }

@@ -1036,6 +1036,7 @@ impl Binder<'_> {
                     | "jsonb_array_elements"
                     | "jsonb_array_elements_text"
                     | "jsonb_object_keys"
+                    | "pg_partition_ancestors"
             );
             if f.over.is_some() || !single {
                 out.push(item.clone());

@@ -330,7 +330,7 @@ impl Ctx<'_> {
                 let mut s = Self::sequence_def(soid, schema, seq_name.clone(), ty.clone(), 1);
                 apply_sequence_options(&mut s, &identity_options)?;
                 s.owned_by = Some((oid, t.columns.len()));
-                col.default = Some(format!("nextval('{seq_name}'::regclass)"));
+                col.default = Some(serial_default(self.catalog, schema, &seq_name));
                 col.not_null = true;
                 sequences.push(s);
             }
@@ -1435,7 +1435,7 @@ impl Ctx<'_> {
                             Self::sequence_def(soid, nt.schema, seq_name.clone(), ty.clone(), 1);
                         apply_sequence_options(&mut s, identity_options.as_deref().unwrap_or(&[]))?;
                         s.owned_by = Some((nt.oid, nt.columns.len()));
-                        col.default = Some(format!("nextval('{seq_name}'::regclass)"));
+                        col.default = Some(serial_default(self.catalog, nt.schema, &seq_name));
                         col.not_null = true;
                         // Existing rows are numbered from the new sequence
                         // (not in the catalog yet): its first values, in
@@ -2014,4 +2014,22 @@ fn apply_sequence_options(s: &mut SequenceDef, opts: &[ast::SequenceOptions]) ->
     s.base = s.start;
     s.counter_base = 1;
     Ok(())
+}
+
+/// A serial column's default: nextval of its sequence, named with its
+/// schema unless that is public (the default's text is resolved on the
+/// search path when it runs, which need not hold the table's schema;
+/// PostgreSQL prints it so, as regclass, when public is on the path).
+fn serial_default(cat: &Catalog, schema: u32, seq: &str) -> String {
+    let schema_name = cat.schema_name(schema);
+    let name = if schema_name == "public" {
+        crate::func::quote_ident(seq)
+    } else {
+        format!(
+            "{}.{}",
+            crate::func::quote_ident(schema_name),
+            crate::func::quote_ident(seq)
+        )
+    };
+    format!("nextval('{}'::regclass)", name.replace('\'', "''"))
 }

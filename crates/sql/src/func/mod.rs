@@ -20,6 +20,7 @@ pub mod array_ops;
 mod catalog;
 mod datefn;
 mod datetime;
+mod describe;
 mod json;
 mod json_agg;
 mod json_ops;

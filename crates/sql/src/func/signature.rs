@@ -112,6 +112,7 @@ fn registry() -> &'static Registry {
         super::misc::register(&mut r);
         super::json::register(&mut r);
         super::catalog::register(&mut r);
+        super::describe::register(&mut r);
         super::json_ops::register(&mut r);
         super::array_ops::register(&mut r);
         r

@@ -22,6 +22,7 @@ pub fn is_srf(name: &str) -> bool {
             | "jsonb_each"
             | "jsonb_each_text"
             | "jsonb_object_keys"
+            | "pg_partition_ancestors"
     )
 }
 
@@ -69,6 +70,10 @@ pub fn columns(name: &str, types: &[DataType]) -> Option<Vec<(String, DataType)>
             col("key", DataType::Text),
             col("value", DataType::Text),
         ]),
+        // Shoal has no partitions: a relation is its only ancestor.
+        "pg_partition_ancestors" if matches!(types, [DataType::Oid | DataType::Unknown]) => {
+            Some(vec![col("relid", DataType::Oid)])
+        }
         "jsonb_object_keys" if jsonb_arg => Some(vec![col("jsonb_object_keys", DataType::Text)]),
         _ => None,
     }
@@ -83,6 +88,16 @@ pub fn rows(name: &str, args: &[Value]) -> Result<Vec<Vec<Value>>> {
     }
     if name == "generate_subscripts" {
         return Ok(subscripts(args));
+    }
+    if name == "pg_partition_ancestors" {
+        return Ok(match args.first() {
+            Some(Value::Oid(o)) => vec![vec![Value::Oid(*o)]],
+            Some(Value::Text(s)) => s
+                .parse()
+                .map(|o| vec![vec![Value::Oid(o)]])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        });
     }
     let Some(Value::Json(doc)) = args.first() else {
         return Ok(Vec::new());

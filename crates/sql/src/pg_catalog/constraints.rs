@@ -211,7 +211,9 @@ impl<'a> Constraint<'a> {
                 def
             }
             Kind::Check => {
-                let expr = self.check.unwrap_or_default().trim();
+                let expr =
+                    super::deparse::check_expr(self.check.unwrap_or_default().trim(), self.table);
+                let expr = expr.as_str();
                 if pretty || parenthesised(expr) {
                     format!("CHECK ({expr})")
                 } else {

@@ -186,6 +186,7 @@ pub(super) fn columns(
         let schema = cat.schema_name(tb.schema);
         let live = tb.columns.iter().enumerate().filter(|(_, c)| !c.dropped);
         for (ordinal, (pos, c)) in (1..).zip(live) {
+            let default = column_default(c).map(|d| super::deparse::default_expr(d, &c.ty));
             out.push(column_row(
                 db,
                 ColumnInfo {
@@ -195,7 +196,7 @@ pub(super) fn columns(
                     ordinal,
                     ty: &c.ty,
                     not_null: c.not_null,
-                    default: column_default(c),
+                    default: default.as_deref(),
                     identity: identity(cat, tb, pos, c),
                     updatable: true,
                 },

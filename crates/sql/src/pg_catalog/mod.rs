@@ -10,13 +10,20 @@
 //!   relation OID prints as regclass.
 //! - [`constraints`]: one list of the catalog's constraints, shown as
 //!   pg_constraint; `pg_get_constraintdef`.
+//! - [`psql`]: the columns and catalogs psql's describe commands read
+//!   beyond those (pg_sequence, pg_depend, pg_collation, and the empty
+//!   pg_trigger, pg_policy, pg_publication...).
+//! - [`deparse`]: stored DEFAULT and CHECK text with the type labels
+//!   PostgreSQL prints on their constants.
 //! - [`info_schema`]: information_schema tables, columns, schemata and
 //!   the constraint views.
 //! - [`reflection`]: the catalogs ORMs' schema reflection also names
 //!   (pg_sequence, pg_collation, pg_tablespace, pg_opclass, pg_enum).
 
 pub mod constraints;
+mod deparse;
 mod info_schema;
+mod psql;
 mod reflection;
 pub mod relations;
 mod specs;
@@ -204,5 +211,6 @@ pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
         }
         other => reflection::rows(other, cat, &mut out),
     }
+    psql::extend_rows(name, cat, &mut out);
     Ok(out)
 }

@@ -169,19 +169,19 @@ pub fn attrdef_oid(table: u32, attnum: usize) -> u32 {
 
 pub(super) fn pg_class(cat: &Catalog, out: &mut Vec<Row>) {
     let mut rel = |oid: u32, name: &str, ns: u32, kind: &str, natts: usize, hasindex: bool| {
+        // The access method: heap for tables, btree for indexes.
+        let am = match kind {
+            "r" => 2,
+            "i" => 403,
+            _ => 0,
+        };
         out.push(vec![
             o(oid),
             t(name),
             o(ns),
             o(0),
             o(10),
-            // relam: heap for tables, btree for indexes (SQLAlchemy looks
-            // an index's access method up in pg_am).
-            o(match kind {
-                "r" => 2,
-                "i" => 403,
-                _ => 0,
-            }),
+            o(am),
             o(oid),
             o(0),
             Value::Int4(0),
@@ -232,7 +232,13 @@ pub(super) fn pg_class(cat: &Catalog, out: &mut Vec<Row>) {
 }
 
 /// One pg_attribute row.
-fn attribute(rel: u32, attnum: usize, name: &str, ty: &DataType, c: Option<&ColumnDef>) -> Row {
+pub(super) fn attribute(
+    rel: u32,
+    attnum: usize,
+    name: &str,
+    ty: &DataType,
+    c: Option<&ColumnDef>,
+) -> Row {
     // An array column's typmod is its element's.
     let typmod = match ty {
         DataType::Array(e) => e.type_modifier(),
@@ -316,7 +322,7 @@ pub(super) fn pg_attrdef(cat: &Catalog, out: &mut Vec<Row>) {
                     o(attrdef_oid(tb.oid, i + 1)),
                     o(tb.oid),
                     Value::Int2((i + 1) as i16),
-                    t(d),
+                    t(&super::deparse::default_expr(d, &c.ty)),
                 ]);
             }
         }

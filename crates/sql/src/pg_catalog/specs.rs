@@ -107,7 +107,7 @@ pub(super) fn all() -> &'static [TableSpec] {
                     ("relispopulated", Bool),
                     ("relreplident", Text),
                     ("relispartition", Bool),
-                    ("reloptions", Text),
+                    ("reloptions", DataType::Array(Box::new(Text))),
                     ("relacl", Text),
                 ],
             ),
@@ -490,7 +490,29 @@ pub(super) fn all() -> &'static [TableSpec] {
             ),
         ];
         all.extend(super::reflection::specs());
+        super::psql::extend_specs(&mut all);
         all
     });
     &ALL
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    #[test]
+    fn each_catalog_table_and_column_is_named_once() {
+        let mut tables = HashSet::new();
+        for spec in super::all() {
+            assert!(
+                tables.insert((spec.schema, spec.name)),
+                "catalog table {} defined twice",
+                spec.name
+            );
+            let mut cols = HashSet::new();
+            for (c, _) in &spec.columns {
+                assert!(cols.insert(*c), "{}.{c} defined twice", spec.name);
+            }
+        }
+    }
 }

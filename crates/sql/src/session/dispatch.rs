@@ -591,7 +591,8 @@ pub(crate) async fn execute(
         Statement::Query(q) => {
             let mut b = binder(catalog, &path, &fmt, params);
             b.dml_ctes = dml;
-            let (plan, cols) = b.query(q)?;
+            let named = crate::binder::expr::reg_outputs_named(q);
+            let (plan, cols) = b.query(named.as_ref().unwrap_or(q))?;
             let slots = b.slots;
             let rows = with_ctx!(s, catalog, params, &slots, |ctx| ctx
                 .run(&plan, &[])
@@ -980,7 +981,10 @@ pub(crate) fn describe(
                 .1
                 .returning
                 .map(|(_, c)| columns(&c)),
-            _ => Some(columns(&b.query(q)?.1)),
+            _ => {
+                let named = crate::binder::expr::reg_outputs_named(q);
+                Some(columns(&b.query(named.as_ref().unwrap_or(q))?.1))
+            }
         },
         Statement::Insert(i) => b.bind_insert(i)?.returning.map(|(_, c)| columns(&c)),
         Statement::Update(u) => b.bind_update(u)?.returning.map(|(_, c)| columns(&c)),

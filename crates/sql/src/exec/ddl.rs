@@ -594,6 +594,7 @@ impl Ctx<'_> {
         let rows = self.all_rows(&arc).await?;
         let mut seen = std::collections::HashSet::new();
         for r in rows {
+            self.pace().await?;
             let n = t.columns.len();
             let vals: Vec<&Value> = cols.iter().map(|c| &r[*c]).collect();
             if let Some(c) = cols.iter().find(|c| r[**c].is_null()) {
@@ -627,6 +628,7 @@ impl Ctx<'_> {
         let n = t.columns.len();
         let mut seen = std::collections::HashSet::new();
         for r in rows {
+            self.pace().await?;
             let Value::Bytea(key) = &r[n] else { continue };
             let (k, v, unique) = index_entry(ix, &r, key);
             if unique && !seen.insert(k.clone()) {
@@ -671,9 +673,11 @@ impl Ctx<'_> {
         let mut it = self.txn.scan(range, Direction::Forward).await?;
         let mut ks = Vec::new();
         while let Some((k, _)) = it.next().await? {
+            self.pace().await?;
             ks.push(k);
         }
         for k in ks {
+            self.pace().await?;
             self.txn.delete(k);
         }
         Ok(())
@@ -989,6 +993,21 @@ impl Ctx<'_> {
             ast::ObjectType::Role | ast::ObjectType::User => "DROP ROLE",
             other => return Err(Error::unsupported(format!("DROP {other}"))),
         };
+        // Tables dropped by this same statement: a foreign key between two
+        // of them is no dependency that blocks the drop (pgbench drops its
+        // four tables in one statement after `-I f`).
+        let mut dropped_tables = std::collections::HashSet::new();
+        if matches!(kind, ast::ObjectType::Table) {
+            for name in names {
+                let (sn, n) = object_name(name)?;
+                if let Some((_, Relation::Table(t))) =
+                    self.catalog
+                        .lookup(sn.as_deref(), &n, &self.search_path())?
+                {
+                    dropped_tables.insert(t.oid);
+                }
+            }
+        }
         for name in names {
             let (sn, n) = object_name(name)?;
             match kind {
@@ -1094,7 +1113,7 @@ impl Ctx<'_> {
                                 .catalog
                                 .referencing(t.oid)
                                 .into_iter()
-                                .filter(|c| c.oid != t.oid)
+                                .filter(|c| !dropped_tables.contains(&c.oid))
                                 .collect();
                             if let Some(c) = children.first() {
                                 if !cascade {

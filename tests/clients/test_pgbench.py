@@ -172,7 +172,7 @@ def check_run(conninfo, pgbench, script, args, clients, per_client):
 @pytest.mark.parametrize("mode", ["simple", "extended", "prepared"])
 @pytest.mark.parametrize(
     "script,per_client",
-    [([], 40), (["-S"], 200), (["-N"], 40)],
+    [([], 20), (["-S"], 100), (["-N"], 20)],
     ids=["tpcb", "select-only", "simple-update"],
 )
 def test_run(initialized, conninfo, pgbench, script, per_client, mode):
@@ -187,7 +187,7 @@ def test_many_clients_with_retries(initialized, conninfo, pgbench):
         [],
         ["-M", "prepared", "-c", "32", "-j", "2", "--max-tries", "10"],
         32,
-        4,
+        2,
     )
     assert "number of clients: 32" in out
     assert "maximum number of tries: 10" in out

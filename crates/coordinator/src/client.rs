@@ -133,23 +133,12 @@ impl CoordinatorClient {
         held_lsn: Lsn,
         follow_hooks: Follow,
     ) -> Result<CoordinatorClient, ClientError> {
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
-            .map_err(|e| {
-                ClientError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("bad endpoint {endpoint}: {e}"),
-                )
-            })?
-            .connect_timeout(Duration::from_secs(2))
-            .connect()
-            .await
-            .map_err(|e| ClientError {
-                kind: None,
-                message: format!("connect to {endpoint}: {e}"),
-            })?;
-        let mut grpc = Grpc::new(channel)
-            .max_decoding_message_size(crate::server::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(crate::server::MAX_MESSAGE_BYTES);
+        let mut grpc = connect(endpoint).await?;
+        // Heartbeats get a connection of their own: on the shared one they
+        // queue behind a large commit's writes and the batch coming back on
+        // the event stream (HTTP/2 flow control), and a statement writing a
+        // few hundred thousand rows cost the frontend its lease.
+        let heartbeat_grpc = connect(endpoint).await?;
         let joined = grpc
             .join(pb::JoinRequest {
                 frontend_id,
@@ -185,7 +174,7 @@ impl CoordinatorClient {
             follow_hooks.clone(),
         ));
         let heartbeats = tokio::spawn(heartbeat(
-            grpc.clone(),
+            heartbeat_grpc,
             member,
             lease,
             shared.clone(),
@@ -354,6 +343,27 @@ impl CoordinatorClient {
             .await?
             .into_inner())
     }
+}
+
+/// A gRPC client on a new connection to the coordinator at `endpoint`.
+async fn connect(endpoint: &str) -> Result<Grpc<Channel>, ClientError> {
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
+        .map_err(|e| {
+            ClientError::new(
+                ErrorKind::InvalidArgument,
+                format!("bad endpoint {endpoint}: {e}"),
+            )
+        })?
+        .connect_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .map_err(|e| ClientError {
+            kind: None,
+            message: format!("connect to {endpoint}: {e}"),
+        })?;
+    Ok(Grpc::new(channel)
+        .max_decoding_message_size(crate::server::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(crate::server::MAX_MESSAGE_BYTES))
 }
 
 fn txn_pb(t: TxnId) -> pb::TxnId {

@@ -22,6 +22,8 @@ pub struct DevConfig {
     pub port: u16,
     pub frontends: u16,
     pub coordinator_port: u16,
+    /// How long a frontend's lease lasts without a heartbeat.
+    pub lease: Duration,
     pub access: AccessArgs,
 }
 
@@ -62,7 +64,7 @@ pub async fn run(cfg: DevConfig) -> Result<()> {
             TcpListener::bind(&addr).await.ok()
         }
     };
-    let lease = Duration::from_secs(2);
+    let lease = cfg.lease;
     let mut core = CoreConfig::default();
     core.membership.lease = lease;
     core.leader_lease = lease;

@@ -51,6 +51,11 @@ enum Command {
         /// The coordinator's gRPC port (its HTTP /metrics is the next one).
         #[arg(long, default_value_t = 5440, env = "SHOAL_COORDINATOR_PORT")]
         coordinator_port: u16,
+        /// Frontend lease length in milliseconds (longer for debug builds
+        /// on a loaded machine, where one big statement can starve the
+        /// heartbeats).
+        #[arg(long, default_value_t = 2000, env = "SHOAL_LEASE_MS")]
+        lease_ms: u64,
         #[command(flatten)]
         access: AccessArgs,
     },
@@ -372,6 +377,7 @@ async fn run(command: Command) -> Result<()> {
             host,
             frontends,
             coordinator_port,
+            lease_ms,
             access,
         } => {
             let url = store_url(&data, store)?;
@@ -381,6 +387,7 @@ async fn run(command: Command) -> Result<()> {
                 port,
                 frontends,
                 coordinator_port,
+                lease: Duration::from_millis(lease_ms.max(1)),
                 access,
             })
             .await?;

@@ -612,6 +612,7 @@ impl Ctx<'_> {
         let rows = self.all_rows(&arc).await?;
         let mut seen = std::collections::HashSet::new();
         for r in rows {
+            self.pace().await?;
             let n = t.columns.len();
             let vals: Vec<&Value> = cols.iter().map(|c| &r[*c]).collect();
             if let Some(c) = cols.iter().find(|c| r[**c].is_null()) {
@@ -645,6 +646,7 @@ impl Ctx<'_> {
         let n = t.columns.len();
         let mut seen = std::collections::HashSet::new();
         for r in rows {
+            self.pace().await?;
             let Value::Bytea(key) = &r[n] else { continue };
             let (k, v, unique) = index_entry(ix, &r, key);
             if unique && !seen.insert(k.clone()) {
@@ -689,9 +691,11 @@ impl Ctx<'_> {
         let mut it = self.txn.scan(range, Direction::Forward).await?;
         let mut ks = Vec::new();
         while let Some((k, _)) = it.next().await? {
+            self.pace().await?;
             ks.push(k);
         }
         for k in ks {
+            self.pace().await?;
             self.txn.delete(k);
         }
         Ok(())

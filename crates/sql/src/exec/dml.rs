@@ -1010,7 +1010,7 @@ impl Ctx<'_> {
         let source = self.run(&p.source, &[]).await?;
         let mut prepared = Vec::with_capacity(source.len());
         for r in source {
-            self.check_cancel()?;
+            self.pace().await?;
             let row = self.prepare_row(t, r, &p.checks).await?;
             let key = self.new_row_key(t, &row).await?;
             prepared.push((key, row));
@@ -1166,7 +1166,7 @@ impl Ctx<'_> {
         let mut count = 0;
         let mut out = Vec::new();
         for r in rows {
-            self.check_cancel()?;
+            self.pace().await?;
             let key = row_key_of(&r[..=n])?.to_vec();
             if !done.insert(key.clone()) {
                 continue;

@@ -107,6 +107,18 @@ impl<'a> Ctx<'a> {
         self.check_now()
     }
 
+    /// [`Ctx::check_cancel`] for loops over many rows, which also yields
+    /// to the runtime every 1024 rows: a statement over a large table must
+    /// not hold a worker thread for seconds, or the frontend's lease
+    /// heartbeats (and every other session on that worker) stall behind it.
+    pub async fn pace(&mut self) -> Result<()> {
+        self.check_cancel()?;
+        if self.ticks % 1024 == 0 {
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
     /// How long a lock may be waited for: lock_timeout, cut short by
     /// what is left of statement_timeout.
     pub fn lock_wait(&self) -> Option<std::time::Duration> {
@@ -193,7 +205,7 @@ impl<'a> Ctx<'a> {
                     let rows = self.run(input, outer).await?;
                     let mut out = Vec::new();
                     for r in rows {
-                        self.check_cancel()?;
+                        self.pace().await?;
                         if self.eval_full(predicate, &r, outer).await?.is_true() {
                             out.push(r);
                         }
@@ -204,7 +216,7 @@ impl<'a> Ctx<'a> {
                     let rows = self.run(input, outer).await?;
                     let mut out = Vec::with_capacity(rows.len());
                     for r in rows {
-                        self.check_cancel()?;
+                        self.pace().await?;
                         let mut row = Vec::with_capacity(exprs.len());
                         for e in exprs {
                             row.push(self.eval_full(e, &r, outer).await?);

@@ -79,7 +79,7 @@ impl Ctx<'_> {
         };
         let all: Vec<usize> = (0..right.len()).collect();
         for l in &left {
-            self.check_cancel()?;
+            self.pace().await?;
             let candidates: &[usize] = match &table {
                 None => &all,
                 Some(t) => {
@@ -152,7 +152,7 @@ impl Ctx<'_> {
             held: aggs.iter().map(|_| Vec::new()).collect(),
         };
         for r in &rows {
-            self.check_cancel()?;
+            self.pace().await?;
             let mut key = Vec::with_capacity(group.len());
             for g in group {
                 key.push(self.eval_full(g, r, outer).await?);

@@ -68,7 +68,7 @@ impl Ctx<'_> {
         let candidates = self.fetch(table, access, outer).await?;
         let mut rows = Vec::with_capacity(candidates.len());
         for r in candidates {
-            self.check_cancel()?;
+            self.pace().await?;
             if let Some(f) = filter {
                 if !self.eval_full(f, &r, outer).await?.is_true() {
                     continue;
@@ -318,7 +318,7 @@ impl Ctx<'_> {
         let mut it = self.txn.scan(range, Direction::Forward).await?;
         let mut rows = Vec::new();
         while let Some((k, v)) = it.next().await? {
-            self.check_cancel()?;
+            self.pace().await?;
             rows.push(decode_table_row(table, &k, &v)?);
         }
         Ok(rows)

@@ -2,9 +2,11 @@
 temporary directory for the client tests, or uses $SHOAL_TEST_POSTGRES
 (a libpq connection string) to run the same tests against PostgreSQL."""
 
+import contextlib
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -13,19 +15,18 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def dsn():
-    if os.environ.get("SHOAL_TEST_POSTGRES"):
-        yield os.environ["SHOAL_TEST_POSTGRES"] + " dbname=postgres"
-        return
+@contextlib.contextmanager
+def shoal_dev(prefix="shoal-clients-", env=None):
+    """A `shoal dev` on a temporary directory (free ports), as a libpq
+    connection string; `env` adds to its environment."""
     binary = os.environ.get("SHOAL_BIN", str(ROOT / "target" / "debug" / "shoal"))
-    data = tempfile.mkdtemp(prefix="shoal-clients-")
+    data = tempfile.mkdtemp(prefix=prefix)
     proc = subprocess.Popen(
         [binary, "dev", "--data", data, "--port", "0", "--coordinator-port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "RUST_LOG": "warn"},
+        env={**os.environ, "RUST_LOG": "warn", **(env or {})},
     )
     try:
         addr = None
@@ -39,3 +40,13 @@ def dsn():
     finally:
         proc.kill()
         proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def dsn():
+    if os.environ.get("SHOAL_TEST_POSTGRES"):
+        yield os.environ["SHOAL_TEST_POSTGRES"] + " dbname=postgres"
+        return
+    with shoal_dev() as conninfo:
+        yield conninfo

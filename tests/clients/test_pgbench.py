@@ -17,17 +17,15 @@ With $SHOAL_TEST_POSTGRES set, runs against that PostgreSQL instead.
 """
 
 import os
-import pathlib
 import re
 import shutil
 import subprocess
-import tempfile
 
 import psycopg
 import pytest
+from conftest import shoal_dev
 from psycopg import errors
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 PGBENCH = os.environ.get("PGBENCH") or shutil.which("pgbench")
 
 pytestmark = pytest.mark.skipif(PGBENCH is None, reason="pgbench (PostgreSQL 15) not installed")
@@ -38,31 +36,11 @@ def conninfo():
     if os.environ.get("SHOAL_TEST_POSTGRES"):
         yield os.environ["SHOAL_TEST_POSTGRES"] + " dbname=postgres"
         return
-    binary = os.environ.get("SHOAL_BIN", str(ROOT / "target" / "debug" / "shoal"))
-    data = tempfile.mkdtemp(prefix="shoal-pgbench-")
     # A long lease: the debug build's ALTER TABLE ADD PRIMARY KEY over
     # 100,000 rows keeps a loaded 2-core machine busy for seconds, and a
     # frontend that misses its heartbeats is evicted for good.
-    proc = subprocess.Popen(
-        [binary, "dev", "--data", data, "--port", "0", "--coordinator-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "RUST_LOG": "warn", "SHOAL_LEASE_MS": "30000"},
-    )
-    try:
-        addr = None
-        for line in proc.stdout:
-            m = re.search(r"postgresql://postgres@([\d.]+):(\d+)/postgres", line)
-            if m:
-                addr = m.groups()
-                break
-        assert addr, "shoal dev printed no frontend address"
-        yield f"host={addr[0]} port={addr[1]} user=postgres dbname=postgres"
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(data, ignore_errors=True)
+    with shoal_dev("shoal-pgbench-", {"SHOAL_LEASE_MS": "30000"}) as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="module")

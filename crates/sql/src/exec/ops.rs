@@ -351,15 +351,7 @@ fn feed_held(
     mut held: Vec<(Row, Row)>,
 ) -> Result<()> {
     if a.order_by.is_empty() {
-        let asc: Vec<SortKey> = a
-            .args
-            .iter()
-            .map(|e| SortKey {
-                expr: e.clone(),
-                desc: false,
-                nulls_first: false,
-            })
-            .collect();
+        let asc = SortKey::ascending(&a.args);
         held.sort_by(|(_, x), (_, y)| compare_keys(x, y, &asc));
     } else {
         // A stable sort: rows with equal keys keep their input order.

@@ -73,15 +73,7 @@ impl Ctx<'_> {
             orders.push(o);
             args.push(a);
         }
-        let pkeys: Vec<SortKey> = call
-            .partition
-            .iter()
-            .map(|e| SortKey {
-                expr: e.clone(),
-                desc: false,
-                nulls_first: false,
-            })
-            .collect();
+        let pkeys = SortKey::ascending(&call.partition);
         let mut idx: Vec<usize> = (0..n).collect();
         idx.sort_by(|&a, &b| {
             compare_keys(&parts[a], &parts[b], &pkeys)

@@ -132,14 +132,16 @@ pub(super) fn register(r: &mut Registry) {
     );
 }
 
-fn parse(v: &Value) -> Result<Json> {
+/// A json/jsonb (or text) argument as a document; anything else is null.
+pub(super) fn parse(v: &Value) -> Result<Json> {
     match v {
         Value::Json(s) | Value::Text(s) => json::parse(s, "jsonb"),
         _ => Ok(Json::Null),
     }
 }
 
-fn jsonb(j: &Json) -> Value {
+/// A document as a jsonb value, in jsonb's canonical text.
+pub(super) fn jsonb(j: &Json) -> Value {
     let mut out = String::new();
     json::write_jsonb(j, &mut out);
     Value::Json(out)

@@ -7,6 +7,7 @@
 use std::cmp::Ordering;
 
 use super::err;
+use super::json::{jsonb, parse};
 use super::signature::{Registry, ANY};
 use crate::error::{ErrorCode, Result};
 use crate::types::json::{self, Json};
@@ -110,19 +111,6 @@ pub(super) fn register(r: &mut Registry) {
     r.add(&["json_extract_path_text"], &[ANY, texts], Text, |a, _| {
         extract_array_path(&a[0], &a[1], true)
     });
-}
-
-fn parse(v: &Value) -> Result<Json> {
-    match v {
-        Value::Json(s) | Value::Text(s) => json::parse(s, "jsonb"),
-        _ => Ok(Json::Null),
-    }
-}
-
-fn jsonb(j: &Json) -> Value {
-    let mut out = String::new();
-    json::write_jsonb(j, &mut out);
-    Value::Json(out)
 }
 
 fn text(v: &Value) -> &str {

@@ -321,6 +321,21 @@ pub struct SortKey {
     pub nulls_first: bool,
 }
 
+impl SortKey {
+    /// Ascending keys (NULLs last) over `exprs`: the order that groups
+    /// equal values together.
+    pub fn ascending(exprs: &[Expr]) -> Vec<SortKey> {
+        exprs
+            .iter()
+            .map(|e| SortKey {
+                expr: e.clone(),
+                desc: false,
+                nulls_first: false,
+            })
+            .collect()
+    }
+}
+
 /// A CTE: its id, its plan, and for WITH RECURSIVE the step plan and
 /// whether it is UNION ALL.
 pub type CtePlan = (usize, Plan, Option<(Plan, bool)>);

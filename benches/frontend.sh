@@ -14,21 +14,8 @@ ROWS=${ROWS:-100000}
 PGBENCH=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
 PSQL=${PSQL:-psql}
 
-cargo build --release -p shoal >/dev/null
 . scripts/pg15.sh
-
-SHOAL_DIR=$(mktemp -d /tmp/shoal-bench.XXXXXX)
-SHOAL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-COORD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUST_LOG=warn target/release/shoal dev --data "$SHOAL_DIR" --port "$SHOAL_PORT" \
-    --coordinator-port "$COORD_PORT" >"$SHOAL_DIR.log" 2>&1 &
-SHOAL_PID=$!
-cleanup() { kill "$SHOAL_PID" 2>/dev/null || true; wait "$SHOAL_PID" 2>/dev/null || true; rm -rf "$SHOAL_DIR" "$SHOAL_DIR.log"; pg15_stop; }
-trap cleanup EXIT
-for _ in $(seq 100); do
-    $PSQL -h 127.0.0.1 -p "$SHOAL_PORT" -U postgres -d postgres -c 'select 1' >/dev/null 2>&1 && break
-    sleep 0.2
-done
+. scripts/shoal-bench.sh
 
 SETUP="DROP TABLE IF EXISTS bench_accounts;
 CREATE TABLE bench_accounts (aid int PRIMARY KEY, bid int NOT NULL, abalance int NOT NULL, filler char(84));

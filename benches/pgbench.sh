@@ -22,25 +22,8 @@ CLIENTS=${CLIENTS:-1 8 32}
 PGBENCH=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
 PSQL=${PSQL:-psql}
 
-if [ -z "${SHOAL_BIN:-}" ]; then
-    cargo build --release -p shoal >/dev/null
-    SHOAL_BIN=target/release/shoal
-fi
 . scripts/pg15.sh
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SHOAL_DIR=$(mktemp -d /tmp/shoal-bench.XXXXXX)
-SHOAL_PORT=$(free_port)
-COORD_PORT=$(free_port)
-RUST_LOG=warn "$SHOAL_BIN" dev --data "$SHOAL_DIR" --port "$SHOAL_PORT" \
-    --coordinator-port "$COORD_PORT" >"$SHOAL_DIR.log" 2>&1 &
-SHOAL_PID=$!
-cleanup() { kill "$SHOAL_PID" 2>/dev/null || true; wait "$SHOAL_PID" 2>/dev/null || true; rm -rf "$SHOAL_DIR" "$SHOAL_DIR.log"; pg15_stop; }
-trap cleanup EXIT
-for _ in $(seq 100); do
-    $PSQL -h 127.0.0.1 -p "$SHOAL_PORT" -U postgres -d postgres -c 'select 1' >/dev/null 2>&1 && break
-    sleep 0.2
-done
+. scripts/shoal-bench.sh
 
 declare -A HOST=([postgres]="-h 127.0.0.1 -p $PG15_PORT" [shoal]="-h 127.0.0.1 -p $SHOAL_PORT")
 for target in postgres shoal; do

@@ -87,7 +87,7 @@ struct Shared {
     /// heartbeat's send time); no snapshot is served past it.
     lease_until: Mutex<Option<Instant>>,
     /// Set when the stream or lease is lost: the member must join again.
-    lost: Mutex<Option<String>>,
+    lost: watch::Sender<Option<String>>,
 }
 
 /// A joined frontend's connection to the coordinator.
@@ -96,6 +96,8 @@ pub struct CoordinatorClient {
     member: MemberId,
     shared: Arc<Shared>,
     visible: watch::Receiver<Lsn>,
+    /// The manifest the coordinator had published when this member joined.
+    joined_manifest: u64,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -139,13 +141,22 @@ impl CoordinatorClient {
         // the event stream (HTTP/2 flow control), and a statement writing a
         // few hundred thousand rows cost the frontend its lease.
         let heartbeat_grpc = connect(endpoint).await?;
-        let joined = grpc
-            .join(pb::JoinRequest {
-                frontend_id,
-                address: address.to_string(),
-                highest_lsn_held: held_lsn,
-            })
-            .await?
+        // A coordinator that accepts connections but does not answer (a
+        // spare still watching, a stopped process) must not hold a joining
+        // frontend forever.
+        let join = grpc.join(pb::JoinRequest {
+            frontend_id,
+            address: address.to_string(),
+            highest_lsn_held: held_lsn,
+        });
+        let joined = tokio::time::timeout(Duration::from_secs(5), join)
+            .await
+            .map_err(|_| {
+                ClientError::new(
+                    ErrorKind::Unavailable,
+                    format!("the coordinator at {endpoint} did not answer the join"),
+                )
+            })??
             .into_inner();
         let member = crate::core::member_id(joined.member.as_ref())?;
         let lease = Duration::from_millis(joined.lease_ms);
@@ -155,7 +166,7 @@ impl CoordinatorClient {
             // Until the first heartbeat answers, the lease counts from now,
             // which is before the coordinator's own count began.
             lease_until: Mutex::new(None),
-            lost: Mutex::new(None),
+            lost: watch::Sender::new(None),
         });
         let (visible_tx, visible) = watch::channel(held_lsn);
         let stream = grpc
@@ -185,6 +196,7 @@ impl CoordinatorClient {
             member,
             shared,
             visible,
+            joined_manifest: joined.manifest_version,
             tasks: vec![events, heartbeats],
         };
         // Serve nothing before the first lease arrives and the catch-up
@@ -192,8 +204,13 @@ impl CoordinatorClient {
         let deadline = Instant::now() + lease;
         let caught_up = joined.visible_lsn.max(held_lsn);
         while !client.is_serving() || client.visible_lsn() < caught_up {
-            if Instant::now() >= deadline || client.shared.lost.lock().expect("lost lock").is_some()
-            {
+            if let Some(why) = client.shared.lost.borrow().clone() {
+                return Err(ClientError::new(
+                    ErrorKind::Unavailable,
+                    format!("lost the coordinator while joining: {why}"),
+                ));
+            }
+            if Instant::now() >= deadline {
                 return Err(ClientError::new(
                     ErrorKind::Unavailable,
                     "no lease granted after joining",
@@ -208,14 +225,23 @@ impl CoordinatorClient {
         self.member
     }
 
+    /// The manifest version current when this member joined: a frontend
+    /// that was away installs it (its own may be older).
+    pub fn joined_manifest(&self) -> u64 {
+        self.joined_manifest
+    }
+
     /// Whether this frontend may serve: it holds a lease and its stream is up.
     pub fn is_serving(&self) -> bool {
         self.check_serving().is_ok()
     }
 
     fn check_serving(&self) -> Result<(), ClientError> {
-        if let Some(why) = self.shared.lost.lock().expect("lost lock").clone() {
-            return Err(ClientError::new(ErrorKind::NotMember, why));
+        if let Some(why) = self.shared.lost.borrow().clone() {
+            return Err(ClientError::new(
+                ErrorKind::NotMember,
+                format!("this frontend lost its cluster membership ({why}); it is re-joining"),
+            ));
         }
         match *self.shared.lease_until.lock().expect("lease lock") {
             Some(until) if Instant::now() < until => Ok(()),
@@ -224,6 +250,30 @@ impl CoordinatorClient {
                 "this frontend holds no valid lease from the coordinator",
             )),
         }
+    }
+
+    /// Waits until this membership is lost (the event stream broke, a
+    /// heartbeat was refused, or the lease ran out with no coordinator
+    /// answering) and says why. The frontend must then join again.
+    pub async fn lost(&self) -> String {
+        let mut lost = self.shared.lost.subscribe();
+        let why = match lost.wait_for(Option::is_some).await {
+            Ok(why) => why.clone().unwrap_or_default(),
+            Err(_) => "the membership was dropped".to_string(),
+        };
+        why
+    }
+
+    /// Leaves the cluster cleanly: the coordinator removes this member at
+    /// once (its transactions abort, its locks are released) instead of
+    /// waiting out its lease. Nothing is served through it afterwards.
+    pub async fn leave(&self) -> Result<(), ClientError> {
+        lose(&self.shared, "left the cluster".to_string());
+        let req = pb::LeaveRequest {
+            member: Some(crate::core::member_pb(self.member)),
+        };
+        self.grpc.clone().leave(req).await?;
+        Ok(())
     }
 
     /// The highest visible LSN known here.
@@ -374,8 +424,12 @@ fn txn_pb(t: TxnId) -> pb::TxnId {
 }
 
 fn lose(shared: &Shared, why: String) {
-    tracing::warn!(reason = %why, "lost the coordinator");
-    *shared.lost.lock().expect("lost lock") = Some(why);
+    shared.lost.send_modify(|lost| {
+        if lost.is_none() {
+            tracing::warn!(reason = %why, "lost the cluster membership");
+            *lost = Some(why);
+        }
+    });
 }
 
 /// Follows the event stream: holds delivered batches as pending and acks
@@ -505,6 +559,20 @@ async fn heartbeat(
             }
             Ok(Err(s)) => tracing::warn!(error = %s.message(), "heartbeat failed"),
             Err(_) => tracing::warn!("heartbeat timed out"),
+        }
+        // A whole lease past the end of the last one and still no answer:
+        // the coordinator is gone or unreachable (a spare may lead by now),
+        // and this member has surely been evicted. Give it up and re-join.
+        let expired_long_ago = shared
+            .lease_until
+            .lock()
+            .expect("lease lock")
+            .is_some_and(|until| Instant::now() > until + lease);
+        if expired_long_ago {
+            return lose(
+                &shared,
+                "no heartbeat answered for a whole lease after it expired".to_string(),
+            );
         }
         tokio::time::sleep(every).await;
     }

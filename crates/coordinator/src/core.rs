@@ -94,6 +94,7 @@ pub enum Command {
     Lock(LockCall),
     Commit(MemberId, TxnId, Vec<Write>, Reply<Lsn>),
     Abort(MemberId, TxnId),
+    Leave(MemberId, Reply<()>),
     Sequence(MemberId, u64, u64, Reply<(u64, u64)>),
     Status(Reply<pb::StatusResponse>),
     /// Internal: a batch's WAL write finished.
@@ -314,6 +315,15 @@ impl Core {
                     self.locks.release_all(txn, None, now);
                     self.drain_lock_effects();
                 }
+            }
+            Command::Leave(member, reply) => {
+                let now = self.now_ms();
+                let effects = self.members.leave(member, now);
+                if !effects.is_empty() {
+                    tracing::info!(%member, "frontend left");
+                }
+                self.apply_membership(effects);
+                let _ = reply.send(Ok(()));
             }
             Command::Sequence(member, seq, block, reply) => {
                 self.sequence(member, seq, block, reply)

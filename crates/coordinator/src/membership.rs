@@ -143,6 +143,8 @@ pub enum EvictionCause {
     /// The same frontend id joined again (it restarted, or lost its
     /// connection and rejoined): the old incarnation is gone.
     Replaced { by: MemberId },
+    /// The frontend said it stopped serving (a clean shutdown).
+    Left,
 }
 
 /// What the shell must do after an input.
@@ -349,6 +351,27 @@ impl Membership {
             }
             _ => false,
         }
+    }
+
+    /// Removes `member` at once: it has stopped serving (it said so, after
+    /// closing its sessions), so there is no lease left to wait out.
+    pub fn leave(&mut self, member: MemberId, now_ms: u64) -> Vec<MembershipEffect> {
+        match self.live.get(&member.frontend_id) {
+            Some(live) if live.incarnation == member.incarnation => {}
+            _ => return Vec::new(),
+        }
+        self.live.remove(&member.frontend_id);
+        self.evicted.insert(
+            member.frontend_id,
+            EvictedIncarnation {
+                incarnation: member.incarnation,
+                evicted_at_ms: now_ms,
+            },
+        );
+        vec![MembershipEffect::Evict {
+            member,
+            cause: EvictionCause::Left,
+        }]
     }
 
     /// Whether `member` is live and its lease still renewable: only such a
@@ -567,6 +590,31 @@ mod tests {
                 lease: Duration::from_millis(LEASE_MS)
             }
         );
+    }
+
+    #[test]
+    fn a_member_that_leaves_is_evicted_at_once_and_only_its_incarnation() {
+        let mut m = membership();
+        let a = join(&mut m, 1, 0);
+        m.heartbeat(beat(a, 0, 0), 10, LEADER_FOREVER).unwrap();
+        // An older incarnation's leave changes nothing.
+        let stale = MemberId {
+            frontend_id: 1,
+            incarnation: a.incarnation + 99,
+        };
+        assert!(m.leave(stale, 20).is_empty());
+        assert!(m.is_live(a));
+        assert_eq!(
+            m.leave(a, 20),
+            vec![MembershipEffect::Evict {
+                member: a,
+                cause: EvictionCause::Left,
+            }]
+        );
+        assert!(!m.is_live(a));
+        // Its heartbeats are told it is gone; a second leave is a no-op.
+        assert!(m.heartbeat(beat(a, 30, 0), 30, LEADER_FOREVER).is_err());
+        assert!(m.leave(a, 40).is_empty());
     }
 
     #[test]

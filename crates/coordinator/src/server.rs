@@ -208,6 +208,15 @@ impl Coordinator for CoordinatorService {
         Ok(Response::new(pb::AbortResponse {}))
     }
 
+    async fn leave(
+        &self,
+        req: Request<pb::LeaveRequest>,
+    ) -> Result<Response<pb::LeaveResponse>, Status> {
+        let member = member_id(req.into_inner().member.as_ref())?;
+        self.ask(|r| Command::Leave(member, r)).await?;
+        Ok(Response::new(pb::LeaveResponse {}))
+    }
+
     async fn next_sequence_block(
         &self,
         req: Request<pb::SequenceRequest>,
@@ -309,6 +318,13 @@ pub async fn run(
     }
     if let Some(peer) = &opts.watch {
         wait_for_failure(peer, opts.takeover_after).await;
+    }
+    if opts.advertise.is_empty() || opts.advertise.ends_with(":0") {
+        // Frontends find the leader by the address in its epoch: make it
+        // one they can reach.
+        if let Ok(addr) = listener.local_addr() {
+            opts.advertise = addr.to_string();
+        }
     }
     let layout = shoal_storage::layout::Layout::new(root.clone());
     let (epoch, had_leader) =

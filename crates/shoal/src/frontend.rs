@@ -77,7 +77,14 @@ pub async fn run(
     let stop = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
+    // On shutdown `serve` stops accepting, lets sessions finish their
+    // current statement and closes them (open transactions roll back);
+    // then this frontend leaves, so its locks are free at once instead of
+    // after its lease.
     shoal_wire::serve(cfg.listener, engine, wire, stop).await?;
+    if let Err(e) = db.leave().await {
+        tracing::warn!(error = %e, "leave the cluster");
+    }
     tracing::info!(frontend = cfg.frontend_id, "frontend stopped");
     Ok(())
 }
@@ -98,7 +105,10 @@ async fn serve_http(listener: TcpListener, db: Arc<Database>) {
                     if db.is_serving() {
                         (StatusCode::OK, "serving\n")
                     } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "no lease\n")
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "no valid lease: not a caught-up cluster member\n",
+                        )
                     }
                 }
             }),
@@ -128,6 +138,11 @@ fn metrics_text(db: &Database) -> String {
         "shoal_frontend_serving",
         "1 while this frontend holds a valid lease",
         u64::from(db.is_serving()),
+    );
+    gauge(
+        "shoal_frontend_rejoins",
+        "times this frontend joined the cluster again after losing its membership",
+        db.rejoins(),
     );
     gauge(
         "shoal_frontend_visible_lsn",

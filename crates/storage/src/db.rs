@@ -73,6 +73,51 @@ pub(crate) struct State {
     pub(crate) memtables: Vec<Arc<Memtable>>,
 }
 
+/// The WAL above a manifest, read into memory.
+struct Replayed {
+    memtable: Memtable,
+    last_lsn: Lsn,
+    sequences: BTreeMap<u64, u64>,
+    next_segment: u64,
+    /// A segment of an epoch above the reader's was found.
+    fenced: bool,
+}
+
+/// Reads every WAL segment from `manifest`'s first unflushed one on.
+async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64) -> Result<Replayed> {
+    let mem = Memtable::new();
+    let mut fenced = false;
+    let mut last_lsn = manifest.flushed_lsn;
+    let mut sequences = manifest.sequences.clone();
+    let mut next_segment = manifest.wal_segment.max(1);
+    loop {
+        let segs = wal.read_from(next_segment, 64).await?;
+        let Some((last, _)) = segs.last() else { break };
+        let end = *last + 1;
+        for (_, seg) in segs {
+            fenced |= seg.epoch > epoch;
+            let txns: Vec<CommittedTxn> = seg
+                .txns
+                .into_iter()
+                .filter(|t| t.lsn > manifest.flushed_lsn)
+                .collect();
+            mem.insert_batch(&txns);
+            last_lsn = last_lsn.max(seg.last_lsn);
+            for (s, hwm) in seg.sequences {
+                raise(&mut sequences, s, hwm);
+            }
+        }
+        next_segment = end;
+    }
+    Ok(Replayed {
+        memtable: mem,
+        last_lsn,
+        sequences,
+        next_segment,
+        fenced,
+    })
+}
+
 /// The writer's position in the WAL.
 struct WalCursor {
     /// The number the next segment gets.
@@ -127,31 +172,16 @@ impl Store {
             PageCache::new(opts.cache_bytes),
         );
         let manifest = manifests.load_current().await?;
+        let replayed = replay(&wal, &manifest, opts.epoch).await?;
         // A newer epoch has written: this store may be read, never written.
-        let mut fenced = manifest.epoch > opts.epoch;
-        let mem = Memtable::new();
-        let mut last_lsn = manifest.flushed_lsn;
-        let mut sequences = manifest.sequences.clone();
-        let mut next_segment = manifest.wal_segment.max(1);
-        loop {
-            let segs = wal.read_from(next_segment, 64).await?;
-            let Some((last, _)) = segs.last() else { break };
-            let end = *last + 1;
-            for (_, seg) in segs {
-                fenced |= seg.epoch > opts.epoch;
-                let txns: Vec<CommittedTxn> = seg
-                    .txns
-                    .into_iter()
-                    .filter(|t| t.lsn > manifest.flushed_lsn)
-                    .collect();
-                mem.insert_batch(&txns);
-                last_lsn = last_lsn.max(seg.last_lsn);
-                for (s, hwm) in seg.sequences {
-                    raise(&mut sequences, s, hwm);
-                }
-            }
-            next_segment = end;
-        }
+        let fenced = manifest.epoch > opts.epoch || replayed.fenced;
+        let Replayed {
+            memtable: mem,
+            last_lsn,
+            sequences,
+            next_segment,
+            ..
+        } = replayed;
         tracing::info!(
             root = %layout.root(),
             manifest = manifest.version,
@@ -182,6 +212,24 @@ impl Store {
             publish_lock: Mutex::new(()),
             opts,
         })
+    }
+
+    /// For followers (frontends) that lost track of the writer: reads the
+    /// current manifest and the WAL above it again, as [`Store::open`]
+    /// does, and replaces everything held in memory with that. Readers
+    /// that hold the old state keep it; new snapshots see the new one.
+    pub async fn reload(&self) -> Result<Lsn> {
+        let _publish = self.publish_lock.lock().await;
+        let manifest = self.manifests.load_current().await?;
+        let replayed = replay(&self.wal, &manifest, self.opts.epoch).await?;
+        let mut guard = self.state.write().expect("state lock poisoned");
+        *guard = Arc::new(State {
+            manifest: Arc::new(manifest),
+            memtables: vec![Arc::new(replayed.memtable)],
+        });
+        self.last_lsn.store(replayed.last_lsn, Ordering::Release);
+        tracing::info!(last_lsn = replayed.last_lsn, "reloaded store");
+        Ok(replayed.last_lsn)
     }
 
     /// Opens the store named by a URL (`file://`, `memory://`, `s3://`).

@@ -4,13 +4,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use shoal_coordinator::client::{endpoint_url, CoordinatorClient, Follow};
 use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::{CommittedTxn, Lsn};
 
-use crate::error::Result;
+use shoal_coordinator::error::ErrorKind as CoordKind;
+
+use crate::error::{Error, ErrorKind, Result};
 use crate::transaction::{Isolation, Transaction};
 use crate::CATALOG_PREFIX;
 
@@ -64,9 +67,20 @@ impl Snapshots {
 }
 
 /// One frontend's database: shared by all of its sessions.
+///
+/// The coordinator membership behind it is replaced when it is lost (the
+/// lease ran out, the coordinator died or evicted this frontend): a
+/// background task joins again, at whichever coordinator leads now, and
+/// catches up before anything is served. Transactions keep the membership
+/// they began under, so one that spans a loss fails instead of mixing two.
 pub struct Database {
     pub(crate) store: Arc<Store>,
-    pub(crate) client: CoordinatorClient,
+    client: RwLock<Arc<CoordinatorClient>>,
+    opts: DatabaseOptions,
+    follow: Follow,
+    /// Set once the frontend is shutting down: no more re-joins.
+    leaving: std::sync::atomic::AtomicBool,
+    rejoins: AtomicU64,
     pub(crate) frontend_id: u64,
     next_txn: AtomicU64,
     catalog_version: Arc<AtomicU64>,
@@ -142,23 +156,39 @@ impl Database {
                 oldest_snapshot: Some(Arc::new(move || oldest.oldest())),
             }
         };
-        let client = CoordinatorClient::join_following(
-            &endpoint_url(&opts.coordinator),
-            opts.frontend_id,
-            &opts.address,
-            store.last_lsn(),
-            follow,
-        )
-        .await?;
-        Ok(Arc::new(Database {
+        let client = join(&store, &opts, &follow).await?;
+        let db = Arc::new(Database {
             store,
-            client,
+            client: RwLock::new(Arc::new(client)),
             frontend_id: opts.frontend_id,
-            next_txn: AtomicU64::new(1),
+            opts,
+            follow,
+            leaving: Default::default(),
+            rejoins: AtomicU64::new(0),
+            // Transaction ids name locks at the coordinator together with
+            // the frontend id; starting from the clock keeps a restarted
+            // frontend from reusing its previous life's ids.
+            next_txn: AtomicU64::new(first_txn_id()),
             catalog_version,
             snapshots,
             sequences: tokio::sync::Mutex::new(HashMap::new()),
-        }))
+        });
+        tokio::spawn(rejoin_when_lost(Arc::downgrade(&db)));
+        Ok(db)
+    }
+
+    /// Leaves the cluster cleanly (a frontend shutting down, after its
+    /// sessions ended): the coordinator drops this member at once.
+    pub async fn leave(&self) -> Result<()> {
+        self.leaving.store(true, Ordering::Release);
+        self.client().leave().await?;
+        Ok(())
+    }
+
+    /// How many times this frontend has joined the cluster again after
+    /// losing its membership.
+    pub fn rejoins(&self) -> u64 {
+        self.rejoins.load(Ordering::Relaxed)
     }
 
     /// Starts a transaction at the current snapshot.
@@ -185,14 +215,15 @@ impl Database {
                 return Ok(v);
             }
         }
-        let (first, last) = self.client.sequence_block(seq, block.max(1)).await?;
+        let (first, last) = self.client().sequence_block(seq, block.max(1)).await?;
         cache.insert(seq, (first + 1, last));
         Ok(first)
     }
 
-    /// Whether this frontend holds a valid lease and may serve.
+    /// Whether this frontend holds a valid lease and is caught up, so it
+    /// may serve.
     pub fn is_serving(&self) -> bool {
-        self.client.is_serving()
+        self.client().is_serving()
     }
 
     /// The store this frontend reads.
@@ -200,13 +231,117 @@ impl Database {
         &self.store
     }
 
-    /// The coordinator connection.
-    pub fn client(&self) -> &CoordinatorClient {
-        &self.client
+    /// The current coordinator membership.
+    pub fn client(&self) -> Arc<CoordinatorClient> {
+        self.client.read().expect("client lock").clone()
     }
 
     /// This frontend's id in the cluster.
     pub fn frontend_id(&self) -> u64 {
         self.frontend_id
     }
+}
+
+/// Joins at the coordinator that leads now: the one named in the newest
+/// `epochs/<n>` of the store (a spare that took over writes its address
+/// there), else the configured address.
+async fn join(store: &Store, opts: &DatabaseOptions, follow: &Follow) -> Result<CoordinatorClient> {
+    let leader =
+        shoal_coordinator::leader::current_epoch(store.object_store().as_ref(), store.layout())
+            .await
+            .ok()
+            .flatten()
+            .map(|(_, address)| address)
+            .filter(|a| !a.is_empty());
+    let mut addresses: Vec<&str> = leader.as_deref().into_iter().collect();
+    if !addresses.contains(&opts.coordinator.as_str()) {
+        addresses.push(&opts.coordinator);
+    }
+    let mut last_error = None;
+    for address in addresses {
+        for reloaded in [false, true] {
+            let joined = CoordinatorClient::join_following(
+                &endpoint_url(address),
+                opts.frontend_id,
+                &opts.address,
+                store.last_lsn(),
+                follow.clone(),
+            )
+            .await;
+            match joined {
+                Ok(client) => return Ok(client),
+                // What this frontend holds is older than the coordinator's
+                // memory (or beyond its durable end): read the store again.
+                Err(e) if e.kind == Some(CoordKind::Reload) && !reloaded => {
+                    tracing::info!(reason = %e, "reloading the store before joining");
+                    store.reload().await?;
+                }
+                Err(e) => {
+                    last_error = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    Err(last_error
+        .map(Into::into)
+        .unwrap_or_else(|| Error::new(ErrorKind::Unavailable, "no coordinator to join")))
+}
+
+/// Watches the membership and, when it is lost, joins again (with backoff,
+/// for as long as the frontend runs), then swaps the new membership in.
+/// Until then every new transaction fails with a clear error and /health
+/// answers 503, so nothing is served from state that may be stale.
+async fn rejoin_when_lost(db: std::sync::Weak<Database>) {
+    loop {
+        let Some(client) = db.upgrade().map(|db| db.client()) else {
+            return;
+        };
+        let why = client.lost().await;
+        drop(client);
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            let Some(db) = db.upgrade() else { return };
+            if db.leaving.load(Ordering::Acquire) {
+                return;
+            }
+            match join(&db.store, &db.opts, &db.follow).await {
+                Ok(client) => {
+                    if let Err(e) = db.store.follow_manifest(client.joined_manifest()).await {
+                        tracing::warn!(error = %e, "install the current manifest after re-joining");
+                    }
+                    *db.client.write().expect("client lock") = Arc::new(client);
+                    db.rejoins.fetch_add(1, Ordering::Relaxed);
+                    // The schema may have changed while this frontend was
+                    // away (a reload brings catalog rows without the hook).
+                    db.catalog_version.fetch_add(1, Ordering::AcqRel);
+                    let manifest = db.store.manifest().version;
+                    tracing::info!(
+                        frontend = db.frontend_id,
+                        reason = %why,
+                        took_ms = started.elapsed().as_millis() as u64,
+                        manifest,
+                        "re-joined the cluster"
+                    );
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(frontend = db.frontend_id, error = %e, "re-join failed; retrying");
+                }
+            }
+            drop(db);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+/// Where a frontend's transaction ids start: microseconds since the Unix
+/// epoch, so that ids keep growing across restarts.
+fn first_txn_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros() as u64)
+        .max(1)
 }

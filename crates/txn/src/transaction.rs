@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use shoal_coordinator::client::CoordinatorClient;
 use shoal_coordinator::locks::TxnId;
 use shoal_coordinator::proto as pb;
 use shoal_storage::iter::SnapshotIter;
@@ -101,6 +102,9 @@ pub struct Savepoint {
 /// An open transaction. Dropping it without commit or rollback aborts it.
 pub struct Transaction {
     db: Arc<Database>,
+    /// The membership this transaction began under: its locks and commit
+    /// go there, and fail if that membership was lost meanwhile.
+    client: Arc<CoordinatorClient>,
     id: TxnId,
     isolation: Isolation,
     snapshot: Lsn,
@@ -115,9 +119,11 @@ pub struct Transaction {
 
 impl Transaction {
     pub(crate) async fn begin(db: Arc<Database>, txn: u64, isolation: Isolation) -> Result<Self> {
-        let snapshot = db.client.snapshot().await?;
+        let client = db.client();
+        let snapshot = client.snapshot().await?;
         db.snapshots.register(snapshot);
         Ok(Transaction {
+            client,
             id: TxnId {
                 frontend: db.frontend_id,
                 txn,
@@ -167,7 +173,7 @@ impl Transaction {
     /// REPEATABLE READ takes one for its first statement only.
     pub async fn begin_statement(&mut self) -> Result<()> {
         if self.isolation == Isolation::ReadCommitted || !self.started {
-            self.set_snapshot(self.db.client.snapshot().await?);
+            self.set_snapshot(self.client.snapshot().await?);
         }
         self.started = true;
         Ok(())
@@ -200,7 +206,7 @@ impl Transaction {
                 lsn: 0,
             });
         }
-        let now = self.db.client.snapshot().await?;
+        let now = self.client.snapshot().await?;
         let entry = self
             .db
             .store
@@ -292,7 +298,6 @@ impl Transaction {
         self.next_request += 1;
         self.locked = true;
         let resp = self
-            .db
             .client
             .lock(self.id, request, specs, policy, timeout)
             .await?;
@@ -344,7 +349,7 @@ impl Transaction {
         self.finished = true;
         if self.writes.is_empty() {
             if self.locked {
-                self.db.client.abort(self.id).await?;
+                self.client.abort(self.id).await?;
             }
             return Ok(self.snapshot);
         }
@@ -352,10 +357,10 @@ impl Transaction {
             .into_iter()
             .map(|(key, value)| Write { key, value })
             .collect();
-        let lsn = self.db.client.commit(self.id, writes).await?;
+        let lsn = self.client.commit(self.id, writes).await?;
         // The commit is visible everywhere; make sure it is applied here
         // too before the session's next statement (read your own writes).
-        self.db.client.wait_visible(lsn).await?;
+        self.client.wait_visible(lsn).await?;
         Ok(lsn)
     }
 
@@ -363,7 +368,7 @@ impl Transaction {
     pub async fn rollback(mut self) -> Result<()> {
         self.finished = true;
         if self.locked {
-            self.db.client.abort(self.id).await?;
+            self.client.abort(self.id).await?;
         }
         Ok(())
     }
@@ -377,10 +382,10 @@ impl Drop for Transaction {
         }
         // Dropped mid-flight (the client went away): release its locks.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let db = self.db.clone();
+            let client = self.client.clone();
             let id = self.id;
             handle.spawn(async move {
-                if let Err(e) = db.client.abort(id).await {
+                if let Err(e) = client.abort(id).await {
                     tracing::debug!(txn = %id, error = %e, "abort dropped transaction");
                 }
             });

@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 
 struct Cluster {
     coordinator: LocalCoordinator,
+    objects: Arc<dyn ObjectStore>,
+    root: Path,
     a: Arc<Database>,
     b: Arc<Database>,
 }
@@ -55,7 +57,13 @@ async fn cluster_with(opts: CoordinatorOptions) -> Cluster {
     };
     let a = open(1).await;
     let b = open(2).await;
-    Cluster { coordinator, a, b }
+    Cluster {
+        coordinator,
+        objects,
+        root,
+        a,
+        b,
+    }
 }
 
 fn all() -> (Bound<Bytes>, Bound<Bytes>) {
@@ -324,4 +332,94 @@ async fn a_returned_commit_is_seen_at_once_on_the_other_frontend() {
         );
         r.rollback().await.unwrap();
     }
+}
+
+async fn wait_serving(db: &Database) {
+    for _ in 0..500 {
+        if db.is_serving() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("frontend {} did not re-join", db.frontend_id());
+}
+
+/// The coordinator is replaced (a new leader at a new address, as when a
+/// spare takes over): the frontends find it through its epoch in the
+/// store, join it again and catch up; a transaction that spanned the
+/// change fails instead of committing under a membership that is gone;
+/// nothing committed before is lost and the frontends agree afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frontends_rejoin_a_new_coordinator_and_catch_up() {
+    let c = cluster().await;
+    let mut t = c.a.begin(Isolation::ReadCommitted).await.unwrap();
+    t.begin_statement().await.unwrap();
+    t.put(&b"before"[..], &b"1"[..]);
+    t.commit().await.unwrap();
+
+    let mut spanning = c.b.begin(Isolation::ReadCommitted).await.unwrap();
+    spanning.begin_statement().await.unwrap();
+    spanning.put(&b"spanning"[..], &b"x"[..]);
+
+    c.coordinator.stop().await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let mut opts = CoordinatorOptions::default();
+    opts.core.membership.lease = Duration::from_millis(500);
+    opts.core.leader_lease = Duration::from_millis(500);
+    let next = LocalCoordinator::start(listener, c.objects.clone(), c.root.clone(), opts)
+        .await
+        .expect("new coordinator");
+    wait_serving(&c.a).await;
+    wait_serving(&c.b).await;
+    assert!(c.a.rejoins() >= 1 && c.b.rejoins() >= 1);
+
+    let err = spanning.commit().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+
+    let mut t = c.b.begin(Isolation::ReadCommitted).await.unwrap();
+    t.begin_statement().await.unwrap();
+    assert_eq!(t.get(b"before").await.unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(t.get(b"spanning").await.unwrap(), None);
+    t.put(&b"after"[..], &b"2"[..]);
+    t.commit().await.unwrap();
+    let mut r = c.a.begin(Isolation::ReadCommitted).await.unwrap();
+    r.begin_statement().await.unwrap();
+    assert_eq!(r.get(b"after").await.unwrap().as_deref(), Some(&b"2"[..]));
+    assert_eq!(r.get(b"before").await.unwrap().as_deref(), Some(&b"1"[..]));
+    r.rollback().await.unwrap();
+    next.stop().await.unwrap();
+}
+
+/// A frontend that leaves is removed at once: the locks its transactions
+/// held are free for the other frontend without waiting out a lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frontend_that_leaves_frees_its_locks_at_once() {
+    let c = cluster().await;
+    let mut holder = c.a.begin(Isolation::ReadCommitted).await.unwrap();
+    holder.begin_statement().await.unwrap();
+    holder
+        .lock(
+            &[(7, Some(&b"row"[..]), LockMode::RowExclusive)],
+            WaitPolicy::Wait,
+            None,
+        )
+        .await
+        .unwrap();
+    c.a.leave().await.unwrap();
+    assert!(!c.a.is_serving());
+    let mut other = c.b.begin(Isolation::ReadCommitted).await.unwrap();
+    other.begin_statement().await.unwrap();
+    other
+        .lock(
+            &[(7, Some(&b"row"[..]), LockMode::RowExclusive)],
+            WaitPolicy::Wait,
+            Some(Duration::from_millis(500)),
+        )
+        .await
+        .expect("the leaver's lock is released");
+    other.rollback().await.unwrap();
+    // A frontend that left does not come back by itself.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!c.a.is_serving());
+    drop(holder);
 }

@@ -114,6 +114,11 @@ enum Command {
         /// object-store PUT (simulates a slow or distant object store).
         #[arg(long, default_value_t = 0)]
         fault_put_latency_ms: u64,
+        /// For tests: fails this fraction (0 to 1) of object-store PUTs
+        /// (simulates a failing object store; commits in a batch whose WAL
+        /// write fails get an error, and nothing is acknowledged).
+        #[arg(long, default_value_t = 0.0)]
+        fault_put_error_rate: f64,
     },
     /// Asks a running cluster about itself.
     Ctl {
@@ -251,6 +256,7 @@ struct CoordinatorArgs {
     lease_ms: u64,
     http: Option<String>,
     fault_put_latency: Duration,
+    fault_put_error_rate: f64,
 }
 
 impl Default for CoordinatorArgs {
@@ -261,6 +267,7 @@ impl Default for CoordinatorArgs {
             lease_ms: 2000,
             http: None,
             fault_put_latency: Duration::ZERO,
+            fault_put_error_rate: 0.0,
         }
     }
 }
@@ -272,13 +279,31 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
         lease_ms,
         http,
         fault_put_latency,
+        fault_put_error_rate,
     } = args;
+    if !(0.0..=1.0).contains(&fault_put_error_rate) {
+        anyhow::bail!("--fault-put-error-rate must be between 0 and 1, not {fault_put_error_rate}");
+    }
     let (mut objects, root) =
         shoal_storage::object::open_url(url).with_context(|| format!("open store {url}"))?;
-    if !fault_put_latency.is_zero() {
+    if !fault_put_latency.is_zero() || fault_put_error_rate > 0.0 {
         let faulty = shoal_storage::object::FaultyStore::new(objects);
         faulty.faults().set_put_latency(fault_put_latency);
-        objects = std::sync::Arc::new(faulty);
+        if fault_put_error_rate > 0.0 {
+            let seed = rand::random();
+            faulty.faults().fail_fraction(
+                fault_put_error_rate,
+                seed,
+                shoal_storage::object::FailFilter::Put,
+            );
+        }
+        // Under a retry layer, as S3's 500s and 503s are: injected errors
+        // are retried with backoff, and a PUT that keeps failing fails the
+        // commits of its batch.
+        objects = std::sync::Arc::new(shoal_storage::object::RetryStore::new(
+            std::sync::Arc::new(faulty),
+            shoal_storage::object::RetryConfig::default(),
+        ));
     }
     let (listener, http) = bind(listen, http.as_deref()).await?;
     let lease = Duration::from_millis(lease_ms);
@@ -429,6 +454,7 @@ async fn run(command: Command) -> Result<()> {
             lease_ms,
             http,
             fault_put_latency_ms,
+            fault_put_error_rate,
         } => {
             let watch = if spare { watch } else { None };
             let opts = CoordinatorArgs {
@@ -437,6 +463,7 @@ async fn run(command: Command) -> Result<()> {
                 lease_ms,
                 http,
                 fault_put_latency: Duration::from_millis(fault_put_latency_ms),
+                fault_put_error_rate,
             };
             run_coordinator(&store, &listen, opts).await?;
         }

@@ -167,6 +167,9 @@ pub struct Core {
     store: Arc<Store>,
     epoch: u64,
     started: Instant,
+    /// When [`Core::tick`] last ran (ms on the core clock), to notice the
+    /// core itself stalled.
+    last_tick_ms: u64,
     locks: LockTable,
     members: Membership,
     vis: Visibility,
@@ -235,6 +238,7 @@ impl Core {
             store,
             epoch,
             started: Instant::now(),
+            last_tick_ms: 0,
             locks: LockTable::new(),
             vis,
             subscribers: HashMap::new(),
@@ -970,6 +974,20 @@ impl Core {
 
     fn tick(&mut self) {
         let now = self.now_ms();
+        // The core did not run for a while (one huge batch to encode, a
+        // stalled machine): the heartbeats of that time may be waiting
+        // unread. Evicting for them would punish the members for the
+        // coordinator's own stall; waiting longer is always safe.
+        let gap = now.saturating_sub(self.last_tick_ms);
+        let stall = (self.cfg.membership.lease.as_millis() as u64 / 4).max(100);
+        if gap > stall {
+            tracing::warn!(
+                stalled_ms = gap,
+                "the coordinator stalled; postponing evictions"
+            );
+            self.members.postpone(gap);
+        }
+        self.last_tick_ms = now;
         self.locks.tick(now);
         self.drain_lock_effects();
         let evictions = self.members.tick(now);

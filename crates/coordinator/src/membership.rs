@@ -374,6 +374,15 @@ impl Membership {
         }]
     }
 
+    /// Moves every live member's eviction deadline `ms` later: the caller
+    /// did not run for that long, so heartbeats sent meanwhile may not have
+    /// been read yet. Only ever delays an eviction, which is always safe.
+    pub fn postpone(&mut self, ms: u64) {
+        for member in self.live.values_mut() {
+            member.lease_deadline_ms = member.lease_deadline_ms.saturating_add(ms);
+        }
+    }
+
     /// Whether `member` is live and its lease still renewable: only such a
     /// member may subscribe, lock and commit.
     pub fn is_serving(&self, member: MemberId) -> bool {
@@ -615,6 +624,19 @@ mod tests {
         // Its heartbeats are told it is gone; a second leave is a no-op.
         assert!(m.heartbeat(beat(a, 30, 0), 30, LEADER_FOREVER).is_err());
         assert!(m.leave(a, 40).is_empty());
+    }
+
+    #[test]
+    fn postponing_delays_eviction_by_the_stall() {
+        let mut m = membership();
+        let a = join(&mut m, 1, 0);
+        m.heartbeat(beat(a, 0, 0), 0, LEADER_FOREVER).unwrap();
+        let first = m.next_eviction_ms().unwrap();
+        m.postpone(5_000);
+        assert_eq!(m.next_eviction_ms().unwrap(), first + 5_000);
+        assert!(m.tick(first).is_empty());
+        assert!(m.tick(first + 4_999).is_empty());
+        assert_eq!(m.tick(first + 5_000), vec![expired(a)]);
     }
 
     #[test]

@@ -61,7 +61,9 @@ enum Command {
     },
     /// Runs a frontend: the PostgreSQL protocol and SQL engine of one node.
     Frontend {
-        /// The coordinator's gRPC address.
+        /// The coordinators' gRPC addresses, comma separated (the active
+        /// one and spares), tried in order; after them, the leader the
+        /// store names (a spare that took over writes its address there).
         #[arg(long, default_value = "127.0.0.1:5440", env = "SHOAL_COORDINATOR")]
         coordinator: String,
         /// The store URL (`file:///path`, `memory://`, `s3://bucket/prefix`).

@@ -22,7 +22,9 @@ use crate::CATALOG_PREFIX;
 pub struct DatabaseOptions {
     /// This frontend's id, unique in the cluster.
     pub frontend_id: u64,
-    /// The coordinator's gRPC address (`host:port` or a URL).
+    /// The coordinators' gRPC addresses (`host:port` or URLs, comma
+    /// separated), tried in order; the leader named in the store is tried
+    /// after them.
     pub coordinator: String,
     /// The address clients reach this frontend at (for cluster status).
     pub address: String,
@@ -242,20 +244,26 @@ impl Database {
     }
 }
 
-/// Joins at the coordinator that leads now: the one named in the newest
-/// `epochs/<n>` of the store (a spare that took over writes its address
-/// there), else the configured address.
+/// Joins a coordinator: the configured ones in order (`--coordinator`
+/// may list several, comma-separated), then the one named in the store's
+/// newest `epochs/<n>`, where a spare that took over writes its address.
 async fn join(store: &Store, opts: &DatabaseOptions, follow: &Follow) -> Result<CoordinatorClient> {
     let leader =
         shoal_coordinator::leader::current_epoch(store.object_store().as_ref(), store.layout())
             .await
             .ok()
             .flatten()
-            .map(|(_, address)| address)
-            .filter(|a| !a.is_empty());
-    let mut addresses: Vec<&str> = leader.as_deref().into_iter().collect();
-    if !addresses.contains(&opts.coordinator.as_str()) {
-        addresses.push(&opts.coordinator);
+            .map(|(_, address)| address);
+    let mut addresses: Vec<&str> = opts
+        .coordinator
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
+    if let Some(leader) = leader.as_deref().filter(|a| !a.is_empty()) {
+        if !addresses.contains(&leader) {
+            addresses.push(leader);
+        }
     }
     let mut last_error = None;
     for address in addresses {

@@ -2,7 +2,7 @@
 # The project's test command: every test of the workspace, with the S3
 # variants of the storage tests run against a local moto server, and the
 # Python client tests (psycopg 3, psycopg2, asyncpg, SQLAlchemy, pgjdbc)
-# against `shoal dev`.
+# against `shoal dev`, and the multi-process cluster tests.
 # Exits non-zero if any test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +25,8 @@ fi
 # the runs above built.
 cargo build --quiet -p shoal
 python3 -m pytest -q tests/clients || status=$?
+# The multi-process cluster tests (tests/cluster): coordinators, a spare
+# and frontends of the same binary as separate processes, killed and
+# stopped under load, their histories checked for consistency.
+python3 -m pytest -q tests/cluster || status=$?
 exit "$status"

@@ -1,0 +1,291 @@
+"""A Shoal cluster of real processes on one machine: a coordinator, an
+optional hot spare and N frontends, all on one `file://` store in a
+temporary directory, each on free loopback ports, each logging its stderr
+to a file there. Tests drive it with kill -9, SIGSTOP/SIGCONT and SIGTERM.
+
+    with Cluster(tmp_path, frontends=3, spare=True) as c:
+        conn = c.connect(0)
+        c.kill(1); c.restart(1)
+        c.kill_coordinator(); c.wait_coordinator_active("spare", 5)
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import psycopg
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def binary() -> str:
+    """The `shoal` binary under test: $SHOAL_BIN, else the debug build."""
+    return os.environ.get("SHOAL_BIN", str(ROOT / "target" / "debug" / "shoal"))
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct ports that were free a moment ago (bound to port 0 all
+    at once, so none repeats, then closed for the processes to take)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def http_status(port: int, path: str = "/health", timeout: float = 0.5) -> int | None:
+    """The HTTP status of GET `path` on a loopback port; None when nothing
+    answered in `timeout` (refused, or a stopped process)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (OSError, TimeoutError):
+        return None
+
+
+class Process:
+    """One `shoal` process: its arguments, its log, and signals to it."""
+
+    def __init__(self, name: str, args: list[str], log: pathlib.Path):
+        self.name = name
+        self.args = args
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        assert not self.running(), f"{self.name} is already running"
+        with open(self.log, "a") as log:
+            log.write(f"--- {time.strftime('%H:%M:%S')} start {self.name}: {' '.join(self.args)}\n")
+            log.flush()
+            self.proc = subprocess.Popen(
+                [binary(), *self.args],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "RUST_LOG": os.environ.get("SHOAL_TEST_LOG", "warn"), "NO_COLOR": "1"},
+            )
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None, f"{self.name} was never started"
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        """SIGKILL (also ends a stopped process) and reap it."""
+        if self.running():
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return f"== {self.name}: no log"
+        state = "running" if self.running() else f"exited {self.proc.returncode if self.proc else '-'}"
+        return "\n".join([f"== {self.name} ({state}), last {lines} lines of {self.log}:", *text[-lines:]])
+
+
+class ClusterError(AssertionError):
+    """A process did not start or became unhealthy; carries the log tails."""
+
+
+class Cluster:
+    """A coordinator, optionally a spare, and `frontends` frontends (index
+    0..n-1, cluster ids 1..n) on one store under `tmp`."""
+
+    def __init__(self, tmp: pathlib.Path, frontends: int = 3, spare: bool = False, lease_ms: int = 2000):
+        self.tmp = pathlib.Path(tmp)
+        self.lease_ms = lease_ms
+        self.store = self.tmp / "store"
+        self.store.mkdir(parents=True, exist_ok=True)
+        url = f"file://{self.store}"
+        ports = free_ports(4 + 2 * frontends)
+        self.coordinator_port, self.coordinator_http = ports[0], ports[1]
+        self.spare_port, self.spare_http = ports[2], ports[3]
+        self.pg_ports = ports[4::2][:frontends]
+        self.http_ports = ports[5::2][:frontends]
+        lease = ["--lease-ms", str(lease_ms)]
+        self.coordinator = Process(
+            "coordinator",
+            [
+                "coordinator",
+                "--store",
+                url,
+                "--listen",
+                f"127.0.0.1:{self.coordinator_port}",
+                "--http",
+                f"127.0.0.1:{self.coordinator_http}",
+                *lease,
+            ],
+            self.tmp / "coordinator.log",
+        )
+        self.spare = None
+        if spare:
+            self.spare = Process(
+                "spare",
+                [
+                    "coordinator",
+                    "--store",
+                    url,
+                    "--listen",
+                    f"127.0.0.1:{self.spare_port}",
+                    "--http",
+                    f"127.0.0.1:{self.spare_http}",
+                    "--spare",
+                    "--watch",
+                    f"127.0.0.1:{self.coordinator_port}",
+                    *lease,
+                ],
+                self.tmp / "spare.log",
+            )
+        # Frontends are pointed at the first coordinator; after a failover
+        # they find the new leader through the store's newest epoch.
+        self.frontends = [
+            Process(
+                f"frontend {i}",
+                [
+                    "frontend",
+                    "--coordinator",
+                    f"127.0.0.1:{self.coordinator_port}",
+                    "--store",
+                    url,
+                    "--listen",
+                    f"127.0.0.1:{self.pg_ports[i]}",
+                    "--http",
+                    f"127.0.0.1:{self.http_ports[i]}",
+                    "--id",
+                    str(i + 1),
+                ],
+                self.tmp / f"frontend-{i}.log",
+            )
+            for i in range(frontends)
+        ]
+
+    # --- lifecycle ------------------------------------------------------
+
+    def __enter__(self) -> Cluster:
+        try:
+            self.coordinator.start()
+            self.wait_coordinator_active("coordinator", 30)
+            if self.spare:
+                self.spare.start()
+            for f in self.frontends:
+                f.start()
+            for i in range(len(self.frontends)):
+                self.wait_healthy(i, 30)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def processes(self) -> list[Process]:
+        return [self.coordinator, *([self.spare] if self.spare else []), *self.frontends]
+
+    def close(self) -> None:
+        """Kills every process of the cluster (also stopped ones)."""
+        for p in self.processes():
+            p.kill()
+
+    def logs(self, lines: int = 30) -> str:
+        return "\n".join(p.tail(lines) for p in self.processes())
+
+    def fail(self, message: str) -> None:
+        raise ClusterError(f"{message}\n{self.logs()}")
+
+    # --- frontends ------------------------------------------------------
+
+    def dsn(self, i: int) -> str:
+        return f"host=127.0.0.1 port={self.pg_ports[i]} user=postgres dbname=postgres"
+
+    def connect(self, i: int, timeout: float = 5, **kwargs) -> psycopg.Connection:
+        """An autocommit connection to frontend `i`."""
+        return psycopg.connect(self.dsn(i), autocommit=True, connect_timeout=max(1, int(timeout)), **kwargs)
+
+    def health(self, i: int, timeout: float = 0.5) -> int | None:
+        """Frontend `i`'s /health status (200 while it holds a lease), or
+        None when it does not answer."""
+        return http_status(self.http_ports[i], timeout=timeout)
+
+    def wait_healthy(self, i: int, timeout: float) -> float:
+        """Waits until frontend `i`'s /health answers 200; returns how long
+        that took. Fails (with the logs) when it exits or `timeout` passes."""
+        start = time.monotonic()
+        while True:
+            if self.health(i) == 200:
+                return time.monotonic() - start
+            if not self.frontends[i].running():
+                self.fail(f"frontend {i} exited before it became healthy")
+            if time.monotonic() - start > timeout:
+                self.fail(f"frontend {i} not healthy after {timeout} s")
+            time.sleep(0.05)
+
+    def kill(self, i: int) -> None:
+        """kill -9 frontend `i`."""
+        self.frontends[i].kill()
+
+    def restart(self, i: int, timeout: float = 30) -> float:
+        """Kills frontend `i` if it runs, starts it again (same id and
+        ports) and waits until it is healthy; returns the time to healthy."""
+        self.frontends[i].kill()
+        self.frontends[i].start()
+        return self.wait_healthy(i, timeout)
+
+    def stop(self, i: int) -> None:
+        """SIGSTOP frontend `i`: it freezes, holding its connections."""
+        self.frontends[i].signal(signal.SIGSTOP)
+
+    def cont(self, i: int) -> None:
+        self.frontends[i].signal(signal.SIGCONT)
+
+    def terminate(self, i: int, timeout: float = 10) -> int:
+        """SIGTERM frontend `i` and wait for it to exit; returns its exit
+        status. Fails when it does not exit within `timeout`."""
+        f = self.frontends[i]
+        f.signal(signal.SIGTERM)
+        try:
+            return f.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.fail(f"frontend {i} still running {timeout} s after SIGTERM")
+
+    # --- coordinators ---------------------------------------------------
+
+    def coordinator_health(self, which: str = "coordinator") -> int | None:
+        """A coordinator's /health: 200 while it is the active one."""
+        return http_status(self.coordinator_http if which == "coordinator" else self.spare_http)
+
+    def wait_coordinator_active(self, which: str, timeout: float) -> float:
+        """Waits until `which` ("coordinator" or "spare") says it is
+        active; returns how long that took."""
+        proc = self.coordinator if which == "coordinator" else self.spare
+        start = time.monotonic()
+        while self.coordinator_health(which) != 200:
+            if not proc.running():
+                self.fail(f"{which} exited")
+            if time.monotonic() - start > timeout:
+                self.fail(f"{which} not active after {timeout} s")
+            time.sleep(0.05)
+        return time.monotonic() - start
+
+    def kill_coordinator(self) -> None:
+        """kill -9 the first (active) coordinator."""
+        self.coordinator.kill()

@@ -38,15 +38,29 @@ pub async fn current_epoch(
     {
         epoch += 1;
     }
-    let body = object::read_if_exists(objects, &layout.epoch(epoch))
+    let address = epoch_address(objects, layout, epoch)
         .await?
         .unwrap_or_default();
+    Ok(Some((epoch, address)))
+}
+
+/// The address the claimant of `epoch` wrote (the first line of
+/// `epochs/<epoch>`), or None if the epoch was never claimed or names no
+/// address.
+pub async fn epoch_address(
+    objects: &dyn ObjectStore,
+    layout: &Layout,
+    epoch: u64,
+) -> Result<Option<String>> {
+    let Some(body) = object::read_if_exists(objects, &layout.epoch(epoch)).await? else {
+        return Ok(None);
+    };
     let address = String::from_utf8_lossy(&body)
         .lines()
         .next()
         .unwrap_or_default()
         .to_string();
-    Ok(Some((epoch, address)))
+    Ok(Some(address).filter(|a| !a.is_empty()))
 }
 
 /// Claims the epoch after the newest one for a coordinator reachable at

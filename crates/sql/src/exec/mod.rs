@@ -30,6 +30,7 @@ use shoal_txn::{Database, Transaction};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorCode, Result};
 use crate::func::FunctionContext;
+use crate::pg_catalog::cluster::ClusterStatus;
 use crate::planner::plan::{Plan, SlotKind};
 use crate::session::state::SessionState;
 use crate::session::CancelHandle;
@@ -66,6 +67,9 @@ pub struct Ctx<'a> {
     ticks: u32,
     /// The catalog as committed now, read under the DDL lock.
     pub fresh_catalog: Option<Arc<Catalog>>,
+    /// The coordinator's status, asked on the statement's first scan of
+    /// a cluster view and kept so that every scan of them agrees.
+    pub cluster_status: Option<Arc<ClusterStatus>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -95,6 +99,7 @@ impl<'a> Ctx<'a> {
             ctes: HashMap::new(),
             ticks: 0,
             fresh_catalog: None,
+            cluster_status: None,
         }
     }
 
@@ -194,7 +199,7 @@ impl<'a> Ctx<'a> {
                     self.scan(table, access, filter.as_ref(), *lock, outer)
                         .await
                 }
-                Plan::Virtual { name } => crate::pg_catalog::rows(name, self),
+                Plan::Virtual { name } => crate::pg_catalog::scan(name, self).await,
                 Plan::Function {
                     name,
                     args,

@@ -19,7 +19,10 @@
 //!   the constraint views.
 //! - [`reflection`]: the catalogs ORMs' schema reflection also names
 //!   (pg_sequence, pg_collation, pg_tablespace, pg_opclass, pg_enum).
+//! - [`cluster`]: shoal_cluster_members and shoal_locks, from the
+//!   coordinator's status rather than the catalog (so [`scan`] is async).
 
+pub mod cluster;
 pub mod constraints;
 mod deparse;
 mod info_schema;
@@ -100,7 +103,17 @@ fn t_or_null(s: Option<&str>) -> Value {
     s.map(t).unwrap_or(Value::Null)
 }
 
-/// The rows of virtual table `name`.
+/// The rows of virtual table `name`, as the executor scans it: the
+/// cluster views ask the coordinator, the rest are [`rows`].
+pub async fn scan(name: &str, ctx: &mut Ctx<'_>) -> Result<Vec<Row>> {
+    if cluster::is_cluster_view(name) {
+        return cluster::rows(name, ctx).await;
+    }
+    rows(name, ctx)
+}
+
+/// The rows of virtual table `name` computed from the catalog and the
+/// session.
 pub fn rows(name: &str, ctx: &Ctx<'_>) -> Result<Vec<Row>> {
     let cat: &Catalog = ctx.catalog;
     let dbname = ctx.state.database.clone();

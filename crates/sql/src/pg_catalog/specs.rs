@@ -490,6 +490,7 @@ pub(super) fn all() -> &'static [TableSpec] {
             ),
         ];
         all.extend(super::reflection::specs());
+        all.extend(super::cluster::specs());
         super::psql::extend_specs(&mut all);
         all
     });

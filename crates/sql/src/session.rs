@@ -332,6 +332,8 @@ impl Engine {
                 currval: Default::default(),
                 lastval: None,
                 catalog_dirty: false,
+                statement_catalog: 0,
+                stale_plan: false,
                 notices: Vec::new(),
                 block_settings: None,
                 local_saves: Vec::new(),

@@ -179,6 +179,18 @@ impl Transaction {
         Ok(())
     }
 
+    /// Moves the snapshot to everything visible now, whatever the
+    /// isolation: for DDL that, holding the table's exclusive lock, must
+    /// read every committed row (an index build, a table rewrite), as
+    /// PostgreSQL's do. Rows committed while it waited for the lock are
+    /// past the statement's snapshot.
+    pub async fn advance_snapshot(&mut self) -> Result<()> {
+        let latest = self.client.snapshot().await?;
+        self.set_snapshot(latest.max(self.snapshot));
+        self.started = true;
+        Ok(())
+    }
+
     fn set_snapshot(&mut self, lsn: Lsn) {
         if lsn != self.snapshot {
             self.db.snapshots.register(lsn);
@@ -302,6 +314,12 @@ impl Transaction {
             .lock(self.id, request, specs, policy, timeout)
             .await?;
         Ok(resp.skipped.into_iter().map(|i| i as usize).collect())
+    }
+
+    /// Waits until everything visible in the cluster now is applied here
+    /// (the snapshot rule), e.g. the commit of a lock's previous holder.
+    pub async fn sync_latest(&self) -> Result<Lsn> {
+        Ok(self.client.snapshot().await?)
     }
 
     /// Whether this transaction has deleted `key` (its buffered write is

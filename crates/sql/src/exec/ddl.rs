@@ -81,6 +81,9 @@ impl Ctx<'_> {
     /// now (another frontend may have altered it before the lock came).
     async fn locked_table(&mut self, t: Arc<TableDef>) -> Result<Arc<TableDef>> {
         self.lock_table(t.oid, &t.name).await?;
+        // Writers that held the table before this lock committed after the
+        // statement's snapshot: read past it, or their rows are missed.
+        self.txn.advance_snapshot().await?;
         if self.state.catalog_dirty {
             return Ok(t);
         }

@@ -1038,6 +1038,9 @@ impl Ctx<'_> {
                 .await
                 .map_err(|e| self.lock_failed(e, &t.name))?;
             self.state.table_locks.insert((t.oid, true));
+            if intent {
+                self.check_plan_current().await?;
+            }
         }
         let mut count = 0;
         let mut out = Vec::new();

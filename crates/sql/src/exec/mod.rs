@@ -124,6 +124,27 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// After a table lock was first granted to this transaction: if DDL
+    /// committed since the statement was bound (it may have waited behind
+    /// that DDL's lock), the plan may miss a new index or column, so the
+    /// statement must be bound again. PostgreSQL takes table locks before
+    /// planning for the same reason.
+    pub async fn check_plan_current(&mut self) -> Result<()> {
+        if self.state.catalog_dirty {
+            return Ok(());
+        }
+        self.txn.sync_latest().await?;
+        if self.db.catalog_version() != self.state.statement_catalog {
+            self.state.stale_plan = true;
+            return Err(Error::new(
+                crate::error::ErrorCode::SerializationFailure,
+                "a table's definition changed while this statement waited for its lock",
+            )
+            .with_hint("Retry the statement."));
+        }
+        Ok(())
+    }
+
     /// How long a lock may be waited for: lock_timeout, cut short by
     /// what is left of statement_timeout.
     pub fn lock_wait(&self) -> Option<std::time::Duration> {

@@ -151,6 +151,7 @@ impl Ctx<'_> {
             .map_err(|e| self.lock_failed(e, &table.name))?;
         if intent {
             self.state.table_locks.insert((table.oid, exclusive));
+            self.check_plan_current().await?;
         }
         let mut out = Vec::with_capacity(rows.len());
         for (i, (_row, key)) in rows.into_iter().zip(keys).enumerate() {

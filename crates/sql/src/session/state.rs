@@ -499,6 +499,11 @@ pub struct SessionState {
     /// The transaction wrote the catalog: read it through the
     /// transaction (own writes), not the shared cache.
     pub catalog_dirty: bool,
+    /// The catalog version the running statement was bound with.
+    pub statement_catalog: u64,
+    /// Set when the running statement failed because DDL committed while
+    /// it waited for a table lock: it is bound again and rerun.
+    pub stale_plan: bool,
     /// Notices for the client (NoticeResponse).
     pub notices: Vec<crate::session::Notice>,
     /// Inside a transaction block: the settings at BEGIN (a rollback

@@ -400,6 +400,7 @@ impl Session {
     async fn run_statement(&mut self, work: Work<'_>) -> Result<Output> {
         // The catalog version is read before the statement's snapshot.
         let catalog_first = !self.state.catalog_dirty;
+        self.state.statement_catalog = self.engine.database().catalog_version();
         let cached = if catalog_first {
             Some(self.engine.catalog().await?)
         } else {
@@ -410,12 +411,41 @@ impl Session {
             None => return Err(Error::internal("no transaction")),
         }
         self.started = true;
-        let catalog = match cached {
+        let mut catalog = match cached {
             Some(c) => c,
             None => self.catalog().await?,
         };
         match work {
-            Work::Statement(s, params) => dispatch::execute(self, &catalog, s, params).await,
+            Work::Statement(s, params) => {
+                // DDL that commits while the statement waits for its first
+                // table lock makes the plan stale: undo the statement's
+                // writes, bind it again against the new catalog, rerun.
+                let mut tries = 0;
+                loop {
+                    let before = self.txn.as_ref().map(|t| t.savepoint());
+                    self.state.stale_plan = false;
+                    let result = dispatch::execute(self, &catalog, s, params).await;
+                    let retry = result.is_err() && self.state.stale_plan && tries < 3;
+                    self.state.stale_plan = false;
+                    if !retry {
+                        return result;
+                    }
+                    tries += 1;
+                    tracing::debug!(tries, "rerunning a statement bound to an older catalog");
+                    if let (Some(t), Some(sp)) = (self.txn.as_mut(), before.as_ref()) {
+                        t.rollback_to(sp);
+                        // READ COMMITTED: a snapshot that includes the DDL,
+                        // so a new index is read where it has entries.
+                        t.begin_statement().await?;
+                    }
+                    self.state.statement_catalog = self.engine.database().catalog_version();
+                    catalog = if self.state.catalog_dirty {
+                        self.catalog().await?
+                    } else {
+                        self.engine.catalog().await?
+                    };
+                }
+            }
             Work::CopyIn(plan, data) => dispatch::copy_in(self, &catalog, plan, data).await,
             Work::DeferredChecks => dispatch::check_deferred(self, &catalog).await,
         }

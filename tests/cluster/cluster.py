@@ -16,6 +16,7 @@ import pathlib
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -55,6 +56,81 @@ def http_status(port: int, path: str = "/health", timeout: float = 0.5) -> int |
         return e.code
     except (OSError, TimeoutError):
         return None
+
+
+class Proxy:
+    """A TCP proxy on a loopback port in front of `target_port`, to cut one
+    frontend off from the coordinator. `partition()` drops every byte in
+    both directions (connections stay open, as behind a dead link, and new
+    ones are accepted into the same void); `heal()` forwards again, and
+    closes the connections that lost data, as a real link's would break."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.partitioned = threading.Event()
+        self.closed = False
+        self.lock = threading.Lock()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            for s in (client, upstream):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.lock:
+                self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if not self.partitioned.is_set():
+                    dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def partition(self) -> None:
+        self.partitioned.set()
+
+    def heal(self) -> None:
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.partitioned.clear()
+
+    def close(self) -> None:
+        self.closed = True
+        self.listener.close()
+        self.heal()
 
 
 class Process:
@@ -110,7 +186,19 @@ class Cluster:
     """A coordinator, optionally a spare, and `frontends` frontends (index
     0..n-1, cluster ids 1..n) on one store under `tmp`."""
 
-    def __init__(self, tmp: pathlib.Path, frontends: int = 3, spare: bool = False, lease_ms: int = 2000):
+    def __init__(
+        self,
+        tmp: pathlib.Path,
+        frontends: int = 3,
+        spare: bool = False,
+        lease_ms: int = 2000,
+        coordinator_args: tuple[str, ...] = (),
+        proxied: tuple[int, ...] = (),
+    ):
+        """`coordinator_args` go to the active coordinator (fault
+        injection); the frontends in `proxied` reach the coordinator only
+        through `self.proxy` (see [`Proxy`]), which the coordinator also
+        advertises in its epoch, so they cannot re-join around it."""
         self.tmp = pathlib.Path(tmp)
         self.lease_ms = lease_ms
         self.store = self.tmp / "store"
@@ -122,6 +210,8 @@ class Cluster:
         self.pg_ports = ports[4::2][:frontends]
         self.http_ports = ports[5::2][:frontends]
         lease = ["--lease-ms", str(lease_ms)]
+        self.proxy = Proxy(self.coordinator_port) if proxied else None
+        advertise = ["--advertise", f"127.0.0.1:{self.proxy.port}"] if self.proxy else []
         self.coordinator = Process(
             "coordinator",
             [
@@ -133,6 +223,8 @@ class Cluster:
                 "--http",
                 f"127.0.0.1:{self.coordinator_http}",
                 *lease,
+                *advertise,
+                *coordinator_args,
             ],
             self.tmp / "coordinator.log",
         )
@@ -163,7 +255,7 @@ class Cluster:
                 [
                     "frontend",
                     "--coordinator",
-                    f"127.0.0.1:{self.coordinator_port}",
+                    f"127.0.0.1:{self.proxy.port if i in proxied else self.coordinator_port}",
                     "--store",
                     url,
                     "--listen",
@@ -205,6 +297,8 @@ class Cluster:
         """Kills every process of the cluster (also stopped ones)."""
         for p in self.processes():
             p.kill()
+        if self.proxy:
+            self.proxy.close()
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(p.tail(lines) for p in self.processes())

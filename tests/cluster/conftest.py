@@ -21,8 +21,14 @@ class ClusterFactory:
         self.tmp = tmp
         self.clusters: list[Cluster] = []
 
-    def __call__(self, frontends=3, spare=False, lease_ms=LEASE_MS) -> Cluster:
-        c = Cluster(self.tmp / f"cluster-{len(self.clusters)}", frontends=frontends, spare=spare, lease_ms=lease_ms)
+    def __call__(self, frontends=3, spare=False, lease_ms=LEASE_MS, **options) -> Cluster:
+        c = Cluster(
+            self.tmp / f"cluster-{len(self.clusters)}",
+            frontends=frontends,
+            spare=spare,
+            lease_ms=lease_ms,
+            **options,
+        )
         self.clusters.append(c)
         return c.__enter__()
 

@@ -292,16 +292,18 @@ impl CoordinatorClient {
             match decision {
                 SnapshotDecision::Ready(lsn) => return Ok(lsn),
                 SnapshotDecision::WaitFor(lsn) => {
-                    let wait = visible.wait_for(|v| *v >= lsn);
-                    if tokio::time::timeout_at(deadline.into(), wait)
-                        .await
-                        .is_err()
-                    {
+                    if Instant::now() >= deadline {
                         return Err(ClientError::new(
                             ErrorKind::Unavailable,
                             format!("batch {lsn} did not become visible in time"),
                         ));
                     }
+                    // Wake up now and then to look at the lease again: cut
+                    // off from the coordinator, this waits for a notice that
+                    // may never come, and must fail once the lease is over.
+                    let slice = (Instant::now() + Duration::from_millis(50)).min(deadline);
+                    let wait = visible.wait_for(|v| *v >= lsn);
+                    let _ = tokio::time::timeout_at(slice.into(), wait).await;
                 }
             }
         }
@@ -435,13 +437,35 @@ fn lose(shared: &Shared, why: String) {
 /// Follows the event stream: holds delivered batches as pending and acks
 /// them; applies and publishes what becomes visible.
 async fn follow(
-    mut grpc: Grpc<Channel>,
+    grpc: Grpc<Channel>,
     member: MemberId,
     mut stream: tonic::Streaming<pb::Event>,
     shared: Arc<Shared>,
     visible: watch::Sender<Lsn>,
     hooks: Follow,
 ) {
+    // Acks go out from their own task, many batches per request: awaiting
+    // each ack's round trip here would cap the batches this frontend can
+    // take (and so every commit of the cluster) at one per round trip.
+    let (acks, mut to_ack) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let ack_shared = shared.clone();
+    let acker = tokio::spawn(async move {
+        let mut grpc = grpc;
+        while let Some(first) = to_ack.recv().await {
+            let mut batch_ids = vec![first];
+            while let Ok(id) = to_ack.try_recv() {
+                batch_ids.push(id);
+            }
+            let ack = pb::AckRequest {
+                member: Some(crate::core::member_pb(member)),
+                batch_ids,
+            };
+            if let Err(s) = grpc.ack(ack).await {
+                return lose(&ack_shared, format!("ack failed: {}", s.message()));
+            }
+        }
+    });
+    let _stop_acker = AbortOnDrop(acker);
     loop {
         let event = match stream.message().await {
             Ok(Some(e)) => e,
@@ -464,12 +488,8 @@ async fn follow(
                         .expect("pending lock")
                         .push((batch.batch_id, last, txns));
                 }
-                let ack = pb::AckRequest {
-                    member: Some(crate::core::member_pb(member)),
-                    batch_ids: vec![batch.batch_id],
-                };
-                if let Err(s) = grpc.ack(ack).await {
-                    return lose(&shared, format!("ack failed: {}", s.message()));
+                if acks.send(batch.batch_id).is_err() {
+                    return; // the ack task failed and said why
                 }
             }
             Some(pb::event::Kind::Visible(v)) => {
@@ -515,6 +535,15 @@ async fn follow(
             }
             None => {}
         }
+    }
+}
+
+/// Aborts a task when dropped (with the task that owns it).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -155,7 +155,7 @@ enum Command {
         /// For tests: fails this fraction (0 to 1) of object-store PUTs
         /// (simulates a failing object store; commits in a batch whose WAL
         /// write fails get an error, and nothing is acknowledged).
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, env = "SHOAL_FAULT_PUT_ERROR_RATE")]
         fault_put_error_rate: f64,
     },
     /// Asks a running cluster about itself.

@@ -143,10 +143,7 @@ def test_bank_totals_are_exact(cluster3, isolation):
     bank.setup()
     transfers, totals = Stats(f"bank {isolation} transfers"), Stats(f"bank {isolation} totals")
     workers = Workers()
-    for n in NODES:
-        for j in range(2):
-            workers.spawn(bank.transferer, n, isolation, transfers, 10 * n + j)
-        workers.spawn(bank.reader, n, isolation, totals)
+    bank.spawn(workers, NODES, transfers, totals, isolation, isolation)
     workers.run_for(6)
     final = bank.final_totals(NODES)
     anomalies = f"{len(bank.bad_totals)} wrong totals; final (sum, count) per node {final}"

@@ -42,10 +42,7 @@ def test_frontend_kill9_under_bank(make_cluster):
     bank.setup()
     transfers, totals = Stats("kill -9 frontend: bank transfers"), Stats("kill -9 frontend: bank totals")
     workers = Workers()
-    for n in NODES:
-        for j in range(2):
-            workers.spawn(bank.transferer, n, "READ COMMITTED", transfers, 10 * n + j)
-        workers.spawn(bank.reader, n, "REPEATABLE READ", totals)
+    bank.spawn(workers, NODES, transfers, totals)
     victim, survivors = 2, (0, 1)
     try:
         time.sleep(2)

@@ -80,10 +80,7 @@ def test_slow_and_failing_object_store_loses_nothing(make_cluster):
     bank.setup()
     transfers, totals = Stats("store faults: bank transfers"), Stats("store faults: bank totals")
     workers = Workers()
-    for n in NODES:
-        for j in range(2):
-            workers.spawn(bank.transferer, n, "READ COMMITTED", transfers, 10 * n + j)
-        workers.spawn(bank.reader, n, "REPEATABLE READ", totals)
+    bank.spawn(workers, NODES, transfers, totals)
     started = time.monotonic()
     workers.run_for(6)
     elapsed = time.monotonic() - started

@@ -262,6 +262,21 @@ class Bank:
                     self.bad_totals.append((node, time.monotonic(), total))
         client.close()
 
+    def spawn(
+        self,
+        workers: Workers,
+        nodes,
+        transfers: Stats,
+        totals: Stats,
+        transfer_isolation: str = "READ COMMITTED",
+        read_isolation: str = "REPEATABLE READ",
+    ) -> None:
+        """Two transferring clients and one reader of the total per node."""
+        for n in nodes:
+            for j in range(2):
+                workers.spawn(self.transferer, n, transfer_isolation, transfers, 10 * n + j)
+            workers.spawn(self.reader, n, read_isolation, totals)
+
     def final_totals(self, nodes) -> dict[int, tuple[int, int]]:
         """(sum, count) of the accounts as each node sees them now."""
         seen = {}

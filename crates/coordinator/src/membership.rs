@@ -357,21 +357,38 @@ impl Membership {
     /// closing its sessions), so there is no lease left to wait out.
     pub fn leave(&mut self, member: MemberId, now_ms: u64) -> Vec<MembershipEffect> {
         match self.live.get(&member.frontend_id) {
-            Some(live) if live.incarnation == member.incarnation => {}
-            _ => return Vec::new(),
+            Some(live) if live.incarnation == member.incarnation => {
+                self.evict(member.frontend_id, now_ms, EvictionCause::Left)
+            }
+            _ => None,
         }
-        self.live.remove(&member.frontend_id);
+        .into_iter()
+        .collect()
+    }
+
+    /// Removes the live member with `frontend_id`, remembering its
+    /// incarnation as evicted (so its heartbeats get a precise error).
+    fn evict(
+        &mut self,
+        frontend_id: u64,
+        now_ms: u64,
+        cause: EvictionCause,
+    ) -> Option<MembershipEffect> {
+        let member = self.live.remove(&frontend_id)?;
         self.evicted.insert(
-            member.frontend_id,
+            frontend_id,
             EvictedIncarnation {
                 incarnation: member.incarnation,
                 evicted_at_ms: now_ms,
             },
         );
-        vec![MembershipEffect::Evict {
-            member,
-            cause: EvictionCause::Left,
-        }]
+        Some(MembershipEffect::Evict {
+            member: MemberId {
+                frontend_id,
+                incarnation: member.incarnation,
+            },
+            cause,
+        })
     }
 
     /// Moves every live member's eviction deadline `ms` later: the caller
@@ -401,26 +418,10 @@ impl Membership {
             .filter(|(_, member)| member.lease_deadline_ms < now_ms)
             .map(|(&frontend_id, _)| frontend_id)
             .collect();
-        let mut effects = Vec::with_capacity(expired.len());
-        for frontend_id in expired {
-            let Some(member) = self.live.remove(&frontend_id) else {
-                continue;
-            };
-            self.evicted.insert(
-                frontend_id,
-                EvictedIncarnation {
-                    incarnation: member.incarnation,
-                    evicted_at_ms: now_ms,
-                },
-            );
-            effects.push(MembershipEffect::Evict {
-                member: MemberId {
-                    frontend_id,
-                    incarnation: member.incarnation,
-                },
-                cause: EvictionCause::LeaseExpired,
-            });
-        }
+        let effects: Vec<MembershipEffect> = expired
+            .into_iter()
+            .filter_map(|id| self.evict(id, now_ms, EvictionCause::LeaseExpired))
+            .collect();
 
         let remember_ms = duration_ms_ceil(self.config.remember_evicted_for);
         self.evicted

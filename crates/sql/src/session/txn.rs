@@ -438,12 +438,10 @@ impl Session {
                         // so a new index is read where it has entries.
                         t.begin_statement().await?;
                     }
+                    // Only a statement read through the shared catalog can
+                    // be stale (`check_plan_current`), so reload that one.
                     self.state.statement_catalog = self.engine.database().catalog_version();
-                    catalog = if self.state.catalog_dirty {
-                        self.catalog().await?
-                    } else {
-                        self.engine.catalog().await?
-                    };
+                    catalog = self.engine.catalog().await?;
                 }
             }
             Work::CopyIn(plan, data) => dispatch::copy_in(self, &catalog, plan, data).await,

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# A Shoal cluster of separate processes on one machine, on a file:// store:
-# a coordinator, a hot spare, three frontends and HAProxy (deploy/haproxy.cfg)
-# in front of them on one client port. See docs/cluster.md.
+# A Shoal cluster of separate processes on one machine: a coordinator, a hot
+# spare, three frontends and HAProxy (deploy/haproxy.cfg) in front of them on
+# one client port, on a file:// store in DIR or, with SHOAL_STORE set on the
+# first start, on that store (e.g. SHOAL_STORE=s3://bucket/prefix with the
+# AWS_* variables of MinIO or S3). See docs/cluster.md.
 #
 #   scripts/local-cluster.sh [start] [DIR]   start, then wait; Ctrl-C stops it all
 #   scripts/local-cluster.sh stop [DIR]      stop a cluster started from another shell
 #   scripts/local-cluster.sh status [DIR]    processes, HAProxy's view, `shoal ctl status`
 #   scripts/local-cluster.sh frontend N [DIR]   (re)start frontend N (1-3) unless it is serving
 #
-# DIR (default ./shoal-cluster) holds the store (DIR/store), the settings
+# DIR (default ./shoal-cluster) holds the store (DIR/store, unless SHOAL_STORE
+# names another), the settings
 # every process reads (DIR/shoal.toml, written on first start; edit it to
 # change them), logs (DIR/log) and pid files (DIR/run). The binary is
 # $SHOAL_BIN, or target/release/shoal, built if missing. The ports are
@@ -166,19 +169,21 @@ case "$cmd" in
     status) status; exit 0 ;;
 esac
 
-mkdir -p "$run" "$log" "$dir/store"
+mkdir -p "$run" "$log"
 if [ ! -f "$dir/shoal.toml" ]; then
+    store=${SHOAL_STORE:-file://$dir/store}
+    case "$store" in file://*) mkdir -p "${store#file://}" ;; esac
     cat >"$dir/shoal.toml" <<EOF
 # Settings shared by the processes of scripts/local-cluster.sh. Their
 # per-node settings (--listen, --http, --id, --spare, --watch) are flags,
 # which take precedence over this file; see \`shoal --help\`.
 
 [coordinator]
-store = "file://$dir/store"
+store = "$store"
 lease-ms = 2000
 
 [frontend]
-store = "file://$dir/store"
+store = "$store"
 coordinator = "$coordinator"
 cache-mb = 256
 EOF
@@ -223,8 +228,9 @@ for n in 1 2 3; do wait_for "frontend$n" healthy "127.0.0.1:$((8432 + n))"; done
 start haproxy haproxy -db -f "$repo/deploy/haproxy.cfg"
 wait_for haproxy bash -c 'exec 3<>/dev/tcp/127.0.0.1/6432'
 
+store=$(sed -n 's/^store = "\(.*\)"$/\1/p' "$dir/shoal.toml" | head -n 1)
 cat <<EOF
-Shoal cluster on file://$dir/store
+Shoal cluster on $store
   coordinator 127.0.0.1:5440 (spare on 127.0.0.1:5441)
   frontends   127.0.0.1:5433, 5434, 5435 (health: curl 127.0.0.1:8433/health)
   HAProxy     127.0.0.1:6432 (stats: http://127.0.0.1:8404/)

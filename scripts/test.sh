@@ -2,7 +2,8 @@
 # The project's test command: every test of the workspace, with the S3
 # variants of the storage tests run against a local moto server, and the
 # Python client tests (psycopg 3, psycopg2, asyncpg, SQLAlchemy, pgjdbc)
-# against `shoal dev`, and the multi-process cluster tests.
+# against `shoal dev`, and the multi-process cluster tests; then the cluster
+# tests and the pgbench test once more on S3 (moto) instead of file://.
 # Exits non-zero if any test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,4 +30,7 @@ python3 -m pytest -q tests/clients || status=$?
 # and frontends of the same binary as separate processes, killed and
 # stopped under load, their histories checked for consistency.
 python3 -m pytest -q tests/cluster || status=$?
+# The same cluster tests, scripts/local-cluster.sh among them, and pgbench,
+# with every process on a fresh prefix of the moto bucket.
+SHOAL_TEST_STORE=s3 python3 -m pytest -q tests/cluster tests/clients/test_pgbench.py || status=$?
 exit "$status"

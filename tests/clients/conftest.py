@@ -1,5 +1,6 @@
 """Starts `shoal dev` (the debug build in target/, or $SHOAL_BIN) on a
-temporary directory for the client tests, or uses $SHOAL_TEST_POSTGRES
+temporary directory (or, with SHOAL_TEST_STORE=s3, on a fresh prefix of
+the S3 bucket $SHOAL_TEST_S3 that scripts/moto.sh serves) for the client tests, or uses $SHOAL_TEST_POSTGRES
 (a libpq connection string) to run the same tests against PostgreSQL."""
 
 import contextlib
@@ -9,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import uuid
 
 import pytest
 
@@ -21,8 +23,12 @@ def shoal_dev(prefix="shoal-clients-", env=None):
     connection string; `env` adds to its environment."""
     binary = os.environ.get("SHOAL_BIN", str(ROOT / "target" / "debug" / "shoal"))
     data = tempfile.mkdtemp(prefix=prefix)
+    store = ["--data", data]
+    if os.environ.get("SHOAL_TEST_STORE", "file") == "s3":
+        bucket = os.environ["SHOAL_TEST_S3"].rstrip("/")
+        store = ["--store", f"{bucket}/{prefix}{uuid.uuid4().hex[:12]}"]
     proc = subprocess.Popen(
-        [binary, "dev", "--data", data, "--port", "0", "--coordinator-port", "0"],
+        [binary, "dev", *store, "--port", "0", "--coordinator-port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

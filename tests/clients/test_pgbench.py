@@ -38,7 +38,7 @@ def conninfo():
         return
     # A long lease: the debug build's ALTER TABLE ADD PRIMARY KEY over
     # 100,000 rows keeps a loaded 2-core machine busy for seconds, and a
-    # frontend that misses its heartbeats is evicted for good.
+    # frontend that misses its heartbeats is evicted, failing its statement.
     with shoal_dev("shoal-pgbench-", {"SHOAL_LEASE_MS": "30000"}) as dsn:
         yield dsn
 

@@ -1,7 +1,9 @@
 """A Shoal cluster of real processes on one machine: a coordinator, an
-optional hot spare and N frontends, all on one `file://` store in a
-temporary directory, each on free loopback ports, each logging its stderr
-to a file there. Tests drive it with kill -9, SIGSTOP/SIGCONT and SIGTERM.
+optional hot spare and N frontends, all on one store (a `file://`
+directory under the test's temporary directory, or, with
+SHOAL_TEST_STORE=s3, a fresh prefix of the S3 bucket $SHOAL_TEST_S3 that
+scripts/moto.sh serves), each on free loopback ports, each logging its
+stderr to a file there. Tests drive it with kill -9, SIGSTOP/SIGCONT and SIGTERM.
 
     with Cluster(tmp_path, frontends=3, spare=True) as c:
         conn = c.connect(0)
@@ -20,6 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import psycopg
 
@@ -29,6 +32,23 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def binary() -> str:
     """The `shoal` binary under test: $SHOAL_BIN, else the debug build."""
     return os.environ.get("SHOAL_BIN", str(ROOT / "target" / "debug" / "shoal"))
+
+
+def store_url(tmp: pathlib.Path) -> str:
+    """A fresh, empty store for one test: a directory under `tmp`, or with
+    SHOAL_TEST_STORE=s3 a new prefix of $SHOAL_TEST_S3 (the AWS_* variables
+    that configure it reach the processes through their environment)."""
+    kind = os.environ.get("SHOAL_TEST_STORE", "file")
+    if kind == "s3":
+        bucket = os.environ.get("SHOAL_TEST_S3")
+        if not bucket:
+            raise RuntimeError("SHOAL_TEST_STORE=s3 needs SHOAL_TEST_S3 (run under scripts/moto.sh)")
+        return f"{bucket.rstrip('/')}/cluster-{uuid.uuid4().hex[:12]}"
+    if kind != "file":
+        raise RuntimeError(f"SHOAL_TEST_STORE is {kind!r}: expected file or s3")
+    store = tmp / "store"
+    store.mkdir(parents=True, exist_ok=True)
+    return f"file://{store}"
 
 
 def free_ports(n: int) -> list[int]:
@@ -200,10 +220,9 @@ class Cluster:
         through `self.proxy` (see [`Proxy`]), which the coordinator also
         advertises in its epoch, so they cannot re-join around it."""
         self.tmp = pathlib.Path(tmp)
+        self.tmp.mkdir(parents=True, exist_ok=True)
         self.lease_ms = lease_ms
-        self.store = self.tmp / "store"
-        self.store.mkdir(parents=True, exist_ok=True)
-        url = f"file://{self.store}"
+        self.store_url = url = store_url(self.tmp)
         ports = free_ports(4 + 2 * frontends)
         self.coordinator_port, self.coordinator_http = ports[0], ports[1]
         self.spare_port, self.spare_http = ports[2], ports[3]

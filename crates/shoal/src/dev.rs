@@ -51,7 +51,8 @@ pub async fn wait_for_signal() {
 }
 
 pub async fn run(cfg: DevConfig) -> Result<()> {
-    let (objects, root) = shoal_storage::object::open_url(&cfg.url)
+    let (objects, root) = shoal_storage::object::open_url_checked(&cfg.url)
+        .await
         .with_context(|| format!("open store {}", cfg.url))?;
     let coordinator_addr = format!("127.0.0.1:{}", cfg.coordinator_port);
     let listener = TcpListener::bind(&coordinator_addr)

@@ -328,8 +328,9 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
     if !(0.0..=1.0).contains(&fault_put_error_rate) {
         anyhow::bail!("--fault-put-error-rate must be between 0 and 1, not {fault_put_error_rate}");
     }
-    let (mut objects, root) =
-        shoal_storage::object::open_url(url).with_context(|| format!("open store {url}"))?;
+    let (mut objects, root) = shoal_storage::object::open_url_checked(url)
+        .await
+        .with_context(|| format!("open store {url}"))?;
     if !fault_put_latency.is_zero() || fault_put_error_rate > 0.0 {
         let faulty = shoal_storage::object::FaultyStore::new(objects);
         faulty.faults().set_put_latency(fault_put_latency);

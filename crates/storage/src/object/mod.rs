@@ -29,7 +29,7 @@ pub mod url;
 pub use faulty::{FailFilter, FaultConfig, FaultyStore};
 pub use metrics::{MetricsStore, Op, OpMetrics, StoreMetrics};
 pub use retry::{is_transient, RetryConfig, RetryStore};
-pub use url::{check_conditional_put, open, open_url, OpenedStore};
+pub use url::{check_conditional_put, open, open_url, open_url_checked, OpenedStore};
 
 pub use object_store::path::Path;
 pub use object_store::ObjectStore;

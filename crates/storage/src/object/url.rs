@@ -37,6 +37,22 @@ pub fn open_url(url: &str) -> Result<(Arc<dyn ObjectStore>, Path)> {
     Ok((opened.store, opened.root))
 }
 
+/// Opens the store `url` names, like [`open_url`], then checks with
+/// [`check_conditional_put`] that it is reachable and fences writers. Every
+/// process that writes to a store calls this at start, so that a missing
+/// bucket, wrong credentials or a store that ignores `If-None-Match` stop it
+/// with a clear error before it serves anything.
+pub async fn open_url_checked(url: &str) -> Result<(Arc<dyn ObjectStore>, Path)> {
+    let (store, root) = open_url(url)?;
+    check_conditional_put(store.as_ref(), &root)
+        .await
+        .map_err(|err| match err {
+            Error::InvalidInput(reason) => Error::InvalidInput(format!("store {url}: {reason}")),
+            other => other,
+        })?;
+    Ok((store, root))
+}
+
 /// Opens the store `url` names as `MetricsStore` over `RetryStore` over the
 /// base store:
 ///
@@ -147,6 +163,20 @@ pub async fn check_conditional_put(store: &dyn ObjectStore, root: &Path) -> Resu
         Err(
             object_store::Error::NotImplemented { .. } | object_store::Error::NotSupported { .. },
         ) => return Err(not_honoured()),
+        // S3 answers a PUT into a missing bucket with 404 NoSuchBucket.
+        Err(object_store::Error::NotFound { source, .. }) => {
+            return Err(Error::InvalidInput(format!(
+                "the bucket does not exist (writing the probe object {probe} answered: {source})"
+            )))
+        }
+        Err(
+            err @ (object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }),
+        ) => {
+            return Err(Error::InvalidInput(format!(
+                "the credentials may not write to it (writing the probe object {probe}: {err})"
+            )))
+        }
         Err(err) => return Err(Error::store("put", &probe, err)),
     }
     let second = store

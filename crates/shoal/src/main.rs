@@ -148,6 +148,16 @@ enum Command {
         /// Where to serve HTTP /metrics (Prometheus) and /health.
         #[arg(long, env = "SHOAL_COORDINATOR_HTTP")]
         http: Option<String>,
+        /// Group commit: after a WAL write ends, the next batch is sealed
+        /// once as many committers as the last batch had are waiting, or
+        /// after this many milliseconds. Longer means fewer, larger WAL
+        /// PUTs (cheaper on S3) and slower commits at low load.
+        #[arg(long, default_value_t = 5, env = "SHOAL_BATCH_DELAY_MS")]
+        batch_delay_ms: u64,
+        /// Group commit: the most one batch (one WAL PUT) holds, in bytes of
+        /// keys and values; a larger transaction is a batch of its own.
+        #[arg(long, default_value_t = 8 << 20, value_parser = clap::value_parser!(u64).range(1..), env = "SHOAL_BATCH_MAX_BYTES")]
+        batch_max_bytes: u64,
         /// For benchmarks and tests: adds this much latency to every
         /// object-store PUT (simulates a slow or distant object store).
         #[arg(long, default_value_t = 0, env = "SHOAL_FAULT_PUT_LATENCY_MS")]
@@ -299,6 +309,8 @@ struct CoordinatorArgs {
     watch: Option<String>,
     lease_ms: u64,
     http: Option<String>,
+    batch_delay: Duration,
+    batch_max_bytes: usize,
     fault_put_latency: Duration,
     fault_put_error_rate: f64,
 }
@@ -310,6 +322,8 @@ impl Default for CoordinatorArgs {
             watch: None,
             lease_ms: 2000,
             http: None,
+            batch_delay: CoreConfig::default().max_batch_delay,
+            batch_max_bytes: CoreConfig::default().max_batch_bytes,
             fault_put_latency: Duration::ZERO,
             fault_put_error_rate: 0.0,
         }
@@ -322,6 +336,8 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
         watch,
         lease_ms,
         http,
+        batch_delay,
+        batch_max_bytes,
         fault_put_latency,
         fault_put_error_rate,
     } = args;
@@ -355,6 +371,8 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
     let mut core = CoreConfig::default();
     core.membership.lease = lease;
     core.leader_lease = lease;
+    core.max_batch_delay = batch_delay;
+    core.max_batch_bytes = batch_max_bytes;
     let opts = CoordinatorOptions {
         core,
         store: StoreOptions::default(),
@@ -501,6 +519,8 @@ async fn run(command: Command) -> Result<()> {
             watch,
             lease_ms,
             http,
+            batch_delay_ms,
+            batch_max_bytes,
             fault_put_latency_ms,
             fault_put_error_rate,
         } => {
@@ -510,6 +530,8 @@ async fn run(command: Command) -> Result<()> {
                 watch,
                 lease_ms,
                 http,
+                batch_delay: Duration::from_millis(batch_delay_ms),
+                batch_max_bytes: usize::try_from(batch_max_bytes).unwrap_or(usize::MAX),
                 fault_put_latency: Duration::from_millis(fault_put_latency_ms),
                 fault_put_error_rate,
             };

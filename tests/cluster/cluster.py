@@ -3,7 +3,9 @@ optional hot spare and N frontends, all on one store (a `file://`
 directory under the test's temporary directory, or, with
 SHOAL_TEST_STORE=s3, a fresh prefix of the S3 bucket $SHOAL_TEST_S3 that
 scripts/moto.sh serves), each on free loopback ports, each logging its
-stderr to a file there. Tests drive it with kill -9, SIGSTOP/SIGCONT and SIGTERM.
+stderr to a file there. Tests drive it with kill -9, SIGSTOP/SIGCONT and
+SIGTERM, and cut a frontend off from the coordinator through a dropping TCP
+proxy or, in a network namespace of its own, with a dead link (netns.py).
 
     with Cluster(tmp_path, frontends=3, spare=True) as c:
         conn = c.connect(0)
@@ -66,11 +68,11 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def http_status(port: int, path: str = "/health", timeout: float = 0.5) -> int | None:
-    """The HTTP status of GET `path` on a loopback port; None when nothing
+def http_status(port: int, path: str = "/health", timeout: float = 0.5, host: str = "127.0.0.1") -> int | None:
+    """The HTTP status of GET `path` on `host:port`; None when nothing
     answered in `timeout` (refused, or a stopped process)."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=timeout) as resp:
             return resp.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -154,21 +156,24 @@ class Proxy:
 
 
 class Process:
-    """One `shoal` process: its arguments, its log, and signals to it."""
+    """One `shoal` process: its arguments, its log, and signals to it.
+    `prefix` runs it through another command (`ip netns exec NS`), which
+    must exec it, so that signals reach `shoal` itself."""
 
-    def __init__(self, name: str, args: list[str], log: pathlib.Path):
+    def __init__(self, name: str, args: list[str], log: pathlib.Path, prefix: tuple[str, ...] = ()):
         self.name = name
         self.args = args
         self.log = log
+        self.prefix = list(prefix)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         assert not self.running(), f"{self.name} is already running"
         with open(self.log, "a") as log:
-            log.write(f"--- {time.strftime('%H:%M:%S')} start {self.name}: {' '.join(self.args)}\n")
+            log.write(f"--- {time.strftime('%H:%M:%S')} start {self.name}: {' '.join(self.prefix + self.args)}\n")
             log.flush()
             self.proc = subprocess.Popen(
-                [binary(), *self.args],
+                [*self.prefix, binary(), *self.args],
                 stdout=log,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
@@ -214,11 +219,19 @@ class Cluster:
         lease_ms: int = 2000,
         coordinator_args: tuple[str, ...] = (),
         proxied: tuple[int, ...] = (),
+        netns: dict | None = None,
     ):
         """`coordinator_args` go to the active coordinator (fault
         injection); the frontends in `proxied` reach the coordinator only
         through `self.proxy` (see [`Proxy`]), which the coordinator also
-        advertises in its epoch, so they cannot re-join around it."""
+        advertises in its epoch, so they cannot re-join around it.
+        `netns` maps frontend indexes to a `netns.Namespace` each runs in:
+        it dials the coordinator on the namespace's cluster link (so the
+        coordinator listens on every address, and advertises loopback,
+        which is no way out of the namespace) and listens on its client
+        link, with trust authentication (the default off loopback is
+        SCRAM)."""
+        netns = netns or {}
         self.tmp = pathlib.Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.lease_ms = lease_ms
@@ -228,9 +241,13 @@ class Cluster:
         self.spare_port, self.spare_http = ports[2], ports[3]
         self.pg_ports = ports[4::2][:frontends]
         self.http_ports = ports[5::2][:frontends]
+        #: The address each frontend listens on.
+        self.hosts = [netns[i].client_host if i in netns else "127.0.0.1" for i in range(frontends)]
         lease = ["--lease-ms", str(lease_ms)]
         self.proxy = Proxy(self.coordinator_port) if proxied else None
         advertise = ["--advertise", f"127.0.0.1:{self.proxy.port}"] if self.proxy else []
+        if netns and not self.proxy:
+            advertise = ["--advertise", f"127.0.0.1:{self.coordinator_port}"]
         self.coordinator = Process(
             "coordinator",
             [
@@ -238,7 +255,7 @@ class Cluster:
                 "--store",
                 url,
                 "--listen",
-                f"127.0.0.1:{self.coordinator_port}",
+                f"{'0.0.0.0' if netns else '127.0.0.1'}:{self.coordinator_port}",
                 "--http",
                 f"127.0.0.1:{self.coordinator_http}",
                 *lease,
@@ -266,25 +283,35 @@ class Cluster:
                 ],
                 self.tmp / "spare.log",
             )
+
         # Frontends are pointed at the first coordinator; after a failover
         # they find the new leader through the store's newest epoch.
+        def coordinator_address(i: int) -> str:
+            if i in proxied:
+                return f"127.0.0.1:{self.proxy.port}"
+            if i in netns:
+                return f"{netns[i].coordinator_host}:{self.coordinator_port}"
+            return f"127.0.0.1:{self.coordinator_port}"
+
         self.frontends = [
             Process(
                 f"frontend {i}",
                 [
                     "frontend",
                     "--coordinator",
-                    f"127.0.0.1:{self.proxy.port if i in proxied else self.coordinator_port}",
+                    coordinator_address(i),
                     "--store",
                     url,
                     "--listen",
-                    f"127.0.0.1:{self.pg_ports[i]}",
+                    f"{self.hosts[i]}:{self.pg_ports[i]}",
                     "--http",
-                    f"127.0.0.1:{self.http_ports[i]}",
+                    f"{self.hosts[i]}:{self.http_ports[i]}",
                     "--id",
                     str(i + 1),
+                    *(["--auth", "trust"] if i in netns else []),
                 ],
                 self.tmp / f"frontend-{i}.log",
+                prefix=tuple(netns[i].exec_prefix()) if i in netns else (),
             )
             for i in range(frontends)
         ]
@@ -328,7 +355,7 @@ class Cluster:
     # --- frontends ------------------------------------------------------
 
     def dsn(self, i: int) -> str:
-        return f"host=127.0.0.1 port={self.pg_ports[i]} user=postgres dbname=postgres"
+        return f"host={self.hosts[i]} port={self.pg_ports[i]} user=postgres dbname=postgres"
 
     def connect(self, i: int, timeout: float = 5, **kwargs) -> psycopg.Connection:
         """An autocommit connection to frontend `i`."""
@@ -337,7 +364,7 @@ class Cluster:
     def health(self, i: int, timeout: float = 0.5) -> int | None:
         """Frontend `i`'s /health status (200 while it holds a lease), or
         None when it does not answer."""
-        return http_status(self.http_ports[i], timeout=timeout)
+        return http_status(self.http_ports[i], timeout=timeout, host=self.hosts[i])
 
     def wait_healthy(self, i: int, timeout: float) -> float:
         """Waits until frontend `i`'s /health answers 200; returns how long

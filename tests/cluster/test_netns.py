@@ -122,13 +122,14 @@ def test_netns_partitioned_frontend_serves_no_stale_read(namespace, make_cluster
     committed = [round(t - cut, 2) for t, _, ok, _ in write_log if ok and expired <= t < healed]
     write_refusals = [e for t, _, ok, e in write_log if not ok and expired <= t < healed]
     # (invoked after the cut, seconds taken, outcome) of the writes that
-    # took longer than a lease. One in flight at the cut waits on the dead
-    # link: commit RPCs have no deadline (its outcome is unknown to the
-    # frontend until the coordinator answers).
+    # ended later than a second after the lease did (or after they began,
+    # if later): a lock or commit request in flight at the cut must give
+    # up when the lease runs out, not wait on the dead link for the heal.
+    # A commit cut short that way fails with 08007 (outcome unknown).
     hung = [
         (_r(t - cut), _r(done - t), "acknowledged" if ok else e[:100])
         for t, done, ok, e in write_log
-        if done - t > lease and t < healed
+        if t < healed and done > max(t, cut + lease) + 1.0
     ]
     stale = counter.stale_reads()
     late = [(round(t, 2), s) for t, s in health_cut if t > lease + 0.1 and s == 200]
@@ -163,6 +164,7 @@ def test_netns_partitioned_frontend_serves_no_stale_read(namespace, make_cluster
     assert not stale, stale[:10]
     assert not served, f"frontend {victim} served reads past its lease while partitioned: {served[:10]}"
     assert not committed, f"frontend {victim} committed past its lease while partitioned: {committed[:10]}"
+    assert not hung, f"writes on frontend {victim} waited on the dead link past its lease: {hung}"
     assert not late, f"/health said 200 while partitioned past the lease: {late}"
     assert first_503 is not None and first_503 <= lease + 0.1, f"/health first said 503 at {first_503} s"
     assert refused, "no read was refused while partitioned: the readers did not run"

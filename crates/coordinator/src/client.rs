@@ -345,7 +345,12 @@ impl CoordinatorClient {
             policy: policy as i32,
             timeout_ms: timeout.map_or(0, |t| t.as_millis().max(1) as u64),
         };
-        Ok(self.grpc.clone().lock(req).await?.into_inner())
+        let mut grpc = self.grpc.clone();
+        let reply = self.within_lease(async move { grpc.lock(req).await }).await;
+        match reply {
+            Some(reply) => Ok(reply?.into_inner()),
+            None => Err(self.lease_ran_out("waiting for locks")),
+        }
     }
 
     /// Commits `txn`'s writes; returns its LSN once visible everywhere.
@@ -356,7 +361,64 @@ impl CoordinatorClient {
             txn: Some(txn_pb(txn)),
             writes: writes.iter().map(Into::into).collect(),
         };
-        Ok(self.grpc.clone().commit(req).await?.into_inner().lsn)
+        let mut grpc = self.grpc.clone();
+        let unknown = |why: String| {
+            ClientError::new(
+                ErrorKind::OutcomeUnknown,
+                format!("{why}; whether the transaction committed is unknown"),
+            )
+        };
+        match self
+            .within_lease(async move { grpc.commit(req).await })
+            .await
+        {
+            Some(Ok(reply)) => Ok(reply.into_inner().lsn),
+            // No answer from a coordinator: the request may have landed.
+            Some(Err(status)) if ErrorKind::of(&status).is_none() => Err(unknown(format!(
+                "the commit request to the coordinator failed: {}",
+                status.message()
+            ))),
+            Some(Err(status)) => Err(status.into()),
+            None => Err(unknown(self.lease_ran_out("committing").message)),
+        }
+    }
+
+    /// Runs a request to the coordinator while this frontend's lease holds:
+    /// `None` once the lease has run out (or the membership was lost) with
+    /// no answer. Cut off from the coordinator, a request can hang on a
+    /// dead link until TCP gives up; a frontend whose lease is over must
+    /// not make its client wait for that, since nothing it holds counts any
+    /// more. A lock wait longer than the lease is fine: heartbeats extend
+    /// the lease meanwhile, and the deadline moves with it.
+    async fn within_lease<T>(&self, request: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::pin!(request);
+        loop {
+            let until = *self.shared.lease_until.lock().expect("lease lock");
+            let until = match until {
+                Some(until) if self.shared.lost.borrow().is_none() => until,
+                _ => return None,
+            };
+            tokio::select! {
+                answer = &mut request => return Some(answer),
+                _ = tokio::time::sleep_until(until.into()) => {
+                    if self.check_serving().is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The error for a request cut short by the end of the lease.
+    fn lease_ran_out(&self, doing: &str) -> ClientError {
+        let why = match self.check_serving() {
+            Err(e) => e.message,
+            Ok(()) => "its lease ran out".to_string(),
+        };
+        ClientError::new(
+            ErrorKind::NotMember,
+            format!("this frontend stopped {doing}: {why}"),
+        )
     }
 
     /// Ends `txn` without writing, releasing its locks.
@@ -365,8 +427,16 @@ impl CoordinatorClient {
             member: Some(crate::core::member_pb(self.member)),
             txn: Some(txn_pb(txn)),
         };
-        self.grpc.clone().abort(req).await?;
-        Ok(())
+        let mut grpc = self.grpc.clone();
+        match self
+            .within_lease(async move { grpc.abort(req).await })
+            .await
+        {
+            Some(reply) => reply.map(drop).map_err(Into::into),
+            // Past the lease the coordinator evicts this member, which
+            // aborts the transaction and releases its locks anyway.
+            None => Err(self.lease_ran_out("aborting")),
+        }
     }
 
     /// A block of `n` values of sequence `seq` never handed out before.
@@ -377,12 +447,12 @@ impl CoordinatorClient {
             sequence_id: seq,
             block_size: n,
         };
-        let r = self
-            .grpc
-            .clone()
-            .next_sequence_block(req)
-            .await?
-            .into_inner();
+        let mut grpc = self.grpc.clone();
+        let reply = self
+            .within_lease(async move { grpc.next_sequence_block(req).await })
+            .await
+            .ok_or_else(|| self.lease_ran_out("allocating sequence values"))?;
+        let r = reply?.into_inner();
         Ok((r.first, r.last))
     }
 

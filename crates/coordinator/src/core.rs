@@ -82,6 +82,11 @@ impl Default for CoreConfig {
     }
 }
 
+/// How many aborted transaction ids the core remembers. The race it guards
+/// against (a commit overtaken by its own abort) spans one round trip;
+/// 65,536 aborts is far more than can happen in one.
+const ABORTED_REMEMBERED: usize = 1 << 16;
+
 pub type Reply<T> = oneshot::Sender<Result<T, Status>>;
 pub type EventSender = mpsc::Sender<Result<pb::Event, Status>>;
 
@@ -190,6 +195,13 @@ pub struct Core {
     /// Frontends that hold less than this must reload from the store.
     history_floor: Lsn,
     committing: FxHashSet<TxnId>,
+    /// The most recently aborted transactions, oldest first, so that a
+    /// commit arriving after its own transaction's abort is refused: a
+    /// frontend gives up on a commit that got no answer (its lease ran
+    /// out) and aborts, and the two requests may reach the core in either
+    /// order. The abort released the locks; the commit must not follow.
+    aborted: FxHashSet<TxnId>,
+    aborted_order: VecDeque<TxnId>,
     lock_waiters: FxHashMap<(TxnId, u64), Reply<pb::LockResponse>>,
     sequences: BTreeMap<u64, SequenceState>,
     flushing: bool,
@@ -253,6 +265,8 @@ impl Core {
             history: VecDeque::new(),
             history_floor: last_lsn,
             committing: FxHashSet::default(),
+            aborted: FxHashSet::default(),
+            aborted_order: VecDeque::new(),
             lock_waiters: FxHashMap::default(),
             sequences,
             flushing: false,
@@ -318,6 +332,7 @@ impl Core {
                     let now = self.now_ms();
                     self.locks.release_all(txn, None, now);
                     self.drain_lock_effects();
+                    self.remember_aborted(txn);
                 }
             }
             Command::Leave(member, reply) => {
@@ -548,6 +563,13 @@ impl Core {
             let _ = reply.send(Err(e));
             return;
         }
+        if self.aborted.contains(&txn) {
+            let _ = reply.send(Err(status(
+                ErrorKind::Aborted,
+                format!("transaction {txn} was aborted before its commit arrived"),
+            )));
+            return;
+        }
         if !self.committing.insert(txn) {
             let _ = reply.send(Err(status(
                 ErrorKind::InvalidArgument,
@@ -586,6 +608,18 @@ impl Core {
             bytes,
             reply,
         });
+    }
+
+    /// Remembers an aborted transaction (the last [`ABORTED_REMEMBERED`]).
+    fn remember_aborted(&mut self, txn: TxnId) {
+        if self.aborted.insert(txn) {
+            self.aborted_order.push_back(txn);
+        }
+        while self.aborted_order.len() > ABORTED_REMEMBERED {
+            if let Some(old) = self.aborted_order.pop_front() {
+                self.aborted.remove(&old);
+            }
+        }
     }
 
     fn sequence(&mut self, member: MemberId, seq: u64, block: u64, reply: Reply<(u64, u64)>) {

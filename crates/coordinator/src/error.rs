@@ -32,6 +32,10 @@ pub enum ErrorKind {
     CommitFailed,
     /// The coordinator cannot serve now (deposed, stopping); retry elsewhere.
     Unavailable,
+    /// A commit got no answer: the frontend's lease ran out or the
+    /// connection broke while it was in flight, so it may or may not have
+    /// committed (SQLSTATE 08007). Raised by the client, never sent.
+    OutcomeUnknown,
 }
 
 impl ErrorKind {
@@ -46,6 +50,7 @@ impl ErrorKind {
             ErrorKind::Aborted => "aborted",
             ErrorKind::CommitFailed => "commit-failed",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::OutcomeUnknown => "outcome-unknown",
         }
     }
 
@@ -57,6 +62,7 @@ impl ErrorKind {
             ErrorKind::LockTimeout => Code::DeadlineExceeded,
             ErrorKind::LockNotAvailable => Code::ResourceExhausted,
             ErrorKind::Unavailable => Code::Unavailable,
+            ErrorKind::OutcomeUnknown => Code::Unknown,
         }
     }
 
@@ -73,6 +79,7 @@ impl ErrorKind {
             ErrorKind::Aborted,
             ErrorKind::CommitFailed,
             ErrorKind::Unavailable,
+            ErrorKind::OutcomeUnknown,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -597,6 +597,44 @@ async fn a_repeated_request_id_while_waiting_does_not_orphan_the_first_request()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_arrives_after_its_abort_is_refused() {
+    // A frontend whose lease ran out while its commit was in flight gives
+    // up and aborts; if the abort reaches the core first, the locks are
+    // gone and the commit must not be applied without them.
+    let coord = start().await;
+    let mut c = raw(&coord.endpoint).await;
+    let m = raw_join(&mut c, 1, 0).await;
+    c.lock(lock_req(&m, (1, 1), 1, vec![row(1, 1)], 0))
+        .await
+        .expect("lock");
+    c.abort(pb::AbortRequest {
+        member: Some(m),
+        txn: txn_pb(1, 1),
+    })
+    .await
+    .expect("abort");
+    assert_kind(
+        "commit after abort",
+        c.commit(commit_req(&m, (1, 1), vec![("late", b"x".to_vec())]))
+            .await,
+        ErrorKind::Aborted,
+    );
+    // Another transaction takes the released lock and commits.
+    c.lock(lock_req(&m, (1, 2), 1, vec![row(1, 1)], 0))
+        .await
+        .expect("the aborted transaction's lock is free");
+    let lsn = c
+        .commit(commit_req(&m, (1, 2), vec![("late", b"y".to_vec())]))
+        .await
+        .expect("commit")
+        .into_inner()
+        .lsn;
+    let s = status(&coord.endpoint).await;
+    assert_eq!(s.last_lsn, lsn, "the refused commit took no LSN");
+    coord.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_commit_while_the_first_is_in_flight_is_refused() {
     let (coord, faults, inner) = start_faulty(CoordinatorOptions::default()).await;
     let mut c = raw(&coord.endpoint).await;

@@ -147,6 +147,8 @@ pub enum ErrorCode {
     InvalidAuthorization,
     /// 57P01 / 08006: the frontend lost its lease or the coordinator.
     Unavailable,
+    /// 08007: a COMMIT got no answer; it may or may not have happened.
+    TransactionResolutionUnknown,
     /// 58030: the store failed (I/O, corrupt data).
     IoError,
     /// XX000
@@ -213,6 +215,7 @@ impl From<shoal_txn::Error> for Error {
             K::Deadlock => ErrorCode::DeadlockDetected,
             K::LockTimeout | K::LockNotAvailable => ErrorCode::LockNotAvailable,
             K::Unavailable | K::Aborted | K::CommitFailed => ErrorCode::Unavailable,
+            K::OutcomeUnknown => ErrorCode::TransactionResolutionUnknown,
             K::Storage => ErrorCode::IoError,
             K::Internal => ErrorCode::Internal,
         };

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Aborted,
     /// The commit did not happen (its WAL write failed).
     CommitFailed,
+    /// The commit got no answer; it may or may not have happened (08007).
+    OutcomeUnknown,
     /// This frontend cannot serve now (no lease, coordinator gone).
     Unavailable,
     /// The store failed to read (I/O, corrupt data).
@@ -53,6 +55,7 @@ impl From<ClientError> for Error {
             Some(CoordKind::LockNotAvailable) => ErrorKind::LockNotAvailable,
             Some(CoordKind::Aborted) => ErrorKind::Aborted,
             Some(CoordKind::CommitFailed) => ErrorKind::CommitFailed,
+            Some(CoordKind::OutcomeUnknown) => ErrorKind::OutcomeUnknown,
             Some(CoordKind::InvalidArgument) => ErrorKind::Internal,
             Some(CoordKind::NotMember | CoordKind::Reload | CoordKind::Unavailable) | None => {
                 ErrorKind::Unavailable

@@ -82,6 +82,7 @@ pub fn sqlstate(code: ErrorCode) -> &'static str {
         // connection_failure rather than admin_shutdown (57P01), which
         // clients read as "the server is going away".
         C::Unavailable => "08006",
+        C::TransactionResolutionUnknown => "08007",
         C::IoError => "58030",
         C::Internal => "XX000",
     }
@@ -285,6 +286,7 @@ mod tests {
             C::InvalidPassword,
             C::InvalidAuthorization,
             C::Unavailable,
+            C::TransactionResolutionUnknown,
             C::IoError,
             C::Internal,
         ];

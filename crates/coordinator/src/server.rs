@@ -317,7 +317,19 @@ pub async fn run(
         tokio::spawn(serve_http(http, tx.clone(), metrics.clone()));
     }
     if let Some(peer) = &opts.watch {
-        wait_for_failure(peer, opts.takeover_after).await;
+        let watching = wait_for_failure(peer, opts.takeover_after);
+        tokio::pin!(watching);
+        loop {
+            tokio::select! {
+                () = &mut watching => break,
+                // A spare serves nothing yet. Left in the backlog, a
+                // connection would look accepted and its requests would
+                // hang until the client's timeout; closed at once, a
+                // frontend trying this address moves straight on to the
+                // leader (the address in the newest epoch).
+                accepted = listener.accept() => drop(accepted),
+            }
+        }
     }
     if opts.advertise.is_empty() || opts.advertise.ends_with(":0") {
         // Frontends find the leader by the address in its epoch: make it

@@ -3,6 +3,7 @@
 //! `shoal ctl status` and `shoal store inspect`. Settings come from flags,
 //! `SHOAL_*` environment variables and an optional TOML file (`config`).
 
+mod cache;
 mod config;
 mod dev;
 mod frontend;
@@ -48,6 +49,8 @@ the long flags (kebab-case); an unknown key is an error:
     store = \"file:///var/lib/shoal\"
     coordinator = \"10.0.0.1:5440\"
     cache-mb = 1024
+    cache-dir = \"/var/cache/shoal\"
+    cache-size = \"10GiB\"
 
     [coordinator]
     store = \"file:///var/lib/shoal\"
@@ -86,6 +89,12 @@ enum Command {
         /// heartbeats).
         #[arg(long, default_value_t = 2000, env = "SHOAL_LEASE_MS")]
         lease_ms: u64,
+        /// The coordinator flushes the memtable into an SST once it holds
+        /// this many MiB.
+        #[arg(long, default_value_t = 64, env = "SHOAL_FLUSH_MB")]
+        flush_mb: u64,
+        #[command(flatten)]
+        disk_cache: cache::DiskCacheArgs,
         #[command(flatten)]
         access: AccessArgs,
     },
@@ -111,9 +120,11 @@ enum Command {
         /// This frontend's id in the cluster (default: random).
         #[arg(long, env = "SHOAL_FRONTEND_ID")]
         id: Option<u64>,
-        /// Page cache size in MiB.
+        /// Page cache size in MiB (the memory tier; see --cache-dir for the disk tier).
         #[arg(long, default_value_t = 256, env = "SHOAL_CACHE_MB")]
         cache_mb: u64,
+        #[command(flatten)]
+        disk_cache: cache::DiskCacheArgs,
         #[command(flatten)]
         access: AccessArgs,
     },
@@ -145,6 +156,9 @@ enum Command {
         /// Frontend lease length in milliseconds.
         #[arg(long, default_value_t = 2000, env = "SHOAL_LEASE_MS")]
         lease_ms: u64,
+        /// Flush the memtable into an SST once it holds this many MiB.
+        #[arg(long, default_value_t = 64, env = "SHOAL_FLUSH_MB")]
+        flush_mb: u64,
         /// Where to serve HTTP /metrics (Prometheus) and /health.
         #[arg(long, env = "SHOAL_COORDINATOR_HTTP")]
         http: Option<String>,
@@ -237,6 +251,11 @@ enum StoreCommand {
     },
 }
 
+/// `n` MiB in bytes, saturating (a huge setting means "never").
+fn mib(n: u64) -> usize {
+    usize::try_from(n.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+}
+
 fn store_url(data: &std::path::Path, store: Option<String>) -> Result<String> {
     if let Some(url) = store {
         return Ok(url);
@@ -298,6 +317,7 @@ struct CoordinatorArgs {
     advertise: Option<String>,
     watch: Option<String>,
     lease_ms: u64,
+    flush_bytes: usize,
     http: Option<String>,
     fault_put_latency: Duration,
     fault_put_error_rate: f64,
@@ -309,6 +329,7 @@ impl Default for CoordinatorArgs {
             advertise: None,
             watch: None,
             lease_ms: 2000,
+            flush_bytes: StoreOptions::default().flush_bytes,
             http: None,
             fault_put_latency: Duration::ZERO,
             fault_put_error_rate: 0.0,
@@ -321,6 +342,7 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
         advertise,
         watch,
         lease_ms,
+        flush_bytes,
         http,
         fault_put_latency,
         fault_put_error_rate,
@@ -356,7 +378,10 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
     core.leader_lease = lease;
     let opts = CoordinatorOptions {
         core,
-        store: StoreOptions::default(),
+        store: StoreOptions {
+            flush_bytes,
+            ..StoreOptions::default()
+        },
         advertise: advertise.unwrap_or_else(|| listen.to_string()),
         takeover_after: lease / 2,
         watch,
@@ -450,6 +475,8 @@ async fn run(command: Command) -> Result<()> {
             frontends,
             coordinator_port,
             lease_ms,
+            flush_mb,
+            disk_cache,
             access,
         } => {
             let url = store_url(&data, store)?;
@@ -460,6 +487,8 @@ async fn run(command: Command) -> Result<()> {
                 frontends,
                 coordinator_port,
                 lease: Duration::from_millis(lease_ms.max(1)),
+                flush_bytes: mib(flush_mb),
+                disk_cache,
                 access,
             })
             .await?;
@@ -471,6 +500,7 @@ async fn run(command: Command) -> Result<()> {
             http,
             id,
             cache_mb,
+            disk_cache,
             access,
         } => {
             let (listener, http) = bind(&listen, http.as_deref()).await?;
@@ -487,6 +517,7 @@ async fn run(command: Command) -> Result<()> {
                 auth: access.auth(),
                 tls: access.tls(),
                 cache_bytes: cache_mb << 20,
+                disk_cache: disk_cache.options(None),
                 max_connections: access.max_connections,
             };
             println!("Shoal frontend: postgresql://postgres@{listen}/postgres");
@@ -499,6 +530,7 @@ async fn run(command: Command) -> Result<()> {
             spare,
             watch,
             lease_ms,
+            flush_mb,
             http,
             fault_put_latency_ms,
             fault_put_error_rate,
@@ -508,6 +540,7 @@ async fn run(command: Command) -> Result<()> {
                 advertise,
                 watch,
                 lease_ms,
+                flush_bytes: mib(flush_mb),
                 http,
                 fault_put_latency: Duration::from_millis(fault_put_latency_ms),
                 fault_put_error_rate,

@@ -5,8 +5,9 @@
 //! different SST 7.
 //!
 //! The object is text: `shoal store id 1\n` then 32 hex digits and `\n`.
-//! It is only read or created by processes that need it (opening a store
-//! with a disk cache), so stores without one never gain the object.
+//! The active coordinator creates it when it takes over (so frontends,
+//! which only read the store, need no write access for it); a store opened
+//! with a disk cache creates it too if no coordinator has yet.
 
 use bytes::Bytes;
 use object_store::ObjectStore;

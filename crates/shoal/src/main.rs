@@ -91,7 +91,12 @@ enum Command {
         lease_ms: u64,
         /// The coordinator flushes the memtable into an SST once it holds
         /// this many MiB.
-        #[arg(long, default_value_t = 64, env = "SHOAL_FLUSH_MB")]
+        #[arg(
+            long,
+            default_value_t = 64,
+            env = "SHOAL_FLUSH_MB",
+            value_parser = clap::value_parser!(u64).range(1..)
+        )]
         flush_mb: u64,
         #[command(flatten)]
         disk_cache: cache::DiskCacheArgs,
@@ -157,7 +162,12 @@ enum Command {
         #[arg(long, default_value_t = 2000, env = "SHOAL_LEASE_MS")]
         lease_ms: u64,
         /// Flush the memtable into an SST once it holds this many MiB.
-        #[arg(long, default_value_t = 64, env = "SHOAL_FLUSH_MB")]
+        #[arg(
+            long,
+            default_value_t = 64,
+            env = "SHOAL_FLUSH_MB",
+            value_parser = clap::value_parser!(u64).range(1..)
+        )]
         flush_mb: u64,
         /// Where to serve HTTP /metrics (Prometheus) and /health.
         #[arg(long, env = "SHOAL_COORDINATOR_HTTP")]

@@ -356,6 +356,12 @@ pub async fn run(
         .append(vec![], vec![])
         .await
         .map_err(|e| format!("write the epoch-change record: {e}"))?;
+    // Frontends' disk caches are tied to the store's id; made here, they
+    // only read it (read-only credentials are enough for them).
+    let objects = store.object_store().as_ref();
+    if let Err(e) = shoal_storage::store_id::load_or_create(objects, store.layout()).await {
+        tracing::warn!(error = %e, "could not read or create the store's id");
+    }
     let hold = if had_leader {
         opts.core.leader_lease + opts.core.membership.max_clock_drift_margin
     } else {

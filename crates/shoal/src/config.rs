@@ -346,6 +346,8 @@ mod tests {
             store = "memory://"
             listen = "127.0.0.1:6000"
             cache-mb = 64
+            cache-dir = "/var/cache/shoal"
+            cache-size = "512MiB"
             auth = "scram-sha-256"
             max-connections = 10
             id = 99
@@ -356,6 +358,7 @@ mod tests {
                 store,
                 listen,
                 cache_mb,
+                disk_cache,
                 id,
                 access,
                 ..
@@ -363,6 +366,9 @@ mod tests {
                 assert_eq!(store, "memory://");
                 assert_eq!(listen, "127.0.0.1:6000");
                 assert_eq!(cache_mb, 64);
+                let disk = disk_cache.options(None).expect("cache-dir is set");
+                assert_eq!(disk.dir, std::path::Path::new("/var/cache/shoal"));
+                assert_eq!(disk.capacity_bytes, 512 << 20);
                 assert_eq!(id, Some(7), "the command line wins");
                 assert!(matches!(access.auth, Some(crate::AuthArg::ScramSha256)));
                 assert_eq!(access.max_connections, 10);
@@ -387,6 +393,21 @@ mod tests {
         );
         let e = cli.err().expect("spare needs watch");
         assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument, "{e}");
+        // Sizes are checked too, and an integer is a number of bytes.
+        let (cli, _d) = parse_with(&["dev"], "[dev]\ncache-size = \"lots\"\n");
+        let e = cli.err().expect("not a size");
+        assert!(e.to_string().contains("not a size"), "{e}");
+        let (cli, _d) = parse_with(&["dev"], "[dev]\ncache-dir = \"c\"\ncache-size = 4096\n");
+        match cli.expect("parse").command {
+            Cmd::Dev { disk_cache, .. } => {
+                let disk = disk_cache
+                    .options(Some("frontend-1"))
+                    .expect("cache-dir is set");
+                assert_eq!(disk.dir, std::path::Path::new("c/frontend-1"));
+                assert_eq!(disk.capacity_bytes, 4096);
+            }
+            _ => panic!("not dev"),
+        }
         // Without the file, a required setting is still required.
         let (cli, _d) = parse_with(&["frontend"], "[coordinator]\nstore = \"memory://\"\n");
         let e = cli.err().expect("store is required");

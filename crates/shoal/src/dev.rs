@@ -13,6 +13,7 @@ use shoal_storage::db::StoreOptions;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::cache::DiskCacheArgs;
 use crate::frontend::{self, FrontendConfig, StoreSource};
 use crate::AccessArgs;
 
@@ -24,6 +25,10 @@ pub struct DevConfig {
     pub coordinator_port: u16,
     /// How long a frontend's lease lasts without a heartbeat.
     pub lease: Duration,
+    /// The memtable size at which the coordinator flushes.
+    pub flush_bytes: usize,
+    /// Each frontend gets its own subdirectory of `--cache-dir`.
+    pub disk_cache: DiskCacheArgs,
     pub access: AccessArgs,
 }
 
@@ -75,7 +80,10 @@ pub async fn run(cfg: DevConfig) -> Result<()> {
         root.clone(),
         CoordinatorOptions {
             core,
-            store: StoreOptions::default(),
+            store: StoreOptions {
+                flush_bytes: cfg.flush_bytes,
+                ..StoreOptions::default()
+            },
             http: coordinator_http,
             ..CoordinatorOptions::default()
         },
@@ -101,6 +109,7 @@ pub async fn run(cfg: DevConfig) -> Result<()> {
             auth: cfg.access.auth(),
             tls: cfg.access.tls(),
             cache_bytes: 256 << 20,
+            disk_cache: cfg.disk_cache.options(Some(&format!("frontend-{}", i + 1))),
             max_connections: cfg.access.max_connections,
         };
         let source = StoreSource::Shared(objects.clone(), root.clone());

@@ -25,6 +25,8 @@ pub struct FrontendConfig {
     pub auth: Option<AuthMode>,
     pub tls: Option<TlsFiles>,
     pub cache_bytes: u64,
+    /// The page cache's disk tier, if any.
+    pub disk_cache: Option<shoal_storage::cache::DiskCacheOptions>,
     pub max_connections: usize,
 }
 
@@ -56,6 +58,7 @@ pub async fn run(
         coordinator: cfg.coordinator.clone(),
         address: addr.to_string(),
         cache_bytes: cfg.cache_bytes,
+        disk_cache: cfg.disk_cache.clone(),
     };
     let db = match source {
         StoreSource::Url(url) => Database::open(&url, db_opts).await,
@@ -167,13 +170,33 @@ fn metrics_text(db: &Database) -> String {
     );
     gauge(
         "shoal_page_cache_misses",
-        "page cache lookups that read the object store",
+        "page cache lookups that missed memory (answered from disk or the object store)",
         stats.misses,
     );
     gauge(
         "shoal_page_cache_bytes",
-        "bytes held by the page cache",
+        "bytes held by the page cache in memory",
         stats.weighted_bytes,
+    );
+    gauge(
+        "shoal_page_cache_disk_hits",
+        "page cache lookups answered from the disk tier (--cache-dir)",
+        stats.disk.hits,
+    );
+    gauge(
+        "shoal_page_cache_disk_misses",
+        "disk tier lookups that went on to the object store",
+        stats.disk.misses,
+    );
+    gauge(
+        "shoal_page_cache_disk_bytes",
+        "bytes of page files held by the disk tier",
+        stats.disk.bytes,
+    );
+    gauge(
+        "shoal_page_cache_disk_errors",
+        "disk tier files that failed to verify (deleted and refetched) or to be written",
+        stats.disk.errors,
     );
     out
 }

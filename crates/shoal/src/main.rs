@@ -3,6 +3,7 @@
 //! `shoal ctl status` and `shoal store inspect`. Settings come from flags,
 //! `SHOAL_*` environment variables and an optional TOML file (`config`).
 
+mod cache;
 mod config;
 mod dev;
 mod frontend;
@@ -48,6 +49,8 @@ the long flags (kebab-case); an unknown key is an error:
     store = \"file:///var/lib/shoal\"
     coordinator = \"10.0.0.1:5440\"
     cache-mb = 1024
+    cache-dir = \"/var/cache/shoal\"
+    cache-size = \"10GiB\"
 
     [coordinator]
     store = \"file:///var/lib/shoal\"
@@ -86,6 +89,17 @@ enum Command {
         /// heartbeats).
         #[arg(long, default_value_t = 2000, env = "SHOAL_LEASE_MS")]
         lease_ms: u64,
+        /// The coordinator flushes the memtable into an SST once it holds
+        /// this many MiB.
+        #[arg(
+            long,
+            default_value_t = 64,
+            env = "SHOAL_FLUSH_MB",
+            value_parser = clap::value_parser!(u64).range(1..)
+        )]
+        flush_mb: u64,
+        #[command(flatten)]
+        disk_cache: cache::DiskCacheArgs,
         #[command(flatten)]
         access: AccessArgs,
     },
@@ -111,9 +125,11 @@ enum Command {
         /// This frontend's id in the cluster (default: random).
         #[arg(long, env = "SHOAL_FRONTEND_ID")]
         id: Option<u64>,
-        /// Page cache size in MiB.
+        /// Page cache size in MiB (the memory tier; see --cache-dir for the disk tier).
         #[arg(long, default_value_t = 256, env = "SHOAL_CACHE_MB")]
         cache_mb: u64,
+        #[command(flatten)]
+        disk_cache: cache::DiskCacheArgs,
         #[command(flatten)]
         access: AccessArgs,
     },
@@ -145,6 +161,14 @@ enum Command {
         /// Frontend lease length in milliseconds.
         #[arg(long, default_value_t = 2000, env = "SHOAL_LEASE_MS")]
         lease_ms: u64,
+        /// Flush the memtable into an SST once it holds this many MiB.
+        #[arg(
+            long,
+            default_value_t = 64,
+            env = "SHOAL_FLUSH_MB",
+            value_parser = clap::value_parser!(u64).range(1..)
+        )]
+        flush_mb: u64,
         /// Where to serve HTTP /metrics (Prometheus) and /health.
         #[arg(long, env = "SHOAL_COORDINATOR_HTTP")]
         http: Option<String>,
@@ -247,6 +271,11 @@ enum StoreCommand {
     },
 }
 
+/// `n` MiB in bytes, saturating (a huge setting means "never").
+fn mib(n: u64) -> usize {
+    usize::try_from(n.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+}
+
 fn store_url(data: &std::path::Path, store: Option<String>) -> Result<String> {
     if let Some(url) = store {
         return Ok(url);
@@ -308,6 +337,7 @@ struct CoordinatorArgs {
     advertise: Option<String>,
     watch: Option<String>,
     lease_ms: u64,
+    flush_bytes: usize,
     http: Option<String>,
     batch_delay: Duration,
     batch_max_bytes: usize,
@@ -321,6 +351,7 @@ impl Default for CoordinatorArgs {
             advertise: None,
             watch: None,
             lease_ms: 2000,
+            flush_bytes: StoreOptions::default().flush_bytes,
             http: None,
             batch_delay: CoreConfig::default().max_batch_delay,
             batch_max_bytes: CoreConfig::default().max_batch_bytes,
@@ -335,6 +366,7 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
         advertise,
         watch,
         lease_ms,
+        flush_bytes,
         http,
         batch_delay,
         batch_max_bytes,
@@ -375,7 +407,10 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
     core.max_batch_bytes = batch_max_bytes;
     let opts = CoordinatorOptions {
         core,
-        store: StoreOptions::default(),
+        store: StoreOptions {
+            flush_bytes,
+            ..StoreOptions::default()
+        },
         advertise: advertise.unwrap_or_else(|| listen.to_string()),
         takeover_after: lease / 2,
         watch,
@@ -469,6 +504,8 @@ async fn run(command: Command) -> Result<()> {
             frontends,
             coordinator_port,
             lease_ms,
+            flush_mb,
+            disk_cache,
             access,
         } => {
             let url = store_url(&data, store)?;
@@ -479,6 +516,8 @@ async fn run(command: Command) -> Result<()> {
                 frontends,
                 coordinator_port,
                 lease: Duration::from_millis(lease_ms.max(1)),
+                flush_bytes: mib(flush_mb),
+                disk_cache,
                 access,
             })
             .await?;
@@ -490,6 +529,7 @@ async fn run(command: Command) -> Result<()> {
             http,
             id,
             cache_mb,
+            disk_cache,
             access,
         } => {
             let (listener, http) = bind(&listen, http.as_deref()).await?;
@@ -506,6 +546,7 @@ async fn run(command: Command) -> Result<()> {
                 auth: access.auth(),
                 tls: access.tls(),
                 cache_bytes: cache_mb << 20,
+                disk_cache: disk_cache.options(None),
                 max_connections: access.max_connections,
             };
             println!("Shoal frontend: postgresql://postgres@{listen}/postgres");
@@ -518,6 +559,7 @@ async fn run(command: Command) -> Result<()> {
             spare,
             watch,
             lease_ms,
+            flush_mb,
             http,
             batch_delay_ms,
             batch_max_bytes,
@@ -529,6 +571,7 @@ async fn run(command: Command) -> Result<()> {
                 advertise,
                 watch,
                 lease_ms,
+                flush_bytes: mib(flush_mb),
                 http,
                 batch_delay: Duration::from_millis(batch_delay_ms),
                 batch_max_bytes: usize::try_from(batch_max_bytes).unwrap_or(usize::MAX),

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use object_store::{path::Path, ObjectStore};
 use tokio::sync::Mutex;
 
-use crate::cache::PageCache;
+use crate::cache::{DiskCache, DiskCacheOptions, PageCache};
 use crate::compaction;
 use crate::error::{Error, Result};
 use crate::iter::{MergeIter, SnapshotIter, Source};
@@ -34,6 +34,9 @@ pub struct StoreOptions {
     pub sst: SstOptions,
     /// Page cache capacity in bytes.
     pub cache_bytes: u64,
+    /// The page cache's disk tier, if any: pages kept in a local directory
+    /// so that reopening the store on this host starts warm.
+    pub disk_cache: Option<DiskCacheOptions>,
     /// Memtable size at which [`Store::needs_flush`] says yes.
     pub flush_bytes: usize,
     /// Number of L0 files that makes [`Store::compact`] run.
@@ -54,6 +57,7 @@ impl Default for StoreOptions {
         StoreOptions {
             sst: SstOptions::default(),
             cache_bytes: 256 << 20,
+            disk_cache: None,
             flush_bytes: 64 << 20,
             l0_compaction_trigger: 4,
             target_sst_bytes: 64 << 20,
@@ -157,7 +161,10 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens the store under `root` of `objects`: reads the current manifest,
-    /// then replays the WAL above its `flushed_lsn` into a memtable.
+    /// then replays the WAL above its `flushed_lsn` into a memtable. With a
+    /// disk cache it also reads (or creates) the store's id and opens the
+    /// cache directory, failing with an error naming the directory if it
+    /// cannot be used.
     pub async fn open(
         objects: Arc<dyn ObjectStore>,
         root: Path,
@@ -166,12 +173,19 @@ impl Store {
         let layout = Layout::new(root);
         let wal = Wal::new(objects.clone(), layout.clone());
         let manifests = ManifestStore::new(objects.clone(), layout.clone());
-        let ssts = SstStore::new(
-            objects.clone(),
-            layout.clone(),
-            PageCache::new(opts.cache_bytes),
-        );
         let manifest = manifests.load_current().await?;
+        let mut cache = PageCache::new(opts.cache_bytes);
+        if let Some(disk_opts) = &opts.disk_cache {
+            let disk = open_disk_cache(objects.as_ref(), &layout, disk_opts).await?;
+            // Files of SSTs this manifest no longer lists are dead: this
+            // store only ever moves on to newer manifests. Ids from
+            // `next_sst_id` on may be published later, so they stay.
+            let live: std::collections::HashSet<u64> = manifest.ssts().map(|s| s.id).collect();
+            let next = manifest.next_sst_id;
+            disk.retain_ssts(move |id| id >= next || live.contains(&id));
+            cache = cache.with_disk(disk);
+        }
+        let ssts = SstStore::new(objects.clone(), layout.clone(), cache);
         let replayed = replay(&wal, &manifest, opts.epoch).await?;
         // A newer epoch has written: this store may be read, never written.
         let fenced = manifest.epoch > opts.epoch || replayed.fenced;
@@ -307,6 +321,16 @@ impl Store {
         );
         if memtables.is_empty() {
             memtables.push(Arc::new(Memtable::new()));
+        }
+        // The files of SSTs that left the manifest (compacted away) would
+        // only take disk room from live ones. Memory keeps their pages for
+        // the snapshots still reading the old manifest; they age out there.
+        if let Some(disk) = self.ssts.cache().disk() {
+            for old in guard.manifest.ssts() {
+                if !manifest.ssts().any(|s| s.id == old.id) {
+                    disk.invalidate_sst(old.id);
+                }
+            }
         }
         *guard = Arc::new(State {
             manifest: Arc::new(manifest),
@@ -554,6 +578,21 @@ impl Store {
     pub async fn collect_garbage(&self) -> Result<compaction::GcStats> {
         compaction::collect_garbage(self).await
     }
+}
+
+/// Opens the disk tier for the store under `layout`, which the store's id
+/// (and root) identify in the directory.
+async fn open_disk_cache(
+    objects: &dyn ObjectStore,
+    layout: &Layout,
+    opts: &DiskCacheOptions,
+) -> Result<DiskCache> {
+    let id = crate::store_id::load_or_create(objects, layout).await?;
+    let identity = format!("store-id {id}\nroot {}\n", layout.root());
+    let opts = opts.clone();
+    tokio::task::spawn_blocking(move || DiskCache::open(&opts, &identity))
+        .await
+        .map_err(|e| Error::InvalidInput(format!("open the page cache directory: {e}")))?
 }
 
 fn raise(map: &mut BTreeMap<u64, u64>, seq: u64, hwm: u64) {

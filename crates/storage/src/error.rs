@@ -22,6 +22,18 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// A local file or directory (the page cache's disk tier) could not be
+    /// used. Surfaced only when the cache is opened, where it means the
+    /// directory is misconfigured; later disk failures are logged and the
+    /// cache goes on without the disk.
+    #[error("{op} {}: {source}", path.display())]
+    LocalIo {
+        op: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The object store failed (after retries, where a retrying store is
     /// stacked below). Usually transient: the caller may retry later.
     #[error("object store: {op} {object}: {source}")]
@@ -52,7 +64,7 @@ impl Error {
         match self {
             Error::Fenced { .. } => ErrorKind::Fenced,
             Error::Corrupt { .. } | Error::Missing { .. } => ErrorKind::Corrupt,
-            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::InvalidInput(_) | Error::LocalIo { .. } => ErrorKind::InvalidInput,
             Error::ObjectStore { .. } => ErrorKind::Retry,
         }
     }
@@ -62,6 +74,19 @@ impl Error {
         Error::Corrupt {
             object: object.to_string(),
             reason: reason.into(),
+        }
+    }
+
+    /// A local I/O error from operation `op` on `path`.
+    pub fn local(
+        op: &'static str,
+        path: impl Into<std::path::PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::LocalIo {
+            op,
+            path: path.into(),
+            source,
         }
     }
 

@@ -72,6 +72,11 @@ impl Layout {
         self.object(ObjectKind::Epoch, epoch)
     }
 
+    /// The store's random identity (see [`crate::store_id`]).
+    pub fn store_id(&self) -> Path {
+        self.root.clone().join("store-id")
+    }
+
     /// The number of an object of `kind`, from its path; `None` for
     /// anything else found in that directory (temporary files, strays).
     pub fn parse(&self, kind: ObjectKind, path: &Path) -> Option<u64> {

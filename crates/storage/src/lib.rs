@@ -16,6 +16,10 @@
 //! 4. Recovery opens the newest manifest and replays WAL segments above its
 //!    `flushed_lsn`.
 //!
+//! 5. The page cache may keep a second tier of pages on local disk
+//!    ([`cache::disk`]); the store's random id ([`store_id`]) ties that
+//!    directory to this one store.
+//!
 //! The object store itself is chosen by URL ([`object::open_url`]) and
 //! wrapped in decorators for retries, metrics and, in tests, fault
 //! injection ([`object`]).
@@ -31,6 +35,7 @@ pub mod manifest;
 pub mod memtable;
 pub mod object;
 pub mod sst;
+pub mod store_id;
 pub mod types;
 pub mod wal;
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use shoal_coordinator::client::{endpoint_url, CoordinatorClient, Follow};
+use shoal_storage::cache::DiskCacheOptions;
 use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::{CommittedTxn, Lsn};
 
@@ -30,6 +31,9 @@ pub struct DatabaseOptions {
     pub address: String,
     /// Page cache size in bytes.
     pub cache_bytes: u64,
+    /// The page cache's disk tier, if any (a restarted frontend then
+    /// starts warm).
+    pub disk_cache: Option<DiskCacheOptions>,
 }
 
 /// Counts the snapshots in use, so heartbeats can report the oldest.
@@ -98,6 +102,7 @@ impl Database {
             store_url,
             StoreOptions {
                 cache_bytes: opts.cache_bytes,
+                disk_cache: opts.disk_cache.clone(),
                 ..StoreOptions::default()
             },
         )
@@ -118,6 +123,7 @@ impl Database {
             root,
             StoreOptions {
                 cache_bytes: opts.cache_bytes,
+                disk_cache: opts.disk_cache.clone(),
                 ..StoreOptions::default()
             },
         )

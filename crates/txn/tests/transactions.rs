@@ -49,6 +49,7 @@ async fn cluster_with(opts: CoordinatorOptions) -> Cluster {
                     coordinator: addr,
                     address: format!("frontend-{id}"),
                     cache_bytes: 1 << 20,
+                    disk_cache: None,
                 },
             )
             .await

@@ -54,6 +54,7 @@ impl Cluster {
                 coordinator: self.coordinator.addr.to_string(),
                 address: format!("test-{id}"),
                 cache_bytes: 64 << 20,
+                disk_cache: None,
             },
         )
         .await

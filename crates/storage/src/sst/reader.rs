@@ -23,6 +23,12 @@ use crate::types::{Direction, Entry, Lsn};
 /// request usually opens it.
 pub(super) const OPEN_READ_LEN: u64 = 64 * 1024;
 
+/// The page number under which the page cache's disk tier keeps an SST's
+/// tail (index, filter and footer), so that reopening an SST after a
+/// restart costs no request either. Never a data page's number: the index
+/// counts pages in a u32, so the last one is at most `u32::MAX - 1`.
+const TAIL_PAGE: u32 = u32::MAX;
+
 /// An open SST: its index and filter in memory, its pages fetched on demand.
 pub struct SstReader {
     info: SstInfo,
@@ -37,7 +43,8 @@ pub struct SstReader {
 
 impl SstReader {
     /// Opens the SST that `info` describes, with one suffix GET (two if its
-    /// index and filter are larger than [`OPEN_READ_LEN`]). The object must
+    /// index and filter are larger than [`OPEN_READ_LEN`]), or with none
+    /// when the page cache's disk tier holds its tail. The object must
     /// match `info` exactly, or the manifest and the store disagree.
     pub(super) async fn open(
         store: Arc<dyn ObjectStore>,
@@ -46,6 +53,20 @@ impl SstReader {
         info: &SstInfo,
     ) -> Result<SstReader> {
         let object = path.to_string();
+        let disk = cache.disk().cloned();
+        if let Some(disk) = &disk {
+            if let Some(tail) = disk.get((info.id, TAIL_PAGE)).await {
+                match Self::from_tail(store.clone(), path.clone(), cache.clone(), info, tail) {
+                    Ok(reader) => return Ok(reader),
+                    // A verified file of another SST 7 (the identity check
+                    // failed to catch it) or a format change: refetch.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ignoring the SST tail held on disk");
+                        disk.invalidate_sst(info.id);
+                    }
+                }
+            }
+        }
         let options = GetOptions {
             range: Some(GetRange::Suffix(OPEN_READ_LEN)),
             ..GetOptions::default()
@@ -72,7 +93,8 @@ impl SstReader {
             return Err(Error::corrupt(&object, "too small to be an SST"));
         }
         let footer_at = tail.len() - FOOTER_LEN;
-        let footer = Footer::decode(&object, tail.slice(footer_at..), size)?;
+        let footer_bytes = tail.slice(footer_at..);
+        let footer = Footer::decode(&object, footer_bytes.clone(), size)?;
         let meta = match footer.index_offset.checked_sub(range.start) {
             Some(skip) => tail.slice(skip as usize..footer_at),
             None => {
@@ -90,17 +112,54 @@ impl SstReader {
                 meta.freeze()
             }
         };
+        let tail = disk.as_ref().map(|_| {
+            let mut tail = BytesMut::with_capacity(meta.len() + FOOTER_LEN);
+            tail.extend_from_slice(&meta);
+            tail.extend_from_slice(&footer_bytes);
+            tail.freeze()
+        });
         let reader = Self::from_parts(store, path, cache, info.id, footer, meta)?;
-        if &reader.info != info {
+        reader.check_info(info)?;
+        if let (Some(disk), Some(tail)) = (disk, tail) {
+            disk.put((info.id, TAIL_PAGE), tail).await;
+        }
+        Ok(reader)
+    }
+
+    /// Opens the SST that `info` describes from its tail (index, filter and
+    /// footer) as the disk tier kept it, checking it as a fetched one.
+    fn from_tail(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        cache: PageCache,
+        info: &SstInfo,
+        tail: Bytes,
+    ) -> Result<SstReader> {
+        let object = path.to_string();
+        let Some(footer_at) = tail.len().checked_sub(FOOTER_LEN) else {
+            return Err(Error::corrupt(&object, "cached tail: too small"));
+        };
+        let footer = Footer::decode(&object, tail.slice(footer_at..), info.size)?;
+        if footer.index_offset + footer_at as u64 + FOOTER_LEN as u64 != info.size {
+            return Err(Error::corrupt(&object, "cached tail: wrong length"));
+        }
+        let reader =
+            Self::from_parts(store, path, cache, info.id, footer, tail.slice(..footer_at))?;
+        reader.check_info(info)?;
+        Ok(reader)
+    }
+
+    fn check_info(&self, info: &SstInfo) -> Result<()> {
+        if &self.info != info {
             return Err(Error::corrupt(
-                &reader.object,
+                &self.object,
                 format!(
                     "object does not match the manifest: found {:?}, expected {info:?}",
-                    reader.info
+                    self.info
                 ),
             ));
         }
-        Ok(reader)
+        Ok(())
     }
 
     /// Opens SST `id` from its complete bytes (about to be uploaded: this

@@ -75,6 +75,7 @@ impl Server {
                 coordinator: coordinator.addr.to_string(),
                 address: "frontend-1".into(),
                 cache_bytes: 1 << 20,
+                disk_cache: None,
             },
         )
         .await

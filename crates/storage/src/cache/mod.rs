@@ -1,11 +1,20 @@
 //! The page cache: verified SST data pages in memory, weighted by their byte
-//! length, so hot pages cost no object-store request.
+//! length, so hot pages cost no object-store request; optionally backed by
+//! a second tier of files on local disk ([`disk`]), so a restarted process
+//! starts warm.
+//!
+//! Lookups go memory, then disk, then the loader (the object store). A
+//! page the loader returns is written to disk (a failed write is logged,
+//! never an error), and a page found on disk is put in memory.
 //!
 //! Keys are `(sst id, page number)`. SST ids are never reused within a store
 //! (every SST is a create-if-absent of a fresh number), so a cached page can
 //! never be stale; one cache must therefore serve one store only, since two
-//! stores may both have an SST 7. Pages of deleted SSTs are dropped by
+//! stores may both have an SST 7 (the disk tier checks this with the
+//! store's id). Pages of deleted SSTs are dropped by
 //! [`PageCache::invalidate_sst`] or simply age out.
+
+pub mod disk;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +24,7 @@ use bytes::Bytes;
 use moka::future::Cache;
 
 use crate::error::{Error, Result};
+pub use disk::{DiskCache, DiskCacheOptions, DiskStats};
 
 /// Where one page lives: the SST's id and the page's number within it.
 pub type PageKey = (u64, u32);
@@ -27,6 +37,8 @@ pub struct PageCache {
     /// Counted here rather than by moka, whose own counters would count a
     /// coalesced waiter as a miss although it issued no request.
     counters: Arc<Counters>,
+    /// The disk tier, if there is one.
+    disk: Option<DiskCache>,
 }
 
 #[derive(Default)]
@@ -41,13 +53,16 @@ pub struct CacheStats {
     /// Lookups answered without loading: cached pages, and lookups that
     /// waited for a concurrent load of the same page.
     pub hits: u64,
-    /// Lookups that ran their loader (one object-store request each).
+    /// Lookups that missed memory: each was answered by the disk tier
+    /// (`disk.hits`) or ran its loader (one object-store request).
     pub misses: u64,
     /// Pages held. Approximate: moka applies inserts and evictions in
     /// batches (see [`PageCache::run_pending_tasks`]).
     pub entries: u64,
     /// Bytes held, as approximate as `entries`.
     pub weighted_bytes: u64,
+    /// The disk tier's counters (all zero without one).
+    pub disk: DiskStats,
 }
 
 impl PageCache {
@@ -64,10 +79,24 @@ impl PageCache {
         PageCache {
             pages,
             counters: Arc::default(),
+            disk: None,
         }
     }
 
-    /// The page at `key`, from memory or from `load`. Concurrent misses of
+    /// This cache with `disk` as its second tier.
+    pub fn with_disk(self, disk: DiskCache) -> Self {
+        PageCache {
+            disk: Some(disk),
+            ..self
+        }
+    }
+
+    /// The disk tier, if there is one.
+    pub fn disk(&self) -> Option<&DiskCache> {
+        self.disk.as_ref()
+    }
+
+    /// The page at `key`, from memory, from disk or from `load`. Concurrent misses of
     /// one page run a single `load`; the others wait for it and share its
     /// result or its error. Errors are not cached: the next lookup retries.
     ///
@@ -83,7 +112,15 @@ impl PageCache {
             .pages
             .try_get_with(key, async {
                 loaded = true;
-                load().await
+                let Some(disk) = &self.disk else {
+                    return load().await;
+                };
+                if let Some(page) = disk.get(key).await {
+                    return Ok(page);
+                }
+                let page = load().await?;
+                disk.put(key, page.clone()).await;
+                Ok(page)
             })
             .await;
         let counter = if loaded {
@@ -95,16 +132,20 @@ impl PageCache {
         result.map_err(unshare_error)
     }
 
-    /// Drops every cached page of SST `id` (after it was deleted, so its
-    /// pages stop taking room from live ones). Takes effect lazily, as moka
-    /// runs its pending tasks; lookups stop seeing the pages at once.
+    /// Drops every cached page of SST `id`, in memory and on disk (after it
+    /// was deleted, so its pages stop taking room from live ones). Takes
+    /// effect lazily, as moka runs its pending tasks; lookups stop seeing
+    /// the pages at once.
     pub fn invalidate_sst(&self, id: u64) {
         self.pages
             .invalidate_entries_if(move |key, _| key.0 == id)
             .expect("the cache is built with support_invalidation_closures");
+        if let Some(disk) = &self.disk {
+            disk.invalidate_sst(id);
+        }
     }
 
-    /// Drops every cached page.
+    /// Drops every page held in memory (the disk tier keeps its files).
     pub fn clear(&self) {
         self.pages.invalidate_all();
     }
@@ -115,6 +156,7 @@ impl PageCache {
             misses: self.counters.misses.load(Ordering::Relaxed),
             entries: self.pages.entry_count(),
             weighted_bytes: self.pages.weighted_size(),
+            disk: self.disk.as_ref().map(DiskCache::stats).unwrap_or_default(),
         }
     }
 
@@ -122,6 +164,9 @@ impl PageCache {
     /// that [`PageCache::stats`] is exact (for tests and metrics scrapes).
     pub async fn run_pending_tasks(&self) {
         self.pages.run_pending_tasks().await;
+        if let Some(disk) = &self.disk {
+            disk.run_pending_tasks();
+        }
     }
 }
 
@@ -154,6 +199,11 @@ pub(crate) fn unshare_error(shared: Arc<Error>) -> Error {
             object: object.clone(),
         },
         Error::InvalidInput(reason) => Error::InvalidInput(reason.clone()),
+        Error::LocalIo { op, path, source } => Error::LocalIo {
+            op,
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
         Error::ObjectStore { op, object, .. } => Error::ObjectStore {
             op,
             object: object.clone(),
@@ -220,7 +270,8 @@ mod tests {
                 hits: 1,
                 misses: 1,
                 entries: 1,
-                weighted_bytes: 1000
+                weighted_bytes: 1000,
+                disk: DiskStats::default(),
             }
         );
     }
@@ -348,5 +399,80 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(cache.stats().misses, misses + 1);
+    }
+
+    fn disk_cache(dir: &std::path::Path) -> DiskCache {
+        let opts = DiskCacheOptions {
+            dir: dir.to_path_buf(),
+            capacity_bytes: 1 << 20,
+        };
+        DiskCache::open(&opts, "store-id test\n").unwrap()
+    }
+
+    #[tokio::test]
+    async fn lookups_go_memory_then_disk_then_the_loader() {
+        let dir = tempfile::tempdir().unwrap();
+        let loads = AtomicUsize::new(0);
+        let load = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(Bytes::from(vec![5u8; 100]))
+        };
+        let cache = PageCache::new(1 << 20).with_disk(disk_cache(dir.path()));
+        cache.get_or_load((1, 0), load).await.unwrap();
+        cache.get_or_load((1, 0), load).await.unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (1, 1));
+        assert_eq!((stats.disk.hits, stats.disk.misses), (0, 1));
+        drop(cache);
+
+        // A new process: memory is cold, the disk answers, no load runs.
+        let cache = PageCache::new(1 << 20).with_disk(disk_cache(dir.path()));
+        let page = cache
+            .get_or_load((1, 0), || async {
+                Err(Error::corrupt("sst/1", "must not load"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(page, Bytes::from(vec![5u8; 100]));
+        // ...and the page is in memory now: a second lookup is a memory hit.
+        cache
+            .get_or_load((1, 0), || async {
+                Err(Error::corrupt("sst/1", "must not load"))
+            })
+            .await
+            .unwrap();
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (1, 1));
+        assert_eq!((stats.disk.hits, stats.disk.misses), (1, 0));
+
+        // Invalidating the SST drops it from both tiers.
+        cache.invalidate_sst(1);
+        cache.run_pending_tasks().await;
+        assert_eq!(cache.stats().disk.entries, 0);
+        cache.get_or_load((1, 0), load).await.unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failing_disk_never_fails_a_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = PageCache::new(1 << 20).with_disk(disk_cache(dir.path()));
+        // Writes fail from now on: the temp directory is gone.
+        std::fs::remove_dir_all(dir.path().join("tmp")).unwrap();
+        let page = cache
+            .get_or_load((2, 0), || async { Ok(Bytes::from_static(b"page")) })
+            .await
+            .unwrap();
+        assert_eq!(&page[..], b"page");
+        assert_eq!(cache.stats().disk.errors, 1);
+        // Errors of the loader are still returned, and not cached.
+        cache.clear();
+        cache.run_pending_tasks().await;
+        let err = cache
+            .get_or_load((3, 0), || async { Err(Error::corrupt("sst/3", "bad")) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt);
     }
 }

@@ -39,6 +39,12 @@ pub struct StoreOptions {
     pub disk_cache: Option<DiskCacheOptions>,
     /// Memtable size at which [`Store::needs_flush`] says yes.
     pub flush_bytes: usize,
+    /// WAL segments written since the last flush at which
+    /// [`Store::needs_flush`] says yes, however small the memtable: opening
+    /// the store replays every segment above the manifest (one GET each),
+    /// so this bounds how long a frontend takes to start. Small commits at
+    /// a high rate fill many segments long before `flush_bytes`.
+    pub flush_segments: u64,
     /// Number of L0 files that makes [`Store::compact`] run.
     pub l0_compaction_trigger: usize,
     /// Compaction cuts its output files at about this size.
@@ -59,6 +65,7 @@ impl Default for StoreOptions {
             cache_bytes: 256 << 20,
             disk_cache: None,
             flush_bytes: 64 << 20,
+            flush_segments: 1024,
             l0_compaction_trigger: 4,
             target_sst_bytes: 64 << 20,
             gc_grace: Duration::from_secs(300),
@@ -141,6 +148,9 @@ pub struct Store {
     state: RwLock<Arc<State>>,
     /// The highest LSN appended or applied.
     last_lsn: AtomicU64,
+    /// The number the next WAL segment this writer appends gets (a copy of
+    /// the cursor's, readable without its lock).
+    next_segment: AtomicU64,
     /// Set once any write lost a create-if-absent race: this writer must
     /// stop, another one owns the store.
     fenced: AtomicBool,
@@ -216,6 +226,7 @@ impl Store {
                 memtables: vec![Arc::new(mem)],
             })),
             last_lsn: AtomicU64::new(last_lsn),
+            next_segment: AtomicU64::new(next_segment),
             fenced: AtomicBool::new(fenced),
             cursor: Mutex::new(WalCursor {
                 next_segment,
@@ -270,6 +281,7 @@ impl Store {
         self.settle_create(written, &seg, self.wal.read(n), &self.wal.path(n))
             .await?;
         cursor.next_segment = n + 1;
+        self.next_segment.store(n + 1, Ordering::Release);
         for &(s, hwm) in &seg.sequences {
             raise(&mut cursor.sequences, s, hwm);
         }
@@ -374,9 +386,19 @@ impl Store {
         self.state().memtables.iter().map(|m| m.size()).sum()
     }
 
-    /// Whether the memtables have grown past `flush_bytes`.
+    /// Whether the memtables have grown past `flush_bytes`, or hold
+    /// something and the WAL above the manifest has reached
+    /// `flush_segments` segments.
     pub fn needs_flush(&self) -> bool {
-        self.memtable_bytes() >= self.opts.flush_bytes
+        let bytes = self.memtable_bytes();
+        if bytes >= self.opts.flush_bytes {
+            return true;
+        }
+        let unflushed = self
+            .next_segment
+            .load(Ordering::Acquire)
+            .saturating_sub(self.manifest().wal_segment);
+        bytes > 0 && unflushed >= self.opts.flush_segments
     }
 
     pub(crate) fn state(&self) -> Arc<State> {

@@ -58,8 +58,9 @@ def check(ok, what, detail=""):
 
 
 def shoal_env_vars():
-    """Every SHOAL_* variable the binary declares (clap `env = "..."`)."""
-    text = (ROOT / "crates/shoal/src/main.rs").read_text()
+    """Every SHOAL_* variable the binary declares (clap `env = "..."`, in
+    any source file of crates/shoal)."""
+    text = "".join(p.read_text() for p in sorted((ROOT / "crates/shoal/src").glob("*.rs")))
     return set(re.findall(r'env\s*=\s*"(SHOAL_[A-Z0-9_]+)"', text))
 
 

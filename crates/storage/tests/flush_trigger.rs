@@ -36,7 +36,10 @@ async fn many_small_segments_trigger_a_flush_that_bounds_the_replay() {
     store.append(vec![txn(8)], vec![]).await.expect("append");
     assert!(store.needs_flush(), "8 segments above the manifest");
     assert!(store.flush().await.expect("flush"), "the flush ran");
-    assert!(!store.needs_flush(), "the flush moved the manifest past them");
+    assert!(
+        !store.needs_flush(),
+        "the flush moved the manifest past them"
+    );
     assert_eq!(store.manifest().flushed_lsn, 8);
 
     // A reader opening the store now replays nothing: every row is in the SST.

@@ -465,6 +465,9 @@ async fn ctl_status(coordinator: &str) -> Result<()> {
     Ok(())
 }
 
+/// The stack of each runtime worker thread of a frontend (see `main`).
+const WORKER_STACK_BYTES: usize = 16 << 20;
+
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -485,7 +488,14 @@ fn main() -> Result<()> {
             tokio::runtime::Builder::new_current_thread()
         }
         Command::Dev { .. } | Command::Frontend { .. } => {
-            tokio::runtime::Builder::new_multi_thread()
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            // Sessions run plans recursively (expressions, subqueries,
+            // the catalog views clients query) on the worker threads; the
+            // 2 MiB default was overflowed by a debug build running
+            // SQLAlchemy's and pgjdbc's index reflection queries. The
+            // stack is reserved, not committed: unused pages cost nothing.
+            builder.thread_stack_size(WORKER_STACK_BYTES);
+            builder
         }
     }
     .enable_all()

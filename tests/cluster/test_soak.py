@@ -25,6 +25,6 @@ def test_soak_runs_short_with_no_anomaly(tmp_path):
     assert proc.returncode == 0, f"soak.py exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr[-3000:]}"
     report = json.loads(result.read_text())
     assert report["anomalies"] == [] and report["missed"] == [], report
-    assert report["faults"] >= 3, report
+    assert report["faults"] >= 2, report
     for name, w in report["workloads"].items():
         assert w["acknowledged"] > 0, f"{name} acknowledged nothing: {report}"

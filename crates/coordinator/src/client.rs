@@ -368,10 +368,17 @@ impl CoordinatorClient {
                 format!("{why}; whether the transaction committed is unknown"),
             )
         };
-        match self
-            .within_lease(async move { grpc.commit(req).await })
-            .await
-        {
+        // Not bounded by the lease, as the other requests are: a coordinator
+        // busy with a large batch (this one, perhaps) answers heartbeats
+        // late, and the commit's answer is worth waiting for. Once the
+        // membership is lost (no heartbeat answered for a lease past the
+        // lease, or the event stream broke), no answer is coming: the
+        // outcome is unknown.
+        let answer = tokio::select! {
+            answer = grpc.commit(req) => Some(answer),
+            _ = self.lost() => None,
+        };
+        match answer {
             Some(Ok(reply)) => Ok(reply.into_inner().lsn),
             // No answer from a coordinator: the request may have landed.
             Some(Err(status)) if ErrorKind::of(&status).is_none() => Err(unknown(format!(
@@ -379,7 +386,10 @@ impl CoordinatorClient {
                 status.message()
             ))),
             Some(Err(status)) => Err(status.into()),
-            None => Err(unknown(self.lease_ran_out("committing").message)),
+            None => Err(unknown(format!(
+                "this frontend stopped waiting for its commit: {}",
+                self.lost().await
+            ))),
         }
     }
 

@@ -45,6 +45,13 @@ pub struct StoreOptions {
     /// so this bounds how long a frontend takes to start. Small commits at
     /// a high rate fill many segments long before `flush_bytes`.
     pub flush_segments: u64,
+    /// Whether [`Store::open`] replays the WAL above the manifest. A
+    /// frontend does not: it joins at the manifest's `flushed_lsn`, and the
+    /// coordinator streams it every visible batch above that from memory
+    /// (or, when its memory starts higher, answers `Reload`, and the
+    /// frontend replays with [`Store::reload`]). On S3 a replay is one GET
+    /// per unflushed segment; streaming is one round trip.
+    pub replay_wal: bool,
     /// Number of L0 files that makes [`Store::compact`] run.
     pub l0_compaction_trigger: usize,
     /// Compaction cuts its output files at about this size.
@@ -66,6 +73,7 @@ impl Default for StoreOptions {
             disk_cache: None,
             flush_bytes: 64 << 20,
             flush_segments: 1024,
+            replay_wal: true,
             l0_compaction_trigger: 4,
             target_sst_bytes: 64 << 20,
             gc_grace: Duration::from_secs(300),
@@ -196,7 +204,17 @@ impl Store {
             cache = cache.with_disk(disk);
         }
         let ssts = SstStore::new(objects.clone(), layout.clone(), cache);
-        let replayed = replay(&wal, &manifest, opts.epoch).await?;
+        let replayed = if opts.replay_wal {
+            replay(&wal, &manifest, opts.epoch).await?
+        } else {
+            Replayed {
+                memtable: Memtable::new(),
+                last_lsn: manifest.flushed_lsn,
+                sequences: manifest.sequences.clone(),
+                next_segment: manifest.wal_segment.max(1),
+                fenced: false,
+            }
+        };
         // A newer epoch has written: this store may be read, never written.
         let fenced = manifest.epoch > opts.epoch || replayed.fenced;
         let Replayed {

@@ -103,6 +103,8 @@ impl Database {
             StoreOptions {
                 cache_bytes: opts.cache_bytes,
                 disk_cache: opts.disk_cache.clone(),
+                // Caught up by the coordinator's stream, not the WAL.
+                replay_wal: false,
                 ..StoreOptions::default()
             },
         )
@@ -124,6 +126,8 @@ impl Database {
             StoreOptions {
                 cache_bytes: opts.cache_bytes,
                 disk_cache: opts.disk_cache.clone(),
+                // Caught up by the coordinator's stream, not the WAL.
+                replay_wal: false,
                 ..StoreOptions::default()
             },
         )

@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None, help="seed of the nemesis's choices")
     p.add_argument("--dir", type=pathlib.Path, help="where the store and logs go (default: a new temp dir)")
     p.add_argument("--json", type=pathlib.Path, help="also write the results to this file")
+    p.add_argument(
+        "--goals-advisory",
+        action="store_true",
+        help="report missed recovery goals but exit 0 for them (anomalies still fail)",
+    )
     args = p.parse_args(argv)
     duration = args.seconds if args.seconds is not None else 60 * (args.minutes if args.minutes is not None else 5)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -238,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if anomalies:
         return 1
-    return 2 if missed else 0
+    return 2 if missed and not args.goals_advisory else 0
 
 
 if __name__ == "__main__":

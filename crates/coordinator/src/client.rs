@@ -374,9 +374,17 @@ impl CoordinatorClient {
         // membership is lost (no heartbeat answered for a lease past the
         // lease, or the event stream broke), no answer is coming: the
         // outcome is unknown.
+        let request = grpc.commit(req);
+        tokio::pin!(request);
         let answer = tokio::select! {
-            answer = grpc.commit(req) => Some(answer),
-            _ = self.lost() => None,
+            biased;
+            answer = &mut request => Some(answer),
+            _ = self.lost() => {
+                // A coordinator that closes the stream (deposed, stopping)
+                // may still be answering: take an answer that follows at
+                // once over an unknown outcome.
+                tokio::time::timeout(COMMIT_ANSWER_GRACE, &mut request).await.ok()
+            }
         };
         match answer {
             Some(Ok(reply)) => Ok(reply.into_inner().lsn),
@@ -617,6 +625,10 @@ async fn follow(
         }
     }
 }
+
+/// How long a commit still waits for its answer once the membership is
+/// lost (see [`CoordinatorClient::commit`]).
+const COMMIT_ANSWER_GRACE: Duration = Duration::from_millis(250);
 
 /// Aborts a task when dropped (with the task that owns it).
 struct AbortOnDrop(JoinHandle<()>);

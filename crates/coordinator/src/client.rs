@@ -346,10 +346,10 @@ impl CoordinatorClient {
             timeout_ms: timeout.map_or(0, |t| t.as_millis().max(1) as u64),
         };
         let mut grpc = self.grpc.clone();
-        let reply = self.within_lease(async move { grpc.lock(req).await }).await;
+        let reply = self.while_member(async move { grpc.lock(req).await }).await;
         match reply {
             Some(reply) => Ok(reply?.into_inner()),
-            None => Err(self.lease_ran_out("waiting for locks")),
+            None => Err(self.gave_up("waiting for locks").await),
         }
     }
 
@@ -368,24 +368,9 @@ impl CoordinatorClient {
                 format!("{why}; whether the transaction committed is unknown"),
             )
         };
-        // Not bounded by the lease, as the other requests are: a coordinator
-        // busy with a large batch (this one, perhaps) answers heartbeats
-        // late, and the commit's answer is worth waiting for. Once the
-        // membership is lost (no heartbeat answered for a lease past the
-        // lease, or the event stream broke), no answer is coming: the
-        // outcome is unknown.
-        let request = grpc.commit(req);
-        tokio::pin!(request);
-        let answer = tokio::select! {
-            biased;
-            answer = &mut request => Some(answer),
-            _ = self.lost() => {
-                // A coordinator that closes the stream (deposed, stopping)
-                // may still be answering: take an answer that follows at
-                // once over an unknown outcome.
-                tokio::time::timeout(COMMIT_ANSWER_GRACE, &mut request).await.ok()
-            }
-        };
+        let answer = self
+            .while_member(async move { grpc.commit(req).await })
+            .await;
         match answer {
             Some(Ok(reply)) => Ok(reply.into_inner().lsn),
             // No answer from a coordinator: the request may have landed.
@@ -401,41 +386,36 @@ impl CoordinatorClient {
         }
     }
 
-    /// Runs a request to the coordinator while this frontend's lease holds:
-    /// `None` once the lease has run out (or the membership was lost) with
-    /// no answer. Cut off from the coordinator, a request can hang on a
-    /// dead link until TCP gives up; a frontend whose lease is over must
-    /// not make its client wait for that, since nothing it holds counts any
-    /// more. A lock wait longer than the lease is fine: heartbeats extend
-    /// the lease meanwhile, and the deadline moves with it.
-    async fn within_lease<T>(&self, request: impl std::future::Future<Output = T>) -> Option<T> {
+    /// Runs a request to the coordinator for as long as this membership
+    /// holds: `None` once it is lost (no heartbeat answered for a lease past
+    /// the lease, or the event stream broke) with no answer. Cut off from
+    /// the coordinator, a request can hang on a dead link until TCP gives
+    /// up; once the membership is gone, no answer is coming, and the
+    /// coordinator evicts this member (aborting its transactions, releasing
+    /// its locks). Not bounded by the lease itself: a coordinator busy
+    /// with a large batch answers heartbeats late, and a lock or commit
+    /// given up on then could still be granted (or applied) after the
+    /// frontend had moved on. A lock wait longer than the lease is fine:
+    /// heartbeats keep the membership meanwhile.
+    async fn while_member<T>(&self, request: impl std::future::Future<Output = T>) -> Option<T> {
         tokio::pin!(request);
-        loop {
-            let until = *self.shared.lease_until.lock().expect("lease lock");
-            let until = match until {
-                Some(until) if self.shared.lost.borrow().is_none() => until,
-                _ => return None,
-            };
-            tokio::select! {
-                answer = &mut request => return Some(answer),
-                _ = tokio::time::sleep_until(until.into()) => {
-                    if self.check_serving().is_err() {
-                        return None;
-                    }
-                }
+        tokio::select! {
+            biased;
+            answer = &mut request => Some(answer),
+            _ = self.lost() => {
+                // A coordinator that closes the stream (deposed, stopping)
+                // may still be answering: take an answer that follows at
+                // once.
+                tokio::time::timeout(ANSWER_GRACE, &mut request).await.ok()
             }
         }
     }
 
-    /// The error for a request cut short by the end of the lease.
-    fn lease_ran_out(&self, doing: &str) -> ClientError {
-        let why = match self.check_serving() {
-            Err(e) => e.message,
-            Ok(()) => "its lease ran out".to_string(),
-        };
+    /// The error for a request cut short by the loss of the membership.
+    async fn gave_up(&self, doing: &str) -> ClientError {
         ClientError::new(
             ErrorKind::NotMember,
-            format!("this frontend stopped {doing}: {why}"),
+            format!("this frontend stopped {doing}: {}", self.lost().await),
         )
     }
 
@@ -447,13 +427,13 @@ impl CoordinatorClient {
         };
         let mut grpc = self.grpc.clone();
         match self
-            .within_lease(async move { grpc.abort(req).await })
+            .while_member(async move { grpc.abort(req).await })
             .await
         {
             Some(reply) => reply.map(drop).map_err(Into::into),
-            // Past the lease the coordinator evicts this member, which
-            // aborts the transaction and releases its locks anyway.
-            None => Err(self.lease_ran_out("aborting")),
+            // The membership is gone: the coordinator evicts this member,
+            // which aborts the transaction and releases its locks anyway.
+            None => Err(self.gave_up("aborting").await),
         }
     }
 
@@ -467,9 +447,11 @@ impl CoordinatorClient {
         };
         let mut grpc = self.grpc.clone();
         let reply = self
-            .within_lease(async move { grpc.next_sequence_block(req).await })
-            .await
-            .ok_or_else(|| self.lease_ran_out("allocating sequence values"))?;
+            .while_member(async move { grpc.next_sequence_block(req).await })
+            .await;
+        let Some(reply) = reply else {
+            return Err(self.gave_up("allocating sequence values").await);
+        };
         let r = reply?.into_inner();
         Ok((r.first, r.last))
     }
@@ -626,9 +608,9 @@ async fn follow(
     }
 }
 
-/// How long a commit still waits for its answer once the membership is
-/// lost (see [`CoordinatorClient::commit`]).
-const COMMIT_ANSWER_GRACE: Duration = Duration::from_millis(250);
+/// How long a request still waits for its answer once the membership is
+/// lost (see `CoordinatorClient::while_member`).
+const ANSWER_GRACE: Duration = Duration::from_millis(250);
 
 /// Aborts a task when dropped (with the task that owns it).
 struct AbortOnDrop(JoinHandle<()>);

@@ -196,7 +196,8 @@ pub struct Core {
     history_floor: Lsn,
     committing: FxHashSet<TxnId>,
     /// The most recently aborted transactions, oldest first, so that a
-    /// commit arriving after its own transaction's abort is refused: a
+    /// commit or lock request arriving after its own transaction's abort is
+    /// refused: a
     /// frontend gives up on a commit that got no answer (its lease ran
     /// out) and aborts, and the two requests may reach the core in either
     /// order. The abort released the locks; the commit must not follow.
@@ -503,6 +504,15 @@ impl Core {
             let _ = reply.send(Err(status(
                 ErrorKind::InvalidArgument,
                 format!("transaction {txn} is committing"),
+            )));
+            return;
+        }
+        if self.aborted.contains(&txn) {
+            // Overtaken by its own abort (a request the frontend gave up
+            // on): granting it would leave locks no one will release.
+            let _ = reply.send(Err(status(
+                ErrorKind::Aborted,
+                format!("transaction {txn} was aborted before this lock request arrived"),
             )));
             return;
         }

@@ -5,7 +5,8 @@
 //! same root, created again) is not trusted, capacity holds, and deleted
 //! SSTs lose their files.
 
-use std::ops::Bound;
+mod common;
+
 use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use shoal_storage::cache::DiskCacheOptions;
 use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::object::{FailFilter, FaultConfig, FaultyStore, MetricsStore, Op};
 use shoal_storage::sst::SstOptions;
-use shoal_storage::{CommittedTxn, Direction, ErrorKind, Lsn, Write};
+use shoal_storage::{CommittedTxn, ErrorKind, Lsn, Write};
 
 /// An in-memory store whose GETs can be made to fail, with its requests
 /// counted on top.
@@ -86,20 +87,18 @@ async fn fill(objects: &Objects, tag: &str) -> Lsn {
 }
 
 async fn read_all(store: &Store, lsn: Lsn) -> shoal_storage::Result<Vec<(Bytes, Bytes)>> {
-    // Older versions in older SSTs are read too: the merge visits every page.
-    let rows = store
-        .scan(
-            (Bound::Unbounded, Bound::Unbounded),
-            lsn,
-            Direction::Forward,
-        )
-        .await?
-        .collect(usize::MAX)
-        .await?;
-    for (k, v) in rows.iter().step_by(17) {
-        assert_eq!(store.get(k, lsn).await?.as_ref(), Some(v));
-    }
-    Ok(rows)
+    common::read_all(store, lsn, 17).await
+}
+
+/// The store of `objects` under `db`, with its disk cache in `dir`.
+async fn open(objects: &Objects, dir: &FsPath, disk_bytes: u64) -> Store {
+    Store::open(
+        objects.store.clone(),
+        Path::from("db"),
+        options(Some(dir), disk_bytes),
+    )
+    .await
+    .unwrap()
 }
 
 fn page_files(dir: &FsPath) -> Vec<std::path::PathBuf> {
@@ -118,13 +117,7 @@ async fn a_restart_on_the_same_directory_reads_no_sst_object() {
     let dir = tempfile::tempdir().unwrap();
 
     // Cold: every page and SST tail comes from the object store.
-    let store = Store::open(
-        objects.store.clone(),
-        Path::from("db"),
-        options(Some(dir.path()), 1 << 30),
-    )
-    .await
-    .unwrap();
+    let store = open(&objects, dir.path(), 1 << 30).await;
     let before = objects.gets();
     let rows = read_all(&store, lsn).await.unwrap();
     let cold_gets = objects.gets() - before;
@@ -140,13 +133,7 @@ async fn a_restart_on_the_same_directory_reads_no_sst_object() {
     drop(store);
 
     // Warm: with every GET failing from here on, the SSTs read from disk.
-    let store = Store::open(
-        objects.store.clone(),
-        Path::from("db"),
-        options(Some(dir.path()), 1 << 30),
-    )
-    .await
-    .unwrap();
+    let store = open(&objects, dir.path(), 1 << 30).await;
     objects.faults.fail_all(FailFilter::Get);
     let before = objects.gets();
     assert_eq!(read_all(&store, lsn).await.unwrap(), rows);
@@ -170,14 +157,9 @@ async fn damaged_files_are_refetched_never_served() {
     let objects = Objects::new();
     let lsn = fill(&objects, "a").await;
     let dir = tempfile::tempdir().unwrap();
-    let open = || {
-        Store::open(
-            objects.store.clone(),
-            Path::from("db"),
-            options(Some(dir.path()), 1 << 30),
-        )
-    };
-    let rows = read_all(&open().await.unwrap(), lsn).await.unwrap();
+    let rows = read_all(&open(&objects, dir.path(), 1 << 30).await, lsn)
+        .await
+        .unwrap();
 
     // Flip one byte in the middle of every file, truncate one of them.
     let files = page_files(dir.path());
@@ -190,7 +172,7 @@ async fn damaged_files_are_refetched_never_served() {
     let bytes = std::fs::read(&files[0]).unwrap();
     std::fs::write(&files[0], &bytes[..bytes.len() - 9]).unwrap();
 
-    let store = open().await.unwrap();
+    let store = open(&objects, dir.path(), 1 << 30).await;
     let before = objects.gets();
     assert_eq!(read_all(&store, lsn).await.unwrap(), rows);
     let stats = store.cache().stats();
@@ -200,7 +182,7 @@ async fn damaged_files_are_refetched_never_served() {
     drop(store);
 
     // Refetched pages were written again: the next restart is warm.
-    let store = open().await.unwrap();
+    let store = open(&objects, dir.path(), 1 << 30).await;
     objects.faults.fail_all(FailFilter::Get);
     assert_eq!(read_all(&store, lsn).await.unwrap(), rows);
     assert_eq!(store.cache().stats().disk.errors, 0);
@@ -211,13 +193,7 @@ async fn a_directory_of_another_store_is_wiped_not_served() {
     let dir = tempfile::tempdir().unwrap();
     let first = Objects::new();
     let lsn = fill(&first, "first").await;
-    let store = Store::open(
-        first.store.clone(),
-        Path::from("db"),
-        options(Some(dir.path()), 1 << 30),
-    )
-    .await
-    .unwrap();
+    let store = open(&first, dir.path(), 1 << 30).await;
     read_all(&store, lsn).await.unwrap();
     drop(store);
     let warmed = page_files(dir.path()).len();
@@ -227,13 +203,7 @@ async fn a_directory_of_another_store_is_wiped_not_served() {
     // first one had been deleted and created again at the same URL).
     let second = Objects::new();
     let lsn = fill(&second, "second").await;
-    let store = Store::open(
-        second.store.clone(),
-        Path::from("db"),
-        options(Some(dir.path()), 1 << 30),
-    )
-    .await
-    .unwrap();
+    let store = open(&second, dir.path(), 1 << 30).await;
     assert_eq!(store.cache().stats().disk.entries, 0, "wiped on open");
     let rows = read_all(&store, lsn).await.unwrap();
     assert!(rows.iter().all(|(_, v)| v.starts_with(b"second-3-")));
@@ -259,13 +229,7 @@ async fn capacity_holds_and_deleted_ssts_lose_their_files() {
     let lsn = fill(&objects, "a").await;
     let dir = tempfile::tempdir().unwrap();
     let capacity = 8 * 1024;
-    let store = Store::open(
-        objects.store.clone(),
-        Path::from("db"),
-        options(Some(dir.path()), capacity),
-    )
-    .await
-    .unwrap();
+    let store = open(&objects, dir.path(), capacity).await;
     read_all(&store, lsn).await.unwrap();
     store.cache().run_pending_tasks().await;
     let on_disk: u64 = page_files(dir.path())
@@ -279,13 +243,7 @@ async fn capacity_holds_and_deleted_ssts_lose_their_files() {
 
     // The store's own compaction and garbage collection drop the files of
     // the SSTs they delete.
-    let store = Store::open(
-        objects.store.clone(),
-        Path::from("db"),
-        options(Some(dir.path()), 1 << 30),
-    )
-    .await
-    .unwrap();
+    let store = open(&objects, dir.path(), 1 << 30).await;
     let rows = read_all(&store, lsn).await.unwrap();
     let old: Vec<u64> = store.manifest().ssts().map(|s| s.id).collect();
     assert!(store.compact(lsn, true).await.unwrap());

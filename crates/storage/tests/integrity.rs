@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +13,7 @@ use object_store::{path::Path, ObjectStore, ObjectStoreExt, PutPayload};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::sst::SstOptions;
-use shoal_storage::{CommittedTxn, Direction, Error, Lsn, Write};
+use shoal_storage::{CommittedTxn, Error, Lsn, Write};
 
 fn options(epoch: u64) -> StoreOptions {
     StoreOptions {
@@ -133,24 +132,7 @@ async fn a_newer_epoch_fences_the_older_writer() {
 
 /// Reads every row and a few point gets at the newest snapshot.
 async fn read_all(store: &Store) -> shoal_storage::Result<Vec<(Bytes, Bytes)>> {
-    let lsn = store.last_lsn();
-    let rows = store
-        .scan(
-            (Bound::Unbounded, Bound::Unbounded),
-            lsn,
-            Direction::Forward,
-        )
-        .await?
-        .collect(usize::MAX)
-        .await?;
-    for (k, v) in rows.iter().step_by(7) {
-        assert_eq!(
-            store.get(k, lsn).await?.as_ref(),
-            Some(v),
-            "get agrees with scan"
-        );
-    }
-    Ok(rows)
+    common::read_all(store, store.last_lsn(), 7).await
 }
 
 #[tokio::test]

@@ -97,3 +97,31 @@ pub fn fast_retries() -> RetryConfig {
         max_backoff: Duration::from_millis(5),
     }
 }
+
+/// Every row of `store` at `lsn` by a full scan (which visits every page,
+/// older versions in older SSTs included), checked against a point get of
+/// every `step`-th row.
+#[allow(dead_code)]
+pub async fn read_all(
+    store: &shoal_storage::db::Store,
+    lsn: shoal_storage::Lsn,
+    step: usize,
+) -> shoal_storage::Result<Vec<(bytes::Bytes, bytes::Bytes)>> {
+    let rows = store
+        .scan(
+            (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded),
+            lsn,
+            shoal_storage::Direction::Forward,
+        )
+        .await?
+        .collect(usize::MAX)
+        .await?;
+    for (k, v) in rows.iter().step_by(step) {
+        assert_eq!(
+            store.get(k, lsn).await?.as_ref(),
+            Some(v),
+            "get agrees with scan"
+        );
+    }
+    Ok(rows)
+}

@@ -41,7 +41,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from cluster import Cluster  # noqa: E402
+from cluster import Cluster, http_status  # noqa: E402
 from test_failures import first_commit_after, wait_until  # noqa: E402
 from workload import Bank, Counter, Inserts, Stats, Workers  # noqa: E402
 
@@ -62,8 +62,6 @@ class Coordinators:
     def kill_active(self, timeout: float = 15) -> float | None:
         """kill -9 the active one; returns the seconds until the spare says
         it is active (None if it did not within `timeout`)."""
-        from cluster import http_status
-
         proc, _, _ = self.active
         spare, spare_port, spare_http = self.standby
         proc.kill()

@@ -62,7 +62,6 @@ def test_local_cluster_behind_haproxy(tmp_path):
     busy = [p for p in PORTS if port_in_use(p)]
     if busy:
         pytest.skip(f"ports {busy} are in use; the script needs deploy/haproxy.cfg's fixed ports")
-    tmp_path.mkdir(parents=True, exist_ok=True)
     store = store_url(tmp_path)
     env = {**os.environ, "SHOAL_BIN": binary(), "SHOAL_STORE": store, "RUST_LOG": "warn"}
     log = open(tmp_path / "script.log", "w")

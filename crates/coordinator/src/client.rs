@@ -379,10 +379,9 @@ impl CoordinatorClient {
                 status.message()
             ))),
             Some(Err(status)) => Err(status.into()),
-            None => Err(unknown(format!(
-                "this frontend stopped waiting for its commit: {}",
-                self.lost().await
-            ))),
+            None => Err(unknown(
+                self.gave_up("waiting for its commit").await.message,
+            )),
         }
     }
 

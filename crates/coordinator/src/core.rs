@@ -57,6 +57,14 @@ pub struct CoreConfig {
     /// whichever comes first. Sealing at once splits the committers into two
     /// groups that take turns, each waiting for two PUTs.
     pub max_batch_delay: Duration,
+    /// How many WAL PUTs may be in flight at once (1 to
+    /// [`shoal_storage::wal::MAX_PIPELINE`]): batch `n + 1` is sealed and
+    /// written while batch `n`'s PUT is still running, so the commit rate
+    /// is not bounded by committers / PUT latency. Batches still become
+    /// visible in LSN order. With 1, the batch gate (`max_batch_delay`)
+    /// decides when the next batch is sealed; with more, a batch is sealed
+    /// as soon as a PUT may start (more, smaller PUTs under load).
+    pub wal_pipeline: usize,
     /// How often timers (lock timeouts, leases, flush checks) run.
     pub tick: Duration,
     /// Sequence high-water marks are raised this many blocks ahead, so most
@@ -75,6 +83,7 @@ impl Default for CoreConfig {
             max_batch_bytes: 8 << 20,
             max_transaction_bytes: 512 << 20,
             max_batch_delay: Duration::from_millis(5),
+            wal_pipeline: 4,
             tick: Duration::from_millis(10),
             sequence_cache_blocks: 16,
             subscriber_queue: 4096,
@@ -104,6 +113,8 @@ pub enum Command {
     Status(Reply<pb::StatusResponse>),
     /// Internal: a batch's WAL write finished.
     WalDone(u64, Result<(), StorageError>),
+    /// [`Store::repair_wal`] finished.
+    WalRepaired(Result<(), StorageError>),
     /// Internal: a flush (and maybe compaction) finished.
     Flushed(Result<(u64, Lsn), StorageError>),
     /// Internal: the batch gate after a WAL write has passed.
@@ -181,7 +192,13 @@ pub struct Core {
     subscribers: HashMap<MemberId, EventSender>,
     open: OpenBatch,
     sealed: BTreeMap<u64, SealedBatch>,
-    wal_in_flight: bool,
+    /// The sealed batches whose WAL PUT started, in LSN order, until their
+    /// outcome has been handed to [`Visibility`] (in that order, so that a
+    /// batch counts as durable only once every earlier one is).
+    pipeline: VecDeque<PipelinedWrite>,
+    /// A WAL PUT failed: no batch is sealed until the pipeline has drained
+    /// and [`Store::repair_wal`] has voided the failed segments.
+    wal_repair: WalRepair,
     /// Closed for `max_batch_delay` after each WAL write (see there).
     gate_open: bool,
     /// While the gate is closed, the open batch size that opens it early.
@@ -211,8 +228,22 @@ pub struct Core {
     stopped: Option<String>,
     tx: mpsc::Sender<Command>,
     metrics: Arc<CoordinatorMetrics>,
-    /// When the WAL write in flight started.
-    wal_started: Instant,
+}
+
+/// One WAL PUT of [`Core::pipeline`].
+struct PipelinedWrite {
+    batch_id: u64,
+    started: Instant,
+    /// Its outcome, once the PUT ended.
+    done: Option<Result<(), StorageError>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WalRepair {
+    None,
+    /// A PUT failed; the repair starts once the pipeline is empty.
+    Needed,
+    Running,
 }
 
 impl Core {
@@ -257,7 +288,8 @@ impl Core {
             subscribers: HashMap::new(),
             open: OpenBatch::default(),
             sealed: BTreeMap::new(),
-            wal_in_flight: false,
+            pipeline: VecDeque::new(),
+            wal_repair: WalRepair::None,
             gate_open: true,
             gate_target: 0,
             next_batch_id: 1,
@@ -274,7 +306,6 @@ impl Core {
             stopped: None,
             tx,
             metrics,
-            wal_started: Instant::now(),
         }
     }
 
@@ -352,6 +383,7 @@ impl Core {
                 let _ = reply.send(Ok(self.status()));
             }
             Command::WalDone(batch_id, result) => self.wal_done(batch_id, result),
+            Command::WalRepaired(result) => self.wal_repaired(result),
             Command::GateOpen => self.gate_open = true,
             Command::Flushed(result) => self.flushed(result),
             Command::LeaderChecked {
@@ -676,12 +708,19 @@ impl Core {
         });
     }
 
-    /// Seals the open batch if the WAL is idle (or the batch is full).
+    /// Seals the open batch if a WAL PUT may start.
     fn maybe_seal(&mut self) {
-        if self.wal_in_flight || self.stopped.is_some() || self.vis.is_halted() {
+        if self.pipeline.len() >= self.cfg.wal_pipeline
+            || self.wal_repair != WalRepair::None
+            || self.stopped.is_some()
+            || self.vis.is_halted()
+        {
             return;
         }
-        if !self.gate_open && self.open.txns.len() < self.gate_target {
+        if self.cfg.wal_pipeline <= 1
+            && !self.gate_open
+            && self.open.txns.len() < self.gate_target
+        {
             return;
         }
         if self.open.txns.is_empty()
@@ -766,57 +805,140 @@ impl Core {
             },
         );
         self.apply_visibility(effects);
-        self.wal_in_flight = true;
-        self.wal_started = Instant::now();
+        self.pipeline.push_back(PipelinedWrite {
+            batch_id,
+            started: Instant::now(),
+            done: None,
+        });
+        let n_txns = txns.len();
+        let reserved = match self.store.reserve(txns, open.sequences) {
+            Ok(reserved) => reserved,
+            Err(e) => {
+                self.wal_done(batch_id, Err(e));
+                return;
+            }
+        };
         let store = self.store.clone();
         let tx = self.tx.clone();
-        let sequences = open.sequences;
-        let span = tracing::debug_span!("wal_write", batch_id, txns = txns.len());
+        let span = tracing::debug_span!(
+            "wal_write",
+            batch_id,
+            segment = reserved.segment,
+            txns = n_txns
+        );
         tokio::spawn(
             async move {
-                let result = store.append(txns, sequences).await.map(drop);
+                let result = store.write_reserved(reserved).await.map(drop);
                 let _ = tx.send(Command::WalDone(batch_id, result)).await;
             }
             .instrument(span),
         );
     }
 
+    /// A WAL PUT ended. Outcomes are handed on in LSN order: a batch is
+    /// durable only once every earlier one is, and a failed one fails every
+    /// later one (their PUTs may land, but the repair voids them).
     fn wal_done(&mut self, batch_id: u64, result: Result<(), StorageError>) {
-        self.wal_in_flight = false;
-        let written = self.sealed.get(&batch_id).map_or(0, |b| b.committers.len());
-        self.gate_target = self.open.txns.len() + written;
-        self.close_gate();
+        let Some(write) = self.pipeline.iter_mut().find(|w| w.batch_id == batch_id) else {
+            return;
+        };
         self.metrics
             .wal_put_seconds
-            .observe(secs(self.wal_started.elapsed()));
-        let effects = match result {
-            Ok(()) => {
-                if let Some(sealed) = self.sealed.get(&batch_id) {
-                    for &(seq, hwm) in &sealed.sequences {
-                        if let Some(s) = self.sequences.get_mut(&seq) {
-                            s.durable_hwm = s.durable_hwm.max(hwm);
+            .observe(secs(write.started.elapsed()));
+        if let Err(StorageError::Fenced { object }) = &result {
+            // Decisive whatever came before: another coordinator leads.
+            let object = object.clone();
+            let effects = self.vis.wal_fenced(batch_id);
+            self.apply_visibility(effects);
+            self.stop(format!(
+                "lost the WAL race at {object}: another coordinator leads"
+            ));
+            return;
+        }
+        write.done = Some(result);
+        while self.pipeline.front().is_some_and(|w| w.done.is_some()) {
+            let Some(write) = self.pipeline.pop_front() else {
+                break;
+            };
+            let Some(result) = write.done else { break };
+            if self.wal_repair != WalRepair::None {
+                // Already failed with an earlier batch.
+                continue;
+            }
+            let effects = match result {
+                Ok(()) => {
+                    if let Some(sealed) = self.sealed.get(&write.batch_id) {
+                        for &(seq, hwm) in &sealed.sequences {
+                            if let Some(s) = self.sequences.get_mut(&seq) {
+                                s.durable_hwm = s.durable_hwm.max(hwm);
+                            }
                         }
                     }
+                    self.vis.wal_written(write.batch_id)
                 }
-                self.vis.wal_written(batch_id)
+                Err(e) => {
+                    tracing::warn!(batch_id = write.batch_id, error = %e, "WAL write failed");
+                    self.wal_repair = WalRepair::Needed;
+                    self.vis.wal_failed(write.batch_id, e.to_string())
+                }
+            };
+            self.apply_visibility(effects);
+            if self.stopped.is_some() {
+                return;
+            }
+        }
+        if self.cfg.wal_pipeline <= 1 {
+            let written = self.sealed.get(&batch_id).map_or(0, |b| b.committers.len());
+            self.gate_target = self.open.txns.len() + written;
+            self.close_gate();
+        }
+        self.maybe_repair();
+    }
+
+    /// Starts the WAL repair once a failed PUT's pipeline has drained.
+    fn maybe_repair(&mut self) {
+        if self.wal_repair != WalRepair::Needed || !self.pipeline.is_empty() {
+            return;
+        }
+        self.wal_repair = WalRepair::Running;
+        let store = self.store.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = store.repair_wal().await;
+            let _ = tx.send(Command::WalRepaired(result)).await;
+        });
+    }
+
+    fn wal_repaired(&mut self, result: Result<(), StorageError>) {
+        match result {
+            Ok(()) => {
+                self.wal_repair = WalRepair::None;
+                // The failed batches were answered; later ones may go on.
+                if !self.vis.is_fenced() {
+                    let _ = self.vis.reset();
+                }
             }
             Err(StorageError::Fenced { object }) => {
-                let effects = self.vis.wal_fenced(batch_id);
+                let effects = self.vis.wal_fenced(0);
                 self.apply_visibility(effects);
                 self.stop(format!(
                     "lost the WAL race at {object}: another coordinator leads"
                 ));
-                return;
             }
             Err(e) => {
-                tracing::warn!(batch_id, error = %e, "WAL write failed");
-                self.vis.wal_failed(batch_id, e.to_string())
+                // The store is still failing: try again shortly. Commits
+                // wait meanwhile (the leadership check stops this
+                // coordinator if it is deposed).
+                tracing::warn!(error = %e, "WAL repair failed; retrying");
+                let tx = self.tx.clone();
+                let store = self.store.clone();
+                self.wal_repair = WalRepair::Running;
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let result = store.repair_wal().await;
+                    let _ = tx.send(Command::WalRepaired(result)).await;
+                });
             }
-        };
-        self.apply_visibility(effects);
-        if self.vis.is_halted() && !self.vis.is_fenced() {
-            // The failed batches were answered; later ones may go on.
-            let _ = self.vis.reset();
         }
     }
 

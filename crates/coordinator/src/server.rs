@@ -353,7 +353,7 @@ pub async fn run(
     // The epoch-change record: takes the next WAL segment number, so the
     // previous leader's next append loses the race and it stops.
     store
-        .append(vec![], vec![])
+        .begin_epoch()
         .await
         .map_err(|e| format!("write the epoch-change record: {e}"))?;
     // Frontends' disk caches are tied to the store's id; made here, they

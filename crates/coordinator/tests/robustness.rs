@@ -1544,3 +1544,74 @@ async fn a_failed_batch_does_not_discard_an_earlier_durable_pending_batch() {
     drop(a);
     coord.shutdown().await;
 }
+
+/// With several WAL PUTs in flight, the second batch's PUT fails: it and
+/// every later batch fail (their PUTs land, but the repair voids them),
+/// the first commits, and commits go on afterwards. The store, reopened,
+/// holds exactly the commits that were acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_put_in_the_pipeline_fails_it_and_later_batches_only() {
+    let (coord, faults, inner) = start_faulty(CoordinatorOptions::default()).await;
+    let a = Arc::new(
+        CoordinatorClient::join(&coord.endpoint, 1, "a", 0, None)
+            .await
+            .expect("join a"),
+    );
+    faults.set_put_latency(Duration::from_millis(200));
+    faults.fail_nth(2, FailFilter::Put);
+    // Four commits 20 ms apart: each is its own batch, all four PUTs are in
+    // flight at once (the default pipeline holds four).
+    let mut commits = Vec::new();
+    for i in 1..=4u64 {
+        let a = a.clone();
+        commits.push(tokio::spawn(async move {
+            a.commit(txn(1, i), vec![Write::put(format!("k{i}"), "v")])
+                .await
+        }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut outcomes = Vec::new();
+    for c in commits {
+        outcomes.push(c.await.expect("task"));
+    }
+    let first = *outcomes[0].as_ref().expect("the first batch commits");
+    for (i, r) in outcomes.iter().enumerate().skip(1) {
+        let err = r.as_ref().expect_err("later batches fail");
+        assert_eq!(
+            err.kind,
+            Some(ErrorKind::CommitFailed),
+            "commit {}: {err}",
+            i + 1
+        );
+    }
+    faults.set_put_latency(Duration::ZERO);
+    let kept = a
+        .commit(txn(1, 5), vec![Write::put("k5", "v")])
+        .await
+        .expect("commits go on after the repair");
+    assert!(kept > first);
+    drop(a);
+    coord.shutdown().await;
+
+    // Batches 3 and 4 had landed: a jump record voids them.
+    let wal = shoal_storage::wal::Wal::new(
+        inner.clone(),
+        shoal_storage::layout::Layout::new(Path::from("db")),
+    );
+    let log = wal.read_from(1, usize::MAX).await.expect("read the WAL");
+    assert!(
+        log.segments.iter().any(|(_, s)| s.continue_at.is_some()),
+        "a jump record skips the void segments: {:?}",
+        log.segments.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    let store = reopen(inner).await;
+    let at = store.last_lsn();
+    assert_eq!(at, kept);
+    for (key, present) in [("k1", true), ("k2", false), ("k3", false), ("k4", false), ("k5", true)] {
+        assert_eq!(
+            store.get(key.as_bytes(), at).await.expect("get").is_some(),
+            present,
+            "{key}"
+        );
+    }
+}

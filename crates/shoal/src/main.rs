@@ -176,8 +176,15 @@ enum Command {
         /// once as many committers as the last batch had are waiting, or
         /// after this many milliseconds. Longer means fewer, larger WAL
         /// PUTs (cheaper on S3) and slower commits at low load.
+        /// Only with `--wal-pipeline 1`.
         #[arg(long, default_value_t = 5, env = "SHOAL_BATCH_DELAY_MS")]
         batch_delay_ms: u64,
+        /// Group commit: how many WAL PUTs may be in flight at once (1 to
+        /// 64). More lets the commit rate exceed committers / PUT latency on
+        /// a slow store, at the price of more, smaller PUTs under load;
+        /// batches still become visible in commit order.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64), env = "SHOAL_WAL_PIPELINE")]
+        wal_pipeline: u64,
         /// Group commit: the most one batch (one WAL PUT) holds, in bytes of
         /// keys and values; a larger transaction is a batch of its own.
         #[arg(long, default_value_t = 8 << 20, value_parser = clap::value_parser!(u64).range(1..), env = "SHOAL_BATCH_MAX_BYTES")]
@@ -341,6 +348,7 @@ struct CoordinatorArgs {
     http: Option<String>,
     batch_delay: Duration,
     batch_max_bytes: usize,
+    wal_pipeline: usize,
     fault_put_latency: Duration,
     fault_put_error_rate: f64,
 }
@@ -355,6 +363,7 @@ impl Default for CoordinatorArgs {
             http: None,
             batch_delay: CoreConfig::default().max_batch_delay,
             batch_max_bytes: CoreConfig::default().max_batch_bytes,
+            wal_pipeline: CoreConfig::default().wal_pipeline,
             fault_put_latency: Duration::ZERO,
             fault_put_error_rate: 0.0,
         }
@@ -370,6 +379,7 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
         http,
         batch_delay,
         batch_max_bytes,
+        wal_pipeline,
         fault_put_latency,
         fault_put_error_rate,
     } = args;
@@ -405,6 +415,7 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
     core.leader_lease = lease;
     core.max_batch_delay = batch_delay;
     core.max_batch_bytes = batch_max_bytes;
+    core.wal_pipeline = wal_pipeline;
     let opts = CoordinatorOptions {
         core,
         store: StoreOptions {
@@ -573,6 +584,7 @@ async fn run(command: Command) -> Result<()> {
             http,
             batch_delay_ms,
             batch_max_bytes,
+            wal_pipeline,
             fault_put_latency_ms,
             fault_put_error_rate,
         } => {
@@ -585,6 +597,7 @@ async fn run(command: Command) -> Result<()> {
                 http,
                 batch_delay: Duration::from_millis(batch_delay_ms),
                 batch_max_bytes: usize::try_from(batch_max_bytes).unwrap_or(usize::MAX),
+                wal_pipeline: wal_pipeline as usize,
                 fault_put_latency: Duration::from_millis(fault_put_latency_ms),
                 fault_put_error_rate,
             };

@@ -2,15 +2,18 @@
 //! (the coordinator) appends batches and runs flushes and compactions; any
 //! number of readers read at snapshot LSNs.
 //!
-//! Concurrency: appends serialize on the WAL lock; a flush holds it only to
-//! freeze the active memtable; flushes, compactions and manifest publishes
-//! each have their own lock, so a long compaction never blocks commits.
-//! Readers take an `Arc<State>` (manifest + memtables) and never block.
+//! Concurrency: an append reserves its segment number under the WAL cursor's
+//! lock and then PUTs without it, so several appends may be in flight (see
+//! [`Store::reserve`]); durable segments are applied to the memtable in
+//! segment order. A flush holds the cursor's lock only to freeze the active
+//! memtable; flushes, compactions and manifest publishes each have their own
+//! lock, so a long compaction never blocks commits. Readers take an
+//! `Arc<State>` (manifest + memtables) and never block.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex as SyncMutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,7 +29,7 @@ use crate::manifest::{Manifest, ManifestStore};
 use crate::memtable::Memtable;
 use crate::sst::{SstInfo, SstOptions, SstStore, SstWriter};
 use crate::types::{CommittedTxn, Direction, Entry, Lsn};
-use crate::wal::{Wal, WalSegment};
+use crate::wal::{Wal, WalSegment, MAX_PIPELINE};
 
 /// Tunables of a [`Store`].
 #[derive(Clone, Debug)]
@@ -109,11 +112,26 @@ async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64) -> Result<Replayed> 
     let mut last_lsn = manifest.flushed_lsn;
     let mut sequences = manifest.sequences.clone();
     let mut next_segment = manifest.wal_segment.max(1);
+    let mut newest_epoch = 0;
     loop {
-        let segs = wal.read_from(next_segment, 64).await?;
-        let Some((last, _)) = segs.last() else { break };
-        let end = *last + 1;
-        for (_, seg) in segs {
+        let read = wal.read_from(next_segment, 64).await?;
+        if read.segments.is_empty() {
+            break;
+        }
+        for (n, seg) in read.segments {
+            if seg.epoch < newest_epoch {
+                // Epoch-change records jump past every PUT the fenced leader
+                // may still have had in flight, so this cannot happen; if it
+                // did, the segment never counted for anybody.
+                tracing::warn!(
+                    segment = n,
+                    epoch = seg.epoch,
+                    newest_epoch,
+                    "skipping a WAL segment of a fenced epoch"
+                );
+                continue;
+            }
+            newest_epoch = seg.epoch;
             fenced |= seg.epoch > epoch;
             let txns: Vec<CommittedTxn> = seg
                 .txns
@@ -126,7 +144,7 @@ async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64) -> Result<Replayed> 
                 raise(&mut sequences, s, hwm);
             }
         }
-        next_segment = end;
+        next_segment = read.next;
     }
     Ok(Replayed {
         memtable: mem,
@@ -139,10 +157,31 @@ async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64) -> Result<Replayed> 
 
 /// The writer's position in the WAL.
 struct WalCursor {
-    /// The number the next segment gets.
+    /// The number the next reserved segment gets.
     next_segment: u64,
-    /// Sequence high-water marks including every appended segment.
+    /// The last LSN of the last reserved segment.
+    reserved_lsn: Lsn,
+    /// The log's next segment after the applied ones: everything before it
+    /// is durable and in the memtables.
+    applied_next: u64,
+    /// Durable segments waiting for an earlier one to be written.
+    written: BTreeMap<u64, WalSegment>,
+    /// Reserved segments whose PUT has not finished.
+    outstanding: usize,
+    /// The lowest segment whose PUT failed since the last
+    /// [`Store::repair_wal`]: nothing may be reserved until then.
+    failed: Option<u64>,
+    /// Sequence high-water marks including every applied segment.
     sequences: BTreeMap<u64, u64>,
+}
+
+/// A WAL segment whose number and LSNs are fixed ([`Store::reserve`]) and
+/// whose PUT is yet to be made ([`Store::write_reserved`]).
+#[derive(Debug)]
+pub struct ReservedSegment {
+    /// Its segment number.
+    pub segment: u64,
+    seg: WalSegment,
 }
 
 /// A versioned key-value store on an object store. See the module docs.
@@ -156,13 +195,13 @@ pub struct Store {
     state: RwLock<Arc<State>>,
     /// The highest LSN appended or applied.
     last_lsn: AtomicU64,
-    /// The number the next WAL segment this writer appends gets (a copy of
-    /// the cursor's, readable without its lock).
+    /// The log's next segment after the applied ones (a copy of the
+    /// cursor's `applied_next`, readable without its lock).
     next_segment: AtomicU64,
     /// Set once any write lost a create-if-absent race: this writer must
     /// stop, another one owns the store.
     fenced: AtomicBool,
-    cursor: Mutex<WalCursor>,
+    cursor: SyncMutex<WalCursor>,
     flush_lock: Mutex<()>,
     pub(crate) compaction_lock: Mutex<()>,
     publish_lock: Mutex<()>,
@@ -246,8 +285,13 @@ impl Store {
             last_lsn: AtomicU64::new(last_lsn),
             next_segment: AtomicU64::new(next_segment),
             fenced: AtomicBool::new(fenced),
-            cursor: Mutex::new(WalCursor {
+            cursor: SyncMutex::new(WalCursor {
                 next_segment,
+                reserved_lsn: last_lsn,
+                applied_next: next_segment,
+                written: BTreeMap::new(),
+                outstanding: 0,
+                failed: None,
                 sequences,
             }),
             flush_lock: Mutex::new(()),
@@ -283,28 +327,244 @@ impl Store {
 
     /// Durably appends one group-commit batch as the next WAL segment, then
     /// makes it readable (at its LSNs) in the memtable. Returns the segment
-    /// number. LSNs must be strictly increasing and above [`Store::last_lsn`].
+    /// number. LSNs must be strictly increasing and above every reserved
+    /// segment's. [`Store::reserve`] and [`Store::write_reserved`] in one,
+    /// for a writer with one append at a time.
     pub async fn append(&self, txns: Vec<CommittedTxn>, sequences: Vec<(u64, u64)>) -> Result<u64> {
-        let mut cursor = self.cursor.lock().await;
+        let reserved = self.reserve(txns, sequences)?;
+        self.write_reserved(reserved).await
+    }
+
+    /// Fixes the next WAL segment for a batch: its number, and its LSNs'
+    /// place in the log. Its PUT ([`Store::write_reserved`]) may then run
+    /// concurrently with those of other reserved segments, at most
+    /// [`MAX_PIPELINE`] ahead of the first one not yet durable. Segments
+    /// become readable in the memtables in segment order, each once it and
+    /// every earlier one are durable.
+    ///
+    /// After a failed PUT nothing can be reserved until
+    /// [`Store::repair_wal`] has voided it and every later one.
+    pub fn reserve(
+        &self,
+        txns: Vec<CommittedTxn>,
+        sequences: Vec<(u64, u64)>,
+    ) -> Result<ReservedSegment> {
         self.check_fenced()?;
+        let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
+        if let Some(failed) = cursor.failed {
+            return Err(Error::InvalidInput(format!(
+                "the WAL write of segment {failed} failed: it must be repaired before the next append"
+            )));
+        }
+        let segment = cursor.next_segment;
+        if segment >= cursor.applied_next + MAX_PIPELINE {
+            return Err(Error::InvalidInput(format!(
+                "WAL segment {segment} would be more than {MAX_PIPELINE} ahead of the first one not yet durable ({})",
+                cursor.applied_next
+            )));
+        }
         let seg = WalSegment::new(
             self.opts.epoch,
             self.opts.timeline,
-            self.last_lsn(),
+            cursor.reserved_lsn,
             txns,
             sequences,
         )?;
-        let n = cursor.next_segment;
-        let written = self.wal.append(n, &seg).await;
-        self.settle_create(written, &seg, self.wal.read(n), &self.wal.path(n))
-            .await?;
-        cursor.next_segment = n + 1;
-        self.next_segment.store(n + 1, Ordering::Release);
-        for &(s, hwm) in &seg.sequences {
-            raise(&mut cursor.sequences, s, hwm);
+        cursor.next_segment = segment + 1;
+        cursor.reserved_lsn = seg.last_lsn;
+        cursor.outstanding += 1;
+        Ok(ReservedSegment { segment, seg })
+    }
+
+    /// PUTs a reserved segment (create-if-absent). Returns its number once
+    /// it is durable; it is readable in the memtables once every earlier
+    /// segment is too. [`Error::Fenced`] if another writer owns the segment
+    /// number: this writer must stop. Any other error leaves the WAL
+    /// needing [`Store::repair_wal`] (done here already when no other
+    /// segment is in flight and this was the last one reserved: its number
+    /// is simply used again).
+    pub async fn write_reserved(&self, reserved: ReservedSegment) -> Result<u64> {
+        let ReservedSegment { segment, seg } = reserved;
+        let written = self.wal.append(segment, &seg).await;
+        let result = self
+            .settle_create(written, &seg, self.wal.read(segment), &self.wal.path(segment))
+            .await;
+        let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
+        cursor.outstanding -= 1;
+        match result {
+            Ok(()) => {
+                if cursor.failed.is_none_or(|failed| segment < failed) {
+                    cursor.written.insert(segment, seg);
+                    self.apply_written(&mut cursor);
+                }
+                // Past a failed segment it is void: it never counts.
+                Ok(segment)
+            }
+            Err(e) => {
+                if !matches!(e, Error::Fenced { .. }) {
+                    let failed = cursor.failed.map_or(segment, |f| f.min(segment));
+                    cursor.failed = Some(failed);
+                    if cursor.outstanding == 0 && cursor.next_segment == failed + 1 {
+                        self.rewind(&mut cursor, failed);
+                    }
+                }
+                Err(e)
+            }
         }
-        self.apply(&seg.txns);
-        Ok(n)
+    }
+
+    /// Whether no reserved segment's PUT is still in flight.
+    pub fn wal_idle(&self) -> bool {
+        self.cursor.lock().expect("WAL cursor poisoned").outstanding == 0
+    }
+
+    /// After a failed WAL PUT, once no other is in flight: makes the log go
+    /// on as if the failed segment and every later one reserved had never
+    /// been written (their PUTs may still have landed; they are void). A
+    /// failed last segment is just numbered again; otherwise a jump record
+    /// at the failed number skips them all. Nothing to do (Ok) when no PUT
+    /// failed. On an error it may be called again.
+    pub async fn repair_wal(&self) -> Result<()> {
+        self.check_fenced()?;
+        let (failed, continue_at, prev_lsn) = {
+            let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
+            let Some(failed) = cursor.failed else {
+                return Ok(());
+            };
+            if cursor.outstanding > 0 {
+                return Err(Error::InvalidInput(
+                    "the WAL can only be repaired once no write is in flight".into(),
+                ));
+            }
+            if cursor.next_segment == failed + 1 {
+                self.rewind(&mut cursor, failed);
+                return Ok(());
+            }
+            (failed, cursor.next_segment, self.last_lsn())
+        };
+        let jump = WalSegment::jump(
+            self.opts.epoch,
+            self.opts.timeline,
+            prev_lsn,
+            failed,
+            continue_at,
+        );
+        let written = self.wal.append(failed, &jump).await;
+        self.settle_create(written, &jump, self.wal.read(failed), &self.wal.path(failed))
+            .await?;
+        let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
+        cursor.written.clear();
+        cursor.failed = None;
+        cursor.applied_next = continue_at;
+        cursor.reserved_lsn = prev_lsn;
+        self.next_segment.store(continue_at, Ordering::Release);
+        tracing::info!(
+            segment = failed,
+            continue_at,
+            "voided WAL segments after a failed write"
+        );
+        Ok(())
+    }
+
+    /// Writes the epoch-change record of this writer's epoch at the end of
+    /// the log: a jump record [`MAX_PIPELINE`] ahead, so that no PUT still
+    /// in flight from the previous leader can land inside the log. That
+    /// leader's next write then loses its race and it stops. If one of its
+    /// PUTs lands first, its segment is read into the memtables (a segment
+    /// durable before the record is part of the log) and the record goes
+    /// after it. Returns the record's segment number.
+    pub async fn begin_epoch(&self) -> Result<u64> {
+        loop {
+            self.check_fenced()?;
+            let (at, prev_lsn) = {
+                let cursor = self.cursor.lock().expect("WAL cursor poisoned");
+                if cursor.outstanding > 0 || cursor.next_segment != cursor.applied_next {
+                    return Err(Error::InvalidInput(
+                        "an epoch-change record must be the writer's first append".into(),
+                    ));
+                }
+                (cursor.next_segment, self.last_lsn())
+            };
+            let continue_at = at + MAX_PIPELINE;
+            let record =
+                WalSegment::jump(self.opts.epoch, self.opts.timeline, prev_lsn, at, continue_at);
+            let found = match self.wal.append(at, &record).await {
+                Ok(()) => None,
+                Err(Error::Fenced { .. }) => self.wal.read(at).await?,
+                Err(e) => match self.wal.read(at).await {
+                    Ok(Some(found)) => Some(found),
+                    Ok(None) | Err(_) => return Err(e),
+                },
+            };
+            match found {
+                Some(found) if found != record => {
+                    if found.epoch >= self.opts.epoch {
+                        self.fenced.store(true, Ordering::Release);
+                        return Err(Error::Fenced {
+                            object: self.wal.path(at).to_string(),
+                        });
+                    }
+                    // The previous leader's PUT landed first.
+                    self.catch_up_wal(at).await?;
+                }
+                _ => {
+                    let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
+                    cursor.next_segment = continue_at;
+                    cursor.applied_next = continue_at;
+                    cursor.reserved_lsn = prev_lsn;
+                    self.next_segment.store(continue_at, Ordering::Release);
+                    return Ok(at);
+                }
+            }
+        }
+    }
+
+    /// Reads the log from segment `from` on into the memtables, for a writer
+    /// that has appended nothing yet.
+    async fn catch_up_wal(&self, from: u64) -> Result<()> {
+        let read = self.wal.read_from(from, usize::MAX).await?;
+        if read.segments.iter().any(|(_, s)| s.epoch > self.opts.epoch) {
+            self.fenced.store(true, Ordering::Release);
+            return Err(Error::Fenced {
+                object: self.wal.path(from).to_string(),
+            });
+        }
+        let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
+        for (_, seg) in &read.segments {
+            for &(s, hwm) in &seg.sequences {
+                raise(&mut cursor.sequences, s, hwm);
+            }
+            self.apply(&seg.txns);
+        }
+        cursor.next_segment = read.next;
+        cursor.applied_next = read.next;
+        cursor.reserved_lsn = self.last_lsn();
+        self.next_segment.store(read.next, Ordering::Release);
+        tracing::info!(from, next = read.next, "read the previous leader's last WAL segments");
+        Ok(())
+    }
+
+    /// Applies the durable segments that follow the applied ones, in order.
+    fn apply_written(&self, cursor: &mut WalCursor) {
+        while let Some(seg) = cursor.written.remove(&cursor.applied_next) {
+            for &(s, hwm) in &seg.sequences {
+                raise(&mut cursor.sequences, s, hwm);
+            }
+            self.apply(&seg.txns);
+            cursor.applied_next = seg.continue_at.unwrap_or(cursor.applied_next + 1);
+        }
+        self.next_segment
+            .store(cursor.applied_next, Ordering::Release);
+    }
+
+    /// Numbers the next segment `failed` again: it and nothing after it was
+    /// reserved, and no PUT is in flight.
+    fn rewind(&self, cursor: &mut WalCursor, failed: u64) {
+        debug_assert_eq!(cursor.applied_next, failed);
+        cursor.next_segment = failed;
+        cursor.failed = None;
+        cursor.written.clear();
+        cursor.reserved_lsn = self.last_lsn();
     }
 
     /// Applies committed transactions to the memtable only: for holders of
@@ -391,7 +651,11 @@ impl Store {
 
     /// Sequence high-water marks, including every appended segment.
     pub async fn sequences(&self) -> BTreeMap<u64, u64> {
-        self.cursor.lock().await.sequences.clone()
+        self.cursor
+            .lock()
+            .expect("WAL cursor poisoned")
+            .sequences
+            .clone()
     }
 
     /// The page cache (for its metrics).
@@ -465,7 +729,7 @@ impl Store {
         // Freeze under the WAL lock, so the frozen memtables hold exactly the
         // segments before `next_segment` and nothing is appended meanwhile.
         let (frozen, flushed_lsn, wal_segment, sequences) = {
-            let cursor = self.cursor.lock().await;
+            let cursor = self.cursor.lock().expect("WAL cursor poisoned");
             let mut guard = self.state.write().expect("state lock poisoned");
             if guard.memtables.iter().all(|m| m.is_empty()) {
                 return Ok(false);
@@ -480,7 +744,7 @@ impl Store {
             (
                 frozen,
                 self.last_lsn(),
-                cursor.next_segment,
+                cursor.applied_next,
                 cursor.sequences.clone(),
             )
         };

@@ -4,8 +4,20 @@
 //!
 //! Encoding (little endian), followed by a CRC32C of everything before it:
 //! `magic u32 | version u32 | epoch u64 | timeline u64 | first_lsn u64 |
-//! last_lsn u64 | n_txns u32 | txn* | n_sequences u32 | (seq u64, hwm u64)*`,
-//! where `txn = lsn u64 | n_writes u32 | (key bytes, value opt_bytes)*`.
+//! last_lsn u64 | [continue_at u64] | n_txns u32 | txn* | n_sequences u32 |
+//! (seq u64, hwm u64)*`, where `txn = lsn u64 | n_writes u32 | (key bytes,
+//! value opt_bytes)*`. Version 1 has no `continue_at`; version 2 (written
+//! only for segments that have one) does.
+//!
+//! Segments are written by a pipeline: up to [`MAX_PIPELINE`] PUTs may be in
+//! flight, so the object store can hold segment `n + 1` while `n` is still
+//! missing. A reader reads up to the first missing number. A *jump record*
+//! (an empty segment with `continue_at`) says the log goes on at
+//! `continue_at`, and every segment numbered in between is void: a writer
+//! writes one where its pipeline failed (the later PUTs in flight may still
+//! land, and must never count), and a new leader writes its epoch-change
+//! record as one, `MAX_PIPELINE` ahead, so that no PUT still in flight from
+//! the leader it fences can land inside the log.
 
 use std::sync::Arc;
 
@@ -21,6 +33,14 @@ use crate::types::{CommittedTxn, Lsn, Write};
 
 const MAGIC: u32 = 0x5348_574c; // "SHWL"
 const FORMAT_VERSION: u32 = 1;
+/// The format of segments with a `continue_at`.
+const FORMAT_VERSION_JUMP: u32 = 2;
+
+/// The most WAL PUTs a writer may have in flight: a writer only writes
+/// segment `n` once every segment below `n - MAX_PIPELINE + 1` is durable.
+/// This is part of the format's contract (epoch-change records jump this
+/// far), so it can only grow with a format change.
+pub const MAX_PIPELINE: u64 = 64;
 
 /// One WAL segment: a run of committed transactions with consecutive,
 /// strictly increasing LSNs, plus any sequence high-water marks raised in
@@ -38,6 +58,9 @@ pub struct WalSegment {
     /// `(sequence id, high-water mark)`: no value at or below a mark may be
     /// handed out again, also after a restart.
     pub sequences: Vec<(u64, u64)>,
+    /// A jump record's: the number of the log's next segment. Segments
+    /// numbered between this one and it are void.
+    pub continue_at: Option<u64>,
 }
 
 impl WalSegment {
@@ -67,17 +90,39 @@ impl WalSegment {
             last_lsn: last,
             txns,
             sequences,
+            continue_at: None,
         })
+    }
+
+    /// A jump record written as segment `at`: an empty segment after LSN
+    /// `prev_lsn` saying the log continues at segment `continue_at`.
+    pub fn jump(epoch: u64, timeline: u64, prev_lsn: Lsn, at: u64, continue_at: u64) -> Self {
+        debug_assert!(continue_at > at);
+        WalSegment {
+            epoch,
+            timeline,
+            first_lsn: prev_lsn + 1,
+            last_lsn: prev_lsn,
+            txns: Vec::new(),
+            sequences: Vec::new(),
+            continue_at: Some(continue_at),
+        }
     }
 
     pub fn encode(&self) -> Bytes {
         let mut e = Encoder::with_capacity(64 + self.encoded_payload_hint());
         e.u32(MAGIC);
-        e.u32(FORMAT_VERSION);
+        e.u32(match self.continue_at {
+            None => FORMAT_VERSION,
+            Some(_) => FORMAT_VERSION_JUMP,
+        });
         e.u64(self.epoch);
         e.u64(self.timeline);
         e.u64(self.first_lsn);
         e.u64(self.last_lsn);
+        if let Some(next) = self.continue_at {
+            e.u64(next);
+        }
         e.u32(self.txns.len() as u32);
         for t in &self.txns {
             e.u64(t.lsn);
@@ -110,13 +155,17 @@ impl WalSegment {
             return Err(d.corrupt("not a WAL segment (bad magic)"));
         }
         let version = d.u32()?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_JUMP {
             return Err(d.corrupt(format!("unsupported WAL format version {version}")));
         }
         let epoch = d.u64()?;
         let timeline = d.u64()?;
         let first_lsn = d.u64()?;
         let last_lsn = d.u64()?;
+        let continue_at = match version {
+            FORMAT_VERSION_JUMP => Some(d.u64()?),
+            _ => None,
+        };
         let n = d.count(12)?;
         let mut txns = Vec::with_capacity(n);
         for _ in 0..n {
@@ -136,8 +185,12 @@ impl WalSegment {
             sequences.push((d.u64()?, d.u64()?));
         }
         d.finish()?;
-        let seg = WalSegment::new(epoch, timeline, first_lsn.wrapping_sub(1), txns, sequences)
+        let mut seg = WalSegment::new(epoch, timeline, first_lsn.wrapping_sub(1), txns, sequences)
             .map_err(|e| Error::corrupt(object, e.to_string()))?;
+        if continue_at.is_some() && !seg.txns.is_empty() {
+            return Err(Error::corrupt(object, "a jump record holds transactions"));
+        }
+        seg.continue_at = continue_at;
         if seg.first_lsn != first_lsn || seg.last_lsn != last_lsn {
             return Err(Error::corrupt(
                 object,
@@ -185,25 +238,42 @@ impl Wal {
         }
     }
 
-    /// Reads segments `first, first + 1, ...` in order, up to the first one
-    /// that does not exist (segments are written without gaps), at most
-    /// `limit` of them. Fetches a few ahead concurrently.
-    pub async fn read_from(&self, first: u64, limit: usize) -> Result<Vec<(u64, WalSegment)>> {
-        let mut out = Vec::new();
+    /// Reads the log from segment `first` on, in order, up to the first
+    /// number that does not exist, at most `limit` segments, following jump
+    /// records over void segments. Fetches a few ahead concurrently.
+    pub async fn read_from(&self, first: u64, limit: usize) -> Result<WalRead> {
+        let mut segments = Vec::new();
         let mut next = first;
-        while out.len() < limit {
-            let want = READ_AHEAD.min((limit - out.len()) as u64);
+        'read: while segments.len() < limit {
+            let want = READ_AHEAD.min((limit - segments.len()) as u64);
             let reads = join_all((next..next + want).map(|n| self.read(n))).await;
+            let start = next;
             for (i, r) in reads.into_iter().enumerate() {
-                match r? {
-                    Some(seg) => out.push((next + i as u64, seg)),
-                    None => return Ok(out),
+                let n = start + i as u64;
+                let Some(seg) = r? else {
+                    next = n;
+                    break 'read;
+                };
+                next = seg.continue_at.unwrap_or(n + 1);
+                let jumped = seg.continue_at.is_some();
+                segments.push((n, seg));
+                if jumped {
+                    // The rest of this read-ahead is void.
+                    continue 'read;
                 }
             }
-            next += want;
         }
-        Ok(out)
+        Ok(WalRead { segments, next })
     }
+}
+
+/// What [`Wal::read_from`] read.
+#[derive(Debug)]
+pub struct WalRead {
+    /// The segments of the log, with their numbers, in order.
+    pub segments: Vec<(u64, WalSegment)>,
+    /// The number the log's next segment will have.
+    pub next: u64,
 }
 
 #[cfg(test)]
@@ -277,11 +347,50 @@ mod tests {
         wal.append(2, &seg(1, &[2, 3])).await.unwrap();
         let err = wal.append(2, &seg(1, &[2])).await.unwrap_err();
         assert!(matches!(err, Error::Fenced { .. }), "{err}");
-        let segs = wal.read_from(1, usize::MAX).await.unwrap();
-        assert_eq!(segs.len(), 2);
-        assert_eq!(segs[1].1.last_lsn, 3);
+        let read = wal.read_from(1, usize::MAX).await.unwrap();
+        assert_eq!(read.segments.len(), 2);
+        assert_eq!(read.segments[1].1.last_lsn, 3);
+        assert_eq!(read.next, 3);
         assert!(wal.read(3).await.unwrap().is_none());
-        assert_eq!(wal.read_from(2, 1).await.unwrap().len(), 1);
+        let one = wal.read_from(2, 1).await.unwrap();
+        assert_eq!((one.segments.len(), one.next), (1, 3));
+        // A segment past the gap is not part of the log (yet).
+        wal.append(4, &seg(3, &[4])).await.unwrap();
+        assert_eq!(wal.read_from(1, usize::MAX).await.unwrap().next, 3);
+    }
+
+    #[tokio::test]
+    async fn reads_follow_jump_records_over_void_segments() {
+        let wal = Wal::new(Arc::new(InMemory::new()), Layout::new(Path::default()));
+        wal.append(1, &seg(0, &[1])).await.unwrap();
+        // 2 is missing; 3 and 12 landed from a pipeline whose 2 failed.
+        wal.append(3, &seg(2, &[3])).await.unwrap();
+        wal.append(12, &seg(3, &[4])).await.unwrap();
+        assert_eq!(wal.read_from(1, usize::MAX).await.unwrap().next, 2);
+        // The writer voids 2..=20 with a jump record at 2.
+        let jump = WalSegment::jump(3, 1, 1, 2, 21);
+        wal.append(2, &jump).await.unwrap();
+        wal.append(21, &seg(1, &[2])).await.unwrap();
+        let read = wal.read_from(1, usize::MAX).await.unwrap();
+        let numbers: Vec<u64> = read.segments.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, vec![1, 2, 21]);
+        assert_eq!(read.next, 22);
+        assert_eq!(read.segments[1].1, jump);
+        let lsns: Vec<Lsn> = read.segments.iter().map(|(_, s)| s.last_lsn).collect();
+        assert_eq!(lsns, vec![1, 1, 2]);
+        // Limits count segments of the log, not void ones.
+        let two = wal.read_from(1, 2).await.unwrap();
+        assert_eq!((two.segments.len(), two.next), (2, 21));
+    }
+
+    #[test]
+    fn jump_records_round_trip_and_plain_segments_keep_version_1() {
+        let jump = WalSegment::jump(7, 2, 41, 9, 9 + MAX_PIPELINE);
+        let buf = jump.encode();
+        assert_eq!(u32::from_le_bytes(buf[4..8].try_into().unwrap()), 2);
+        assert_eq!(WalSegment::decode("w", buf).unwrap(), jump);
+        let plain = seg(0, &[1]).encode();
+        assert_eq!(u32::from_le_bytes(plain[4..8].try_into().unwrap()), 1);
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shoal_storage::{CommittedTxn, Lsn, Write};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use tonic::Status;
@@ -90,9 +90,18 @@ struct Shared {
     lost: watch::Sender<Option<String>>,
 }
 
+/// A call for the `Pipe` stream and where its reply goes.
+type PipedCall = (
+    pb::pipe_call::Call,
+    oneshot::Sender<Result<pb::pipe_reply::Reply, Status>>,
+);
+
 /// A joined frontend's connection to the coordinator.
 pub struct CoordinatorClient {
     grpc: Grpc<Channel>,
+    /// Lock, commit and abort calls go out on one `Pipe` stream
+    /// ([`run_pipe`]).
+    pipe: mpsc::UnboundedSender<PipedCall>,
     member: MemberId,
     shared: Arc<Shared>,
     visible: watch::Receiver<Lsn>,
@@ -191,13 +200,16 @@ impl CoordinatorClient {
             shared.clone(),
             follow_hooks.oldest_snapshot,
         ));
+        let (pipe, calls) = mpsc::unbounded_channel();
+        let piping = tokio::spawn(run_pipe(grpc.clone(), calls));
         let client = CoordinatorClient {
             grpc,
+            pipe,
             member,
             shared,
             visible,
             joined_manifest: joined.manifest_version,
-            tasks: vec![events, heartbeats],
+            tasks: vec![events, heartbeats, piping],
         };
         // Serve nothing before the first lease arrives and the catch-up
         // events up to the visible LSN at join time have been applied.
@@ -345,10 +357,11 @@ impl CoordinatorClient {
             policy: policy as i32,
             timeout_ms: timeout.map_or(0, |t| t.as_millis().max(1) as u64),
         };
-        let mut grpc = self.grpc.clone();
-        let reply = self.while_member(async move { grpc.lock(req).await }).await;
-        match reply {
-            Some(reply) => Ok(reply?.into_inner()),
+        let call = self.piped(pb::pipe_call::Call::Lock(req));
+        match self.while_member(call).await {
+            Some(Ok(pb::pipe_reply::Reply::Lock(reply))) => Ok(reply),
+            Some(Ok(other)) => Err(unexpected(&other)),
+            Some(Err(status)) => Err(status.into()),
             None => Err(self.gave_up("waiting for locks").await),
         }
     }
@@ -361,7 +374,6 @@ impl CoordinatorClient {
             txn: Some(txn_pb(txn)),
             writes: writes.iter().map(Into::into).collect(),
         };
-        let mut grpc = self.grpc.clone();
         let unknown = |why: String| {
             ClientError::new(
                 ErrorKind::OutcomeUnknown,
@@ -369,10 +381,11 @@ impl CoordinatorClient {
             )
         };
         let answer = self
-            .while_member(async move { grpc.commit(req).await })
+            .while_member(self.piped(pb::pipe_call::Call::Commit(req)))
             .await;
         match answer {
-            Some(Ok(reply)) => Ok(reply.into_inner().lsn),
+            Some(Ok(pb::pipe_reply::Reply::Commit(reply))) => Ok(reply.lsn),
+            Some(Ok(other)) => Err(unexpected(&other)),
             // No answer from a coordinator: the request may have landed.
             Some(Err(status)) if ErrorKind::of(&status).is_none() => Err(unknown(format!(
                 "the commit request to the coordinator failed: {}",
@@ -410,6 +423,24 @@ impl CoordinatorClient {
         }
     }
 
+    /// Sends `call` on the `Pipe` stream; its reply, or the status the
+    /// unary RPC would have failed with.
+    fn piped(
+        &self,
+        call: pb::pipe_call::Call,
+    ) -> impl std::future::Future<Output = Result<pb::pipe_reply::Reply, Status>> {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.pipe.send((call, reply));
+        async move {
+            if sent.is_err() {
+                return Err(Status::unavailable("the coordinator stream is closed"));
+            }
+            answer
+                .await
+                .unwrap_or_else(|_| Err(Status::unavailable("the coordinator stream ended")))
+        }
+    }
+
     /// The error for a request cut short by the loss of the membership.
     async fn gave_up(&self, doing: &str) -> ClientError {
         ClientError::new(
@@ -424,12 +455,13 @@ impl CoordinatorClient {
             member: Some(crate::core::member_pb(self.member)),
             txn: Some(txn_pb(txn)),
         };
-        let mut grpc = self.grpc.clone();
         match self
-            .while_member(async move { grpc.abort(req).await })
+            .while_member(self.piped(pb::pipe_call::Call::Abort(req)))
             .await
         {
-            Some(reply) => reply.map(drop).map_err(Into::into),
+            Some(Ok(pb::pipe_reply::Reply::Abort(_))) => Ok(()),
+            Some(Ok(other)) => Err(unexpected(&other)),
+            Some(Err(status)) => Err(status.into()),
             // The membership is gone: the coordinator evicts this member,
             // which aborts the transaction and releases its locks anyway.
             None => Err(self.gave_up("aborting").await),
@@ -463,6 +495,77 @@ impl CoordinatorClient {
             .status(pb::StatusRequest {})
             .await?
             .into_inner())
+    }
+}
+
+/// A reply of the wrong type for its call: a coordinator bug.
+fn unexpected(reply: &pb::pipe_reply::Reply) -> ClientError {
+    ClientError::new(
+        ErrorKind::InvalidArgument,
+        format!("the coordinator answered with the wrong reply: {reply:?}"),
+    )
+}
+
+/// Runs the `Pipe` stream: sends every call queued meanwhile in one
+/// message and hands each reply to its caller. Calls without a reply when
+/// the stream breaks fail with a status carrying no kind, as a broken
+/// unary call would (a commit's outcome is then unknown); so do later ones.
+async fn run_pipe(mut grpc: Grpc<Channel>, mut calls: mpsc::UnboundedReceiver<PipedCall>) {
+    use std::collections::HashMap;
+    let (requests, outbound) = mpsc::channel::<pb::PipeRequest>(64);
+    let opened = grpc
+        .pipe(tokio_stream::wrappers::ReceiverStream::new(outbound))
+        .await;
+    let mut waiting: HashMap<u64, oneshot::Sender<Result<pb::pipe_reply::Reply, Status>>> =
+        HashMap::new();
+    let why = match opened {
+        Err(status) => format!("could not open the coordinator stream: {}", status.message()),
+        Ok(response) => {
+            let mut inbound = response.into_inner();
+            let mut next_id = 0u64;
+            loop {
+                tokio::select! {
+                    call = calls.recv() => {
+                        let Some(first) = call else { return };
+                        let mut batch = Vec::new();
+                        let mut next = Some(first);
+                        while let Some((call, reply)) = next {
+                            next_id += 1;
+                            waiting.insert(next_id, reply);
+                            batch.push(pb::PipeCall { id: next_id, call: Some(call) });
+                            next = if batch.len() < 1024 { calls.try_recv().ok() } else { None };
+                        }
+                        if requests.send(pb::PipeRequest { calls: batch }).await.is_err() {
+                            break "the coordinator stream closed".to_string();
+                        }
+                    }
+                    message = inbound.message() => match message {
+                        Ok(Some(response)) => {
+                            for r in response.replies {
+                                let reply = match r.reply {
+                                    Some(pb::pipe_reply::Reply::Error(e)) => {
+                                        Err(crate::error::pipe_status(e))
+                                    }
+                                    Some(reply) => Ok(reply),
+                                    None => Err(Status::internal("an empty reply")),
+                                };
+                                if let Some(to) = waiting.remove(&r.id) {
+                                    let _ = to.send(reply);
+                                }
+                            }
+                        }
+                        Ok(None) => break "the coordinator ended the stream".to_string(),
+                        Err(status) => break format!("the coordinator stream failed: {}", status.message()),
+                    },
+                }
+            }
+        }
+    };
+    for (_, to) in waiting.drain() {
+        let _ = to.send(Err(Status::unavailable(why.clone())));
+    }
+    while let Some((_, to)) = calls.recv().await {
+        let _ = to.send(Err(Status::unavailable(why.clone())));
     }
 }
 

@@ -6,6 +6,7 @@ use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 
 use crate::locks::LockError;
+use crate::proto as pb;
 
 /// The metadata key carrying an [`ErrorKind`].
 pub const ERROR_KIND_KEY: &str = "shoal-error";
@@ -69,6 +70,11 @@ impl ErrorKind {
     /// The kind a status carries, if it came from a coordinator.
     pub fn of(status: &Status) -> Option<ErrorKind> {
         let name = status.metadata().get(ERROR_KIND_KEY)?.to_str().ok()?;
+        ErrorKind::named(name)
+    }
+
+    /// The kind whose [`ErrorKind::name`] is `name`.
+    pub fn named(name: &str) -> Option<ErrorKind> {
         [
             ErrorKind::InvalidArgument,
             ErrorKind::NotMember,
@@ -92,6 +98,24 @@ pub fn status(kind: ErrorKind, message: impl Into<String>) -> Status {
     s.metadata_mut()
         .insert(ERROR_KIND_KEY, MetadataValue::from_static(kind.name()));
     s
+}
+
+/// A status as a [`pb::PipeError`], for a reply on the `Pipe` stream.
+pub fn pipe_error(s: &Status) -> pb::PipeError {
+    pb::PipeError {
+        code: s.code() as i32,
+        message: s.message().to_string(),
+        kind: ErrorKind::of(s).map(ErrorKind::name).unwrap_or_default().to_string(),
+    }
+}
+
+/// The status a [`pb::PipeError`] stands for: the one the unary RPC would
+/// have failed with.
+pub fn pipe_status(e: pb::PipeError) -> Status {
+    match ErrorKind::named(&e.kind) {
+        Some(kind) => status(kind, e.message),
+        None => Status::new(Code::from_i32(e.code), e.message),
+    }
 }
 
 /// The status for a failed lock request.

@@ -29,6 +29,119 @@ pub struct CoordinatorService {
 }
 
 impl CoordinatorService {
+    async fn do_lock(&self, req: pb::LockRequest) -> Result<pb::LockResponse, Status> {
+        let member = member_id(req.member.as_ref())?;
+        let txn = txn_id(req.txn.as_ref())?;
+        let locks = req
+            .locks
+            .iter()
+            .map(lock_request)
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = match pb::WaitPolicy::try_from(req.policy) {
+            Ok(pb::WaitPolicy::Wait) => WaitPolicy::Wait {
+                timeout: (req.timeout_ms > 0).then(|| Duration::from_millis(req.timeout_ms)),
+            },
+            Ok(pb::WaitPolicy::NoWait) => WaitPolicy::NoWait,
+            Ok(pb::WaitPolicy::SkipLocked) => WaitPolicy::SkipLocked,
+            Err(_) => {
+                return Err(status(
+                    ErrorKind::InvalidArgument,
+                    format!("unknown wait policy {}", req.policy),
+                ))
+            }
+        };
+        let request_id = req.request_id;
+        self.ask(|reply| {
+            Command::Lock(LockCall {
+                member,
+                txn,
+                request_id,
+                locks,
+                policy,
+                reply,
+            })
+        })
+        .await
+    }
+
+    async fn do_commit(&self, req: pb::CommitRequest) -> Result<pb::CommitResponse, Status> {
+        let member = member_id(req.member.as_ref())?;
+        let txn = txn_id(req.txn.as_ref())?;
+        let writes: Vec<Write> = req.writes.into_iter().map(Into::into).collect();
+        let lsn: Lsn = self
+            .ask(|r| Command::Commit(member, txn, writes, r))
+            .await?;
+        Ok(pb::CommitResponse { lsn })
+    }
+
+    async fn do_abort(&self, req: pb::AbortRequest) -> Result<pb::AbortResponse, Status> {
+        let member = member_id(req.member.as_ref())?;
+        let txn = txn_id(req.txn.as_ref())?;
+        self.tx
+            .send(Command::Abort(member, txn))
+            .await
+            .map_err(|_| status(ErrorKind::Unavailable, "the coordinator is stopping"))?;
+        Ok(pb::AbortResponse {})
+    }
+
+    /// Serves one `Pipe` stream: runs every call as its unary RPC would,
+    /// concurrently, and sends replies as they are ready, all that are
+    /// ready in one message. It ends when the core stops. A clean end of the inbound stream lets the
+    /// calls in progress finish; a broken one drops them, as a broken
+    /// connection drops unary calls.
+    async fn serve_pipe(
+        self,
+        mut inbound: tonic::Streaming<pb::PipeRequest>,
+        replies: mpsc::Sender<Result<pb::PipeResponse, Status>>,
+    ) {
+        use futures::stream::FuturesUnordered;
+        use futures::{FutureExt, StreamExt};
+        let mut running = FuturesUnordered::new();
+        let mut open = true;
+        loop {
+            tokio::select! {
+                message = inbound.message(), if open => match message {
+                    Ok(Some(request)) => {
+                        for call in request.calls {
+                            running.push(self.clone().pipe_call(call));
+                        }
+                    }
+                    Ok(None) => open = false,
+                    Err(_) => return,
+                },
+                Some(first) = running.next(), if !running.is_empty() => {
+                    let mut ready = vec![first];
+                    while let Some(Some(reply)) = running.next().now_or_never() {
+                        ready.push(reply);
+                    }
+                    let response = pb::PipeResponse { replies: ready };
+                    if replies.send(Ok(response)).await.is_err() {
+                        return;
+                    }
+                }
+                // The core stopped (deposed, shutting down): end the
+                // stream, as the server ends its unary calls.
+                () = self.tx.closed() => return,
+                else => return,
+            }
+        }
+    }
+
+    async fn pipe_call(self, call: pb::PipeCall) -> pb::PipeReply {
+        use pb::pipe_call::Call;
+        use pb::pipe_reply::Reply;
+        let reply = match call.call {
+            Some(Call::Lock(req)) => self.do_lock(req).await.map(Reply::Lock),
+            Some(Call::Commit(req)) => self.do_commit(req).await.map(Reply::Commit),
+            Some(Call::Abort(req)) => self.do_abort(req).await.map(Reply::Abort),
+            None => Err(status(ErrorKind::InvalidArgument, "a pipe call names no request")),
+        };
+        pb::PipeReply {
+            id: call.id,
+            reply: Some(reply.unwrap_or_else(|s| Reply::Error(crate::error::pipe_error(&s)))),
+        }
+    }
+
     async fn ask<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, Status>>) -> Command,
@@ -144,68 +257,33 @@ impl Coordinator for CoordinatorService {
         &self,
         req: Request<pb::LockRequest>,
     ) -> Result<Response<pb::LockResponse>, Status> {
-        let req = req.into_inner();
-        let member = member_id(req.member.as_ref())?;
-        let txn = txn_id(req.txn.as_ref())?;
-        let locks = req
-            .locks
-            .iter()
-            .map(lock_request)
-            .collect::<Result<Vec<_>, _>>()?;
-        let policy = match pb::WaitPolicy::try_from(req.policy) {
-            Ok(pb::WaitPolicy::Wait) => WaitPolicy::Wait {
-                timeout: (req.timeout_ms > 0).then(|| Duration::from_millis(req.timeout_ms)),
-            },
-            Ok(pb::WaitPolicy::NoWait) => WaitPolicy::NoWait,
-            Ok(pb::WaitPolicy::SkipLocked) => WaitPolicy::SkipLocked,
-            Err(_) => {
-                return Err(status(
-                    ErrorKind::InvalidArgument,
-                    format!("unknown wait policy {}", req.policy),
-                ))
-            }
-        };
-        let request_id = req.request_id;
-        self.ask(|reply| {
-            Command::Lock(LockCall {
-                member,
-                txn,
-                request_id,
-                locks,
-                policy,
-                reply,
-            })
-        })
-        .await
-        .map(Response::new)
+        self.do_lock(req.into_inner()).await.map(Response::new)
     }
 
     async fn commit(
         &self,
         req: Request<pb::CommitRequest>,
     ) -> Result<Response<pb::CommitResponse>, Status> {
-        let req = req.into_inner();
-        let member = member_id(req.member.as_ref())?;
-        let txn = txn_id(req.txn.as_ref())?;
-        let writes: Vec<Write> = req.writes.into_iter().map(Into::into).collect();
-        let lsn: Lsn = self
-            .ask(|r| Command::Commit(member, txn, writes, r))
-            .await?;
-        Ok(Response::new(pb::CommitResponse { lsn }))
+        self.do_commit(req.into_inner()).await.map(Response::new)
     }
 
     async fn abort(
         &self,
         req: Request<pb::AbortRequest>,
     ) -> Result<Response<pb::AbortResponse>, Status> {
-        let req = req.into_inner();
-        let member = member_id(req.member.as_ref())?;
-        let txn = txn_id(req.txn.as_ref())?;
-        self.tx
-            .send(Command::Abort(member, txn))
-            .await
-            .map_err(|_| status(ErrorKind::Unavailable, "the coordinator is stopping"))?;
-        Ok(Response::new(pb::AbortResponse {}))
+        self.do_abort(req.into_inner()).await.map(Response::new)
+    }
+
+    type PipeStream = ReceiverStream<Result<pb::PipeResponse, Status>>;
+
+    async fn pipe(
+        &self,
+        req: Request<tonic::Streaming<pb::PipeRequest>>,
+    ) -> Result<Response<Self::PipeStream>, Status> {
+        let inbound = req.into_inner();
+        let (replies, stream) = mpsc::channel(64);
+        tokio::spawn(self.clone().serve_pipe(inbound, replies));
+        Ok(Response::new(ReceiverStream::new(stream)))
     }
 
     async fn leave(

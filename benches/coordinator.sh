@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The coordinator benchmark: commits/s and p50/p99 commit latency with 1, 8
-# and 64 concurrent committers, over gRPC against a real `shoal coordinator`
+# and 64 concurrent committers (and 128 on the slow store), over gRPC against
+# a real `shoal coordinator`
 # process, on a local directory store and on an in-memory store with 10 ms
 # added to every PUT (a slow object store: group commit must not be bounded
 # by PUT latency). Also the coordinator's CPU time per commit and per lock
@@ -57,7 +58,7 @@ PY
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for c in 1 8 64; do run file "file://$dir/file-$c" 0 "$c" commit; done
-for c in 1 8 64; do run memory+10ms "memory://" 10 "$c" commit; done
+for c in 1 8 64 128; do run memory+10ms "memory://" 10 "$c" commit; done
 for c in 1 8 64; do run file "file://$dir/lock-$c" 0 "$c" lock; done
 echo "]" >> "$out"
 echo "results: $out"

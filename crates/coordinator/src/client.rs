@@ -519,7 +519,10 @@ async fn run_pipe(mut grpc: Grpc<Channel>, mut calls: mpsc::UnboundedReceiver<Pi
     let mut waiting: HashMap<u64, oneshot::Sender<Result<pb::pipe_reply::Reply, Status>>> =
         HashMap::new();
     let why = match opened {
-        Err(status) => format!("could not open the coordinator stream: {}", status.message()),
+        Err(status) => format!(
+            "could not open the coordinator stream: {}",
+            status.message()
+        ),
         Ok(response) => {
             let mut inbound = response.into_inner();
             let mut next_id = 0u64;

@@ -717,9 +717,7 @@ impl Core {
         {
             return;
         }
-        if self.cfg.wal_pipeline <= 1
-            && !self.gate_open
-            && self.open.txns.len() < self.gate_target
+        if self.cfg.wal_pipeline <= 1 && !self.gate_open && self.open.txns.len() < self.gate_target
         {
             return;
         }

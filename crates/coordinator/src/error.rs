@@ -105,7 +105,10 @@ pub fn pipe_error(s: &Status) -> pb::PipeError {
     pb::PipeError {
         code: s.code() as i32,
         message: s.message().to_string(),
-        kind: ErrorKind::of(s).map(ErrorKind::name).unwrap_or_default().to_string(),
+        kind: ErrorKind::of(s)
+            .map(ErrorKind::name)
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 

@@ -134,7 +134,10 @@ impl CoordinatorService {
             Some(Call::Lock(req)) => self.do_lock(req).await.map(Reply::Lock),
             Some(Call::Commit(req)) => self.do_commit(req).await.map(Reply::Commit),
             Some(Call::Abort(req)) => self.do_abort(req).await.map(Reply::Abort),
-            None => Err(status(ErrorKind::InvalidArgument, "a pipe call names no request")),
+            None => Err(status(
+                ErrorKind::InvalidArgument,
+                "a pipe call names no request",
+            )),
         };
         pb::PipeReply {
             id: call.id,

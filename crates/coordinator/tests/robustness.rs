@@ -1607,7 +1607,13 @@ async fn a_failed_put_in_the_pipeline_fails_it_and_later_batches_only() {
     let store = reopen(inner).await;
     let at = store.last_lsn();
     assert_eq!(at, kept);
-    for (key, present) in [("k1", true), ("k2", false), ("k3", false), ("k4", false), ("k5", true)] {
+    for (key, present) in [
+        ("k1", true),
+        ("k2", false),
+        ("k3", false),
+        ("k4", false),
+        ("k5", true),
+    ] {
         assert_eq!(
             store.get(key.as_bytes(), at).await.expect("get").is_some(),
             present,

@@ -387,7 +387,12 @@ impl Store {
         let ReservedSegment { segment, seg } = reserved;
         let written = self.wal.append(segment, &seg).await;
         let result = self
-            .settle_create(written, &seg, self.wal.read(segment), &self.wal.path(segment))
+            .settle_create(
+                written,
+                &seg,
+                self.wal.read(segment),
+                &self.wal.path(segment),
+            )
             .await;
         let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
         cursor.outstanding -= 1;
@@ -450,8 +455,13 @@ impl Store {
             continue_at,
         );
         let written = self.wal.append(failed, &jump).await;
-        self.settle_create(written, &jump, self.wal.read(failed), &self.wal.path(failed))
-            .await?;
+        self.settle_create(
+            written,
+            &jump,
+            self.wal.read(failed),
+            &self.wal.path(failed),
+        )
+        .await?;
         let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
         cursor.written.clear();
         cursor.failed = None;
@@ -486,8 +496,13 @@ impl Store {
                 (cursor.next_segment, self.last_lsn())
             };
             let continue_at = at + MAX_PIPELINE;
-            let record =
-                WalSegment::jump(self.opts.epoch, self.opts.timeline, prev_lsn, at, continue_at);
+            let record = WalSegment::jump(
+                self.opts.epoch,
+                self.opts.timeline,
+                prev_lsn,
+                at,
+                continue_at,
+            );
             let found = match self.wal.append(at, &record).await {
                 Ok(()) => None,
                 Err(Error::Fenced { .. }) => self.wal.read(at).await?,
@@ -540,7 +555,11 @@ impl Store {
         cursor.applied_next = read.next;
         cursor.reserved_lsn = self.last_lsn();
         self.next_segment.store(read.next, Ordering::Release);
-        tracing::info!(from, next = read.next, "read the previous leader's last WAL segments");
+        tracing::info!(
+            from,
+            next = read.next,
+            "read the previous leader's last WAL segments"
+        );
         Ok(())
     }
 

@@ -61,7 +61,9 @@ async fn segments_written_out_of_order_become_readable_in_order() {
     let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let store = open(&objects, 1).await;
     let r1 = store.reserve(txn(1, "a"), vec![]).expect("reserve 1");
-    let r2 = store.reserve(txn(2, "b"), vec![(7, 100)]).expect("reserve 2");
+    let r2 = store
+        .reserve(txn(2, "b"), vec![(7, 100)])
+        .expect("reserve 2");
     let r3 = store.reserve(txn(3, "c"), vec![]).expect("reserve 3");
     assert_eq!((r1.segment, r2.segment, r3.segment), (1, 2, 3));
     assert!(!store.wal_idle());
@@ -116,7 +118,9 @@ async fn a_failed_segment_voids_every_later_one_even_those_that_landed() {
     store.append(txn(1, "a"), vec![]).await.expect("append 1");
 
     let r2 = store.reserve(txn(2, "b"), vec![]).expect("reserve 2");
-    let r3 = store.reserve(txn(3, "c"), vec![(5, 50)]).expect("reserve 3");
+    let r3 = store
+        .reserve(txn(3, "c"), vec![(5, 50)])
+        .expect("reserve 3");
     let r4 = store.reserve(txn(4, "d"), vec![]).expect("reserve 4");
     faults.fail_nth(1, FailFilter::Put);
     let err = store.write_reserved(r2).await.expect_err("segment 2 fails");
@@ -124,7 +128,11 @@ async fn a_failed_segment_voids_every_later_one_even_those_that_landed() {
     // The later PUTs land, but they follow a failed segment.
     store.write_reserved(r3).await.expect("segment 3 lands");
     store.write_reserved(r4).await.expect("segment 4 lands");
-    assert_eq!(store.last_lsn(), 1, "nothing after the failed segment counts");
+    assert_eq!(
+        store.last_lsn(),
+        1,
+        "nothing after the failed segment counts"
+    );
     assert!(store.sequences().await.is_empty());
     let err = store
         .reserve(txn(5, "e"), vec![])
@@ -135,7 +143,10 @@ async fn a_failed_segment_voids_every_later_one_even_those_that_landed() {
     );
 
     store.repair_wal().await.expect("repair");
-    let n = store.append(txn(10, "e"), vec![]).await.expect("append after the repair");
+    let n = store
+        .append(txn(10, "e"), vec![])
+        .await
+        .expect("append after the repair");
     assert_eq!(n, 5, "the log goes on after the void segments");
     assert_eq!(log_numbers(&inner).await, vec![1, 2, 5]);
 
@@ -171,7 +182,10 @@ async fn a_failed_last_segment_is_numbered_again() {
         .await
         .expect_err("the PUT fails");
     // Nothing else was in flight: no repair needed, the number is reused.
-    assert_eq!(store.append(txn(2, "kept"), vec![]).await.expect("append"), 1);
+    assert_eq!(
+        store.append(txn(2, "kept"), vec![]).await.expect("append"),
+        1
+    );
     store.repair_wal().await.expect("nothing to repair");
     assert_eq!(log_numbers(&inner).await, vec![1]);
     assert_eq!(
@@ -203,11 +217,19 @@ async fn a_new_leader_jumps_past_the_old_leaders_pipeline() {
     assert_eq!(new.last_lsn(), 3);
     // The old leader's segment 4 loses the race and fences it; its segment
     // 5 lands, but inside the record's jump.
-    let err = old.write_reserved(r4).await.expect_err("segment 4 is taken");
+    let err = old
+        .write_reserved(r4)
+        .await
+        .expect_err("segment 4 is taken");
     assert!(matches!(err, Error::Fenced { .. }), "{err}");
-    old.write_reserved(r5).await.expect("segment 5 lands (void)");
+    old.write_reserved(r5)
+        .await
+        .expect("segment 5 lands (void)");
 
-    let n = new.append(txn(6, "b"), vec![]).await.expect("new leader appends");
+    let n = new
+        .append(txn(6, "b"), vec![])
+        .await
+        .expect("new leader appends");
     assert_eq!(n, 4 + MAX_PIPELINE);
     assert_eq!(log_numbers(&objects).await, vec![1, 2, 3, 4, n]);
     let reader = open(&objects, 3).await;
@@ -235,6 +257,9 @@ async fn a_newer_leaders_record_fences_an_older_one_starting_late() {
     let older = open(&objects, 1).await;
     let newer = open(&objects, 2).await;
     newer.begin_epoch().await.expect("the newer leader starts");
-    let err = older.begin_epoch().await.expect_err("the older one is fenced");
+    let err = older
+        .begin_epoch()
+        .await
+        .expect_err("the older one is fenced");
     assert!(matches!(err, Error::Fenced { .. }), "{err}");
 }

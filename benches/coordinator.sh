@@ -26,7 +26,7 @@ tck=$(getconf CLK_TCK)
 run() { # name store_url put_latency_ms clients mode
     local name=$1 url=$2 lat=$3 clients=$4 mode=$5 port pid before after json
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    RUST_LOG=warn "$bin/shoal" coordinator --store "$url" --listen "127.0.0.1:$port" \
+    RUST_LOG=warn SHOAL_WAL_PIPELINE=${WAL_PIPELINE:-4} "$bin/shoal" coordinator --store "$url" --listen "127.0.0.1:$port" \
         --fault-put-latency-ms "$lat" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 100); do "$bin/shoal" ctl status --coordinator "127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done

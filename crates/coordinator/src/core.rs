@@ -83,7 +83,7 @@ impl Default for CoreConfig {
             max_batch_bytes: 8 << 20,
             max_transaction_bytes: 512 << 20,
             max_batch_delay: Duration::from_millis(5),
-            wal_pipeline: 4,
+            wal_pipeline: 1,
             tick: Duration::from_millis(10),
             sequence_cache_blocks: 16,
             subscriber_queue: 4096,
@@ -271,6 +271,26 @@ impl Core {
                 (id, s)
             })
             .collect();
+        // The batches above the last flush, as replayed from the WAL:
+        // frontends re-joining this leader catch up from them, instead of
+        // reading the WAL again themselves (`Reload`).
+        let replayed = store.take_replayed();
+        let history_floor = if replayed.is_empty() {
+            last_lsn
+        } else {
+            store.manifest().flushed_lsn
+        };
+        let history: VecDeque<Arc<pb::Batch>> = replayed
+            .iter()
+            .zip(1..)
+            .map(|(txns, batch_id)| {
+                Arc::new(pb::Batch {
+                    batch_id,
+                    txns: txns.iter().map(Into::into).collect(),
+                })
+            })
+            .collect();
+        let next_batch_id = history.len() as u64 + 1;
         let mut vis = Visibility::new(last_lsn);
         if !hold_visibility_for.is_zero() {
             vis.new_leader_hold_until(hold_visibility_for.as_millis() as u64);
@@ -292,11 +312,11 @@ impl Core {
             wal_repair: WalRepair::None,
             gate_open: true,
             gate_target: 0,
-            next_batch_id: 1,
+            next_batch_id,
             last_lsn,
             visible_lsn: last_lsn,
-            history: VecDeque::new(),
-            history_floor: last_lsn,
+            history,
+            history_floor,
             committing: FxHashSet::default(),
             aborted: FxHashSet::default(),
             aborted_order: VecDeque::new(),

@@ -181,9 +181,10 @@ enum Command {
         batch_delay_ms: u64,
         /// Group commit: how many WAL PUTs may be in flight at once (1 to
         /// 64). More lets the commit rate exceed committers / PUT latency on
-        /// a slow store, at the price of more, smaller PUTs under load;
+        /// a slow store, at the price of more, smaller PUTs under load
+        /// (and more WAL segments for a new leader to read at failover);
         /// batches still become visible in commit order.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64), env = "SHOAL_WAL_PIPELINE")]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64), env = "SHOAL_WAL_PIPELINE")]
         wal_pipeline: u64,
         /// Group commit: the most one batch (one WAL PUT) holds, in bytes of
         /// keys and values; a larger transaction is a batch of its own.

@@ -103,6 +103,8 @@ struct Replayed {
     next_segment: u64,
     /// A segment of an epoch above the reader's was found.
     fenced: bool,
+    /// The transactions replayed, one entry per segment that held any.
+    batches: Vec<Vec<CommittedTxn>>,
 }
 
 /// Reads every WAL segment from `manifest`'s first unflushed one on.
@@ -113,6 +115,7 @@ async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64) -> Result<Replayed> 
     let mut sequences = manifest.sequences.clone();
     let mut next_segment = manifest.wal_segment.max(1);
     let mut newest_epoch = 0;
+    let mut batches = Vec::new();
     loop {
         let read = wal.read_from(next_segment, 64).await?;
         if read.segments.is_empty() {
@@ -139,6 +142,9 @@ async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64) -> Result<Replayed> 
                 .filter(|t| t.lsn > manifest.flushed_lsn)
                 .collect();
             mem.insert_batch(&txns);
+            if !txns.is_empty() {
+                batches.push(txns);
+            }
             last_lsn = last_lsn.max(seg.last_lsn);
             for (s, hwm) in seg.sequences {
                 raise(&mut sequences, s, hwm);
@@ -152,6 +158,7 @@ async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64) -> Result<Replayed> 
         sequences,
         next_segment,
         fenced,
+        batches,
     })
 }
 
@@ -202,6 +209,9 @@ pub struct Store {
     /// stop, another one owns the store.
     fenced: AtomicBool,
     cursor: SyncMutex<WalCursor>,
+    /// What [`Store::open`] replayed above the manifest (and a new leader
+    /// read in after it), batch by batch, until [`Store::take_replayed`].
+    replayed: SyncMutex<Vec<Vec<CommittedTxn>>>,
     flush_lock: Mutex<()>,
     pub(crate) compaction_lock: Mutex<()>,
     publish_lock: Mutex<()>,
@@ -252,6 +262,7 @@ impl Store {
                 sequences: manifest.sequences.clone(),
                 next_segment: manifest.wal_segment.max(1),
                 fenced: false,
+                batches: Vec::new(),
             }
         };
         // A newer epoch has written: this store may be read, never written.
@@ -261,6 +272,7 @@ impl Store {
             last_lsn,
             sequences,
             next_segment,
+            batches,
             ..
         } = replayed;
         tracing::info!(
@@ -294,6 +306,7 @@ impl Store {
                 failed: None,
                 sequences,
             }),
+            replayed: SyncMutex::new(batches),
             flush_lock: Mutex::new(()),
             compaction_lock: Mutex::new(()),
             publish_lock: Mutex::new(()),
@@ -416,6 +429,15 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// Hands over the transactions [`Store::open`] replayed above the
+    /// manifest's `flushed_lsn` (and any [`Store::begin_epoch`] read in
+    /// after them), one entry per WAL segment, oldest first: a new leader
+    /// seeds its memory of batches with them, so that frontends catch up
+    /// from it instead of reading the WAL again. Empty after the first call.
+    pub fn take_replayed(&self) -> Vec<Vec<CommittedTxn>> {
+        std::mem::take(&mut *self.replayed.lock().expect("replayed batches poisoned"))
     }
 
     /// Whether no reserved segment's PUT is still in flight.
@@ -545,11 +567,15 @@ impl Store {
             });
         }
         let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
+        let mut replayed = self.replayed.lock().expect("replayed batches poisoned");
         for (_, seg) in &read.segments {
             for &(s, hwm) in &seg.sequences {
                 raise(&mut cursor.sequences, s, hwm);
             }
             self.apply(&seg.txns);
+            if !seg.txns.is_empty() {
+                replayed.push(seg.txns.clone());
+            }
         }
         cursor.next_segment = read.next;
         cursor.applied_next = read.next;

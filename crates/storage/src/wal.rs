@@ -212,7 +212,7 @@ pub struct Wal {
 }
 
 /// How many segments a catch-up read fetches concurrently.
-const READ_AHEAD: u64 = 8;
+const READ_AHEAD: u64 = 32;
 
 impl Wal {
     pub fn new(store: Arc<dyn ObjectStore>, layout: Layout) -> Self {

@@ -1621,3 +1621,41 @@ async fn a_failed_put_in_the_pipeline_fails_it_and_later_batches_only() {
         );
     }
 }
+
+/// A new leader keeps what it replayed from the WAL as its memory of
+/// batches: a frontend that holds nothing joins and catches up from it
+/// (before, it was told to reload from the store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_catches_frontends_up_from_what_it_replayed() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let first = start_with(objects.clone(), CoordinatorOptions::default()).await;
+    let a = CoordinatorClient::join(&first.endpoint, 1, "a", 0, None)
+        .await
+        .expect("join the first leader");
+    let mut last = 0;
+    for i in 1..=5u64 {
+        last = a
+            .commit(txn(1, i), vec![Write::put(format!("k{i}"), "v")])
+            .await
+            .expect("commit");
+    }
+    drop(a);
+    first.shutdown().await;
+
+    let second = start_with(objects, CoordinatorOptions::default()).await;
+    let (apply, seen) = recorder();
+    let b = CoordinatorClient::join(&second.endpoint, 2, "b", 0, Some(apply))
+        .await
+        .expect("a frontend holding nothing joins without a reload");
+    wait_until("b applies the five commits", Duration::from_secs(5), || {
+        seen.lock().unwrap().len() == 5
+    })
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    let keys: Vec<Bytes> = seen.iter().map(|(_, k)| k.clone()).collect();
+    let expected: Vec<Bytes> = (1..=5).map(|i| Bytes::from(format!("k{i}"))).collect();
+    assert_eq!(keys, expected);
+    assert_eq!(seen.last().map(|(lsn, _)| *lsn), Some(last));
+    drop(b);
+    second.shutdown().await;
+}

@@ -485,11 +485,7 @@ impl Store {
         )
         .await?;
         let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
-        cursor.written.clear();
-        cursor.failed = None;
-        cursor.applied_next = continue_at;
-        cursor.reserved_lsn = prev_lsn;
-        self.next_segment.store(continue_at, Ordering::Release);
+        self.set_log_end(&mut cursor, continue_at, prev_lsn);
         tracing::info!(
             segment = failed,
             continue_at,
@@ -546,10 +542,7 @@ impl Store {
                 }
                 _ => {
                     let mut cursor = self.cursor.lock().expect("WAL cursor poisoned");
-                    cursor.next_segment = continue_at;
-                    cursor.applied_next = continue_at;
-                    cursor.reserved_lsn = prev_lsn;
-                    self.next_segment.store(continue_at, Ordering::Release);
+                    self.set_log_end(&mut cursor, continue_at, prev_lsn);
                     return Ok(at);
                 }
             }
@@ -577,10 +570,7 @@ impl Store {
                 replayed.push(seg.txns.clone());
             }
         }
-        cursor.next_segment = read.next;
-        cursor.applied_next = read.next;
-        cursor.reserved_lsn = self.last_lsn();
-        self.next_segment.store(read.next, Ordering::Release);
+        self.set_log_end(&mut cursor, read.next, self.last_lsn());
         tracing::info!(
             from,
             next = read.next,
@@ -606,10 +596,18 @@ impl Store {
     /// reserved, and no PUT is in flight.
     fn rewind(&self, cursor: &mut WalCursor, failed: u64) {
         debug_assert_eq!(cursor.applied_next, failed);
-        cursor.next_segment = failed;
-        cursor.failed = None;
+        self.set_log_end(cursor, failed, self.last_lsn());
+    }
+
+    /// With no PUT in flight: the log's next segment is `next`, after LSN
+    /// `lsn`; nothing is reserved, waiting or failed beyond it.
+    fn set_log_end(&self, cursor: &mut WalCursor, next: u64, lsn: Lsn) {
+        cursor.next_segment = next;
+        cursor.applied_next = next;
+        cursor.reserved_lsn = lsn;
         cursor.written.clear();
-        cursor.reserved_lsn = self.last_lsn();
+        cursor.failed = None;
+        self.next_segment.store(next, Ordering::Release);
     }
 
     /// Applies committed transactions to the memtable only: for holders of

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use object_store::{memory::InMemory, path::Path, ObjectStore};
 use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::layout::Layout;
-use shoal_storage::object::{FailFilter, FaultyStore};
+use shoal_storage::object::{FailFilter, FaultConfig, FaultyStore};
 use shoal_storage::wal::{Wal, MAX_PIPELINE};
 use shoal_storage::{CommittedTxn, Error, Lsn, Write};
 
@@ -26,6 +26,14 @@ fn txn(lsn: Lsn, key: &str) -> Vec<CommittedTxn> {
         lsn,
         writes: vec![Write::put(key.to_string(), format!("v{lsn}"))],
     }]
+}
+
+/// An in-memory store, its fault configuration, and the faulty store over it.
+fn faulty_memory() -> (Arc<dyn ObjectStore>, Arc<FaultConfig>, Arc<dyn ObjectStore>) {
+    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let faulty = FaultyStore::new(inner.clone());
+    let faults = faulty.faults();
+    (inner, faults, Arc::new(faulty))
 }
 
 async fn open(objects: &Arc<dyn ObjectStore>, epoch: u64) -> Store {
@@ -110,10 +118,7 @@ async fn the_pipeline_stays_within_its_window() {
 
 #[tokio::test]
 async fn a_failed_segment_voids_every_later_one_even_those_that_landed() {
-    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let faulty = FaultyStore::new(inner.clone());
-    let faults = faulty.faults();
-    let objects: Arc<dyn ObjectStore> = Arc::new(faulty);
+    let (inner, faults, objects) = faulty_memory();
     let store = open(&objects, 1).await;
     store.append(txn(1, "a"), vec![]).await.expect("append 1");
 
@@ -171,10 +176,7 @@ async fn a_failed_segment_voids_every_later_one_even_those_that_landed() {
 
 #[tokio::test]
 async fn a_failed_last_segment_is_numbered_again() {
-    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let faulty = FaultyStore::new(inner.clone());
-    let faults = faulty.faults();
-    let objects: Arc<dyn ObjectStore> = Arc::new(faulty);
+    let (inner, faults, objects) = faulty_memory();
     let store = open(&objects, 1).await;
     faults.fail_nth(1, FailFilter::Put);
     store

@@ -86,9 +86,12 @@ impl CoordinatorService {
 
     /// Serves one `Pipe` stream: runs every call as its unary RPC would,
     /// concurrently, and sends replies as they are ready, all that are
-    /// ready in one message. It ends when the core stops. A clean end of the inbound stream lets the
+    /// ready in one message. A clean end of the inbound stream lets the
     /// calls in progress finish; a broken one drops them, as a broken
-    /// connection drops unary calls.
+    /// connection drops unary calls. When the core stops (deposed, shutting
+    /// down) the stream takes no more calls, sends the answers the core
+    /// gave the calls in progress (a deposed leader refuses its commits
+    /// before it stops), and ends.
     async fn serve_pipe(
         self,
         mut inbound: tonic::Streaming<pb::PipeRequest>,
@@ -98,9 +101,13 @@ impl CoordinatorService {
         use futures::{FutureExt, StreamExt};
         let mut running = FuturesUnordered::new();
         let mut open = true;
+        let mut core_stopped = false;
         loop {
+            if (core_stopped || !open) && running.is_empty() {
+                return;
+            }
             tokio::select! {
-                message = inbound.message(), if open => match message {
+                message = inbound.message(), if open && !core_stopped => match message {
                     Ok(Some(request)) => {
                         for call in request.calls {
                             running.push(self.clone().pipe_call(call));
@@ -119,9 +126,9 @@ impl CoordinatorService {
                         return;
                     }
                 }
-                // The core stopped (deposed, shutting down): end the
-                // stream, as the server ends its unary calls.
-                () = self.tx.closed() => return,
+                // The core stopped: every call in progress has its answer
+                // or fails at once ("stopped before answering").
+                () = self.tx.closed(), if !core_stopped => core_stopped = true,
                 else => return,
             }
         }
@@ -424,8 +431,10 @@ pub async fn run(
         crate::leader::claim_epoch(objects.as_ref(), &layout, &opts.advertise)
             .await
             .map_err(|e| format!("claim an epoch: {e}"))?;
+    // The replayed batches seed the core's memory of batches.
     let store_opts = StoreOptions {
         epoch,
+        keep_replayed: true,
         ..opts.store.clone()
     };
     let store = Store::open(objects, root, store_opts)

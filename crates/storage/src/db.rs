@@ -55,6 +55,11 @@ pub struct StoreOptions {
     /// frontend replays with [`Store::reload`]). On S3 a replay is one GET
     /// per unflushed segment; streaming is one round trip.
     pub replay_wal: bool,
+    /// Whether the store keeps a copy of the transactions it replays (at
+    /// open and in [`Store::begin_epoch`]) for [`Store::take_replayed`]. A
+    /// coordinator taking the lead does, to seed its memory of batches;
+    /// anybody else would only hold a second copy of the unflushed log.
+    pub keep_replayed: bool,
     /// Number of L0 files that makes [`Store::compact`] run.
     pub l0_compaction_trigger: usize,
     /// Compaction cuts its output files at about this size.
@@ -77,6 +82,7 @@ impl Default for StoreOptions {
             flush_bytes: 64 << 20,
             flush_segments: 1024,
             replay_wal: true,
+            keep_replayed: false,
             l0_compaction_trigger: 4,
             target_sst_bytes: 64 << 20,
             gc_grace: Duration::from_secs(300),
@@ -108,7 +114,9 @@ struct Replayed {
 }
 
 /// Reads every WAL segment from `manifest`'s first unflushed one on.
-async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64) -> Result<Replayed> {
+/// The replayed transactions are kept per segment in `batches` only when
+/// `keep` says so.
+async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64, keep: bool) -> Result<Replayed> {
     let mem = Memtable::new();
     let mut fenced = false;
     let mut last_lsn = manifest.flushed_lsn;
@@ -142,7 +150,7 @@ async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64) -> Result<Replayed> 
                 .filter(|t| t.lsn > manifest.flushed_lsn)
                 .collect();
             mem.insert_batch(&txns);
-            if !txns.is_empty() {
+            if keep && !txns.is_empty() {
                 batches.push(txns);
             }
             last_lsn = last_lsn.max(seg.last_lsn);
@@ -254,7 +262,7 @@ impl Store {
         }
         let ssts = SstStore::new(objects.clone(), layout.clone(), cache);
         let replayed = if opts.replay_wal {
-            replay(&wal, &manifest, opts.epoch).await?
+            replay(&wal, &manifest, opts.epoch, opts.keep_replayed).await?
         } else {
             Replayed {
                 memtable: Memtable::new(),
@@ -321,7 +329,7 @@ impl Store {
     pub async fn reload(&self) -> Result<Lsn> {
         let _publish = self.publish_lock.lock().await;
         let manifest = self.manifests.load_current().await?;
-        let replayed = replay(&self.wal, &manifest, self.opts.epoch).await?;
+        let replayed = replay(&self.wal, &manifest, self.opts.epoch, false).await?;
         let mut guard = self.state.write().expect("state lock poisoned");
         *guard = Arc::new(State {
             manifest: Arc::new(manifest),
@@ -435,7 +443,8 @@ impl Store {
     /// manifest's `flushed_lsn` (and any [`Store::begin_epoch`] read in
     /// after them), one entry per WAL segment, oldest first: a new leader
     /// seeds its memory of batches with them, so that frontends catch up
-    /// from it instead of reading the WAL again. Empty after the first call.
+    /// from it instead of reading the WAL again. Empty after the first call,
+    /// and always unless [`StoreOptions::keep_replayed`] is set.
     pub fn take_replayed(&self) -> Vec<Vec<CommittedTxn>> {
         std::mem::take(&mut *self.replayed.lock().expect("replayed batches poisoned"))
     }
@@ -566,7 +575,7 @@ impl Store {
                 raise(&mut cursor.sequences, s, hwm);
             }
             self.apply(&seg.txns);
-            if !seg.txns.is_empty() {
+            if self.opts.keep_replayed && !seg.txns.is_empty() {
                 replayed.push(seg.txns.clone());
             }
         }

@@ -265,3 +265,36 @@ async fn a_newer_leaders_record_fences_an_older_one_starting_late() {
         .expect_err("the older one is fenced");
     assert!(matches!(err, Error::Fenced { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn only_a_store_asked_to_keep_replayed_batches_keeps_them() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let writer = open(&objects, 1).await;
+    writer.append(txn(1, "a"), vec![]).await.expect("append");
+    writer.append(txn(2, "b"), vec![]).await.expect("append");
+    drop(writer);
+
+    // A reader (an inspection, a standby) replays the log without a copy.
+    let reader = open(&objects, 1).await;
+    assert_eq!(
+        holds(&reader, &["a", "b"]).await,
+        expect(&[("a", true), ("b", true)])
+    );
+    assert!(reader.take_replayed().is_empty());
+
+    // A coordinator taking the lead keeps them, segment by segment, once.
+    let opts = StoreOptions {
+        keep_replayed: true,
+        ..options(2)
+    };
+    let leader = Store::open(objects.clone(), Path::from("db"), opts)
+        .await
+        .expect("open the store");
+    let lsns: Vec<Vec<Lsn>> = leader
+        .take_replayed()
+        .iter()
+        .map(|batch| batch.iter().map(|t| t.lsn).collect())
+        .collect();
+    assert_eq!(lsns, vec![vec![1], vec![2]]);
+    assert!(leader.take_replayed().is_empty());
+}

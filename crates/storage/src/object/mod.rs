@@ -9,7 +9,9 @@
 //! MetricsStore        counts requests, errors, bytes and latency per operation
 //!   RetryStore        retries transient failures with backoff and jitter, and
 //!                     resolves a retried create-if-absent write that had landed
-//!     base store      LocalFileSystem (file://), InMemory (memory://), AmazonS3 (s3://)
+//!     base store      LocalStore (file://: LocalFileSystem, create-if-absent
+//!                     writes into files made ahead), InMemory (memory://),
+//!                     AmazonS3 (s3://)
 //! ```
 //!
 //! Tests and benchmarks slot a [`FaultyStore`] under the [`RetryStore`] to
@@ -20,13 +22,16 @@
 //! * [`retry`]: [`RetryStore`] and [`RetryConfig`].
 //! * [`metrics`]: [`MetricsStore`] and its [`StoreMetrics`] snapshot.
 //! * [`faulty`]: [`FaultyStore`] and its run-time [`FaultConfig`].
+//! * [`local`]: [`LocalStore`], the `file://` base store.
 
 pub mod faulty;
+pub mod local;
 pub mod metrics;
 pub mod retry;
 pub mod url;
 
 pub use faulty::{FailFilter, FaultConfig, FaultyStore};
+pub use local::LocalStore;
 pub use metrics::{MetricsStore, Op, OpMetrics, StoreMetrics};
 pub use retry::{is_transient, RetryConfig, RetryStore};
 pub use url::{check_conditional_put, open, open_url, open_url_checked, OpenedStore};

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 
 use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
-use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
-use super::{MetricsStore, RetryConfig, RetryStore};
+use super::{LocalStore, MetricsStore, RetryConfig, RetryStore};
 use crate::error::{Error, Result};
 
 /// The URL forms [`open_url`] accepts, for error messages.
@@ -56,8 +55,9 @@ pub async fn open_url_checked(url: &str) -> Result<(Arc<dyn ObjectStore>, Path)>
 /// Opens the store `url` names as `MetricsStore` over `RetryStore` over the
 /// base store:
 ///
-/// * `file:///abs/path`: a local directory, created if missing. Writes are
-///   fsynced, because an acknowledged commit must survive a power cut.
+/// * `file:///abs/path`: a local directory, created if missing, as a
+///   [`LocalStore`]. Writes are fsynced, because an acknowledged commit must
+///   survive a power cut.
 /// * `memory://`: a fresh in-memory store, private to this call (no retries:
 ///   it never fails transiently).
 /// * `s3://bucket/prefix`: S3 or an S3-compatible server, configured from the
@@ -98,9 +98,7 @@ fn open_local(url: &str, parsed: &Url) -> Result<Arc<dyn ObjectStore>> {
             format!("cannot create directory {}: {err}", dir.display()),
         )
     })?;
-    let local = LocalFileSystem::new_with_prefix(&dir)
-        .map_err(|err| Error::store("open", url, err))?
-        .with_fsync(true);
+    let local = LocalStore::new(&dir).map_err(|err| Error::store("open", url, err))?;
     Ok(Arc::new(local))
 }
 

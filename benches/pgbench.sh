@@ -33,6 +33,25 @@ for target in postgres shoal; do
     printf '%-8s pgbench -i -s %s: %.1f s\n' "$target" "$SCALE" "$(echo "$(date +%s.%N) - $start" | bc)"
 done
 
+# Shoal flushes and compacts what `pgbench -i` loaded in the background;
+# runs measured meanwhile share the CPUs with it. Wait (at most a minute)
+# until the shoal process has used under 5% of a CPU for two seconds in a
+# row, and checkpoint PostgreSQL, so both start the runs settled.
+$PSQL -h 127.0.0.1 -p "$PG15_PORT" -U postgres -d postgres -qc checkpoint >/dev/null
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SHOAL_PID/stat"; }
+quiet=0
+for _ in $(seq 60); do
+    before=$(cpu_ticks)
+    sleep 1
+    used=$(( $(cpu_ticks) - before ))
+    if [ "$used" -lt $(( $(getconf CLK_TCK) / 20 )) ]; then
+        quiet=$((quiet + 1))
+        [ "$quiet" -ge 2 ] && break
+    else
+        quiet=0
+    fi
+done
+
 mkdir -p target/bench
 declare -A SUM_TPS SUM_LAT RAW
 WORKLOADS="select tpcb simple-update"

@@ -161,4 +161,18 @@ async fn spares_of_dead_processes_are_removed_and_live_ones_kept() {
     assert!(!names.contains(&dead_spare), "{names:?}");
     assert!(names.contains(&live_spare), "{names:?}");
     assert_eq!(listed(&store, &Path::from("wal")).await, vec!["wal/1"]);
+
+    // Another process that took this one for dead (another PID namespace)
+    // removed its spares: creates still land, the plain way.
+    let own = format!("spare-{}-", std::process::id());
+    for name in names_in(&wal) {
+        if name.starts_with(&own) {
+            std::fs::remove_file(wal.join(name)).expect("remove a spare");
+        }
+    }
+    assert!(store.spares_ready(&wal) > 0);
+    create(&store, &Path::from("wal/2"), "y")
+        .await
+        .expect("create without its spare");
+    assert_eq!(read(&store, &Path::from("wal/2")).await, "y");
 }

@@ -203,8 +203,10 @@ fn fsync_dir(dir: &FsPath) -> std::io::Result<()> {
 /// What filling a spare came to.
 enum Filled {
     Put(PutResult),
-    /// The object's directory does not exist: the plain write creates it.
-    NoDirectory,
+    /// The object's directory does not exist (the plain write creates it),
+    /// or the spare is gone (removed by another process that took this one
+    /// for dead, e.g. from another PID namespace): write the plain way.
+    Fallback,
 }
 
 /// Writes `payload` into the empty `spare` and publishes it as `dest` if
@@ -220,10 +222,11 @@ fn fill_and_link(spare: &FsPath, dest: &FsPath, payload: &PutPayload) -> Result<
         store: "LocalStore",
         source: format!("{}: {err}", dest.display()).into(),
     };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .open(spare)
-        .map_err(generic)?;
+    let mut file = match OpenOptions::new().write(true).open(spare) {
+        Ok(file) => file,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Filled::Fallback),
+        Err(err) => return Err(generic(err)),
+    };
     for chunk in payload.iter() {
         file.write_all(chunk).map_err(generic)?;
     }
@@ -240,7 +243,7 @@ fn fill_and_link(spare: &FsPath, dest: &FsPath, payload: &PutPayload) -> Result<
                 source: Box::new(err),
             })
         }
-        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Filled::NoDirectory),
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Filled::Fallback),
         Err(err) => return Err(generic(err)),
     }
     if let Some(dir) = dest.parent() {
@@ -304,7 +307,7 @@ impl ObjectStore for LocalStore {
             })??;
         match filled {
             Filled::Put(result) => Ok(result),
-            Filled::NoDirectory => {
+            Filled::Fallback => {
                 let result = self.inner.put_opts(location, payload, opts).await;
                 self.spares.top_up(&dir);
                 result

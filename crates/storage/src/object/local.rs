@@ -87,6 +87,30 @@ impl LocalStore {
         let dirs = self.spares.dirs.lock().expect("spare pools poisoned");
         dirs.get(dir).map_or(0, |pool| pool.ready.len())
     }
+
+    /// Creates `dest` in `dir` from a spare, if one is ready and usable:
+    /// `None` means the write has to go the plain way.
+    async fn create_from_spare(
+        &self,
+        dir: &FsPath,
+        dest: PathBuf,
+        payload: &PutPayload,
+    ) -> Result<Option<PutResult>> {
+        let Some(spare) = self.spares.take(dir) else {
+            return Ok(None);
+        };
+        let payload = payload.clone();
+        let filled = tokio::task::spawn_blocking(move || fill_spare(&spare, &dest, &payload))
+            .await
+            .map_err(|err| object_store::Error::Generic {
+                store: "LocalStore",
+                source: Box::new(err),
+            })??;
+        Ok(match filled {
+            Filled::Put(result) => Some(result),
+            Filled::Fallback => None,
+        })
+    }
 }
 
 impl Spares {
@@ -285,34 +309,20 @@ impl ObjectStore for LocalStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        if !matches!(opts.mode, PutMode::Create) || !opts.attributes.is_empty() {
-            return self.inner.put_opts(location, payload, opts).await;
-        }
-        let dest = self.inner.path_to_filesystem(location)?;
-        let Some(dir) = dest.parent().map(FsPath::to_path_buf) else {
-            return self.inner.put_opts(location, payload, opts).await;
-        };
-        let Some(spare) = self.spares.take(&dir) else {
-            // None ready (or the directory is new: the write creates it).
-            let result = self.inner.put_opts(location, payload, opts).await;
-            self.spares.top_up(&dir);
-            return result;
-        };
-        let to_fill = payload.clone();
-        let filled = tokio::task::spawn_blocking(move || fill_spare(&spare, &dest, &to_fill))
-            .await
-            .map_err(|err| object_store::Error::Generic {
-                store: "LocalStore",
-                source: Box::new(err),
-            })??;
-        match filled {
-            Filled::Put(result) => Ok(result),
-            Filled::Fallback => {
+        if matches!(opts.mode, PutMode::Create) && opts.attributes.is_empty() {
+            let dest = self.inner.path_to_filesystem(location)?;
+            if let Some(dir) = dest.parent().map(FsPath::to_path_buf) {
+                if let Some(result) = self.create_from_spare(&dir, dest, &payload).await? {
+                    return Ok(result);
+                }
+                // No spare was ready, the directory is new (the plain
+                // write creates it) or the spare was gone.
                 let result = self.inner.put_opts(location, payload, opts).await;
                 self.spares.top_up(&dir);
-                result
+                return result;
             }
         }
+        self.inner.put_opts(location, payload, opts).await
     }
 
     async fn put_multipart_opts(

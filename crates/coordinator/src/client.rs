@@ -21,6 +21,8 @@ use crate::locks::TxnId;
 use crate::membership::MemberId;
 use crate::proto as pb;
 use crate::proto::coordinator_client::CoordinatorClient as Grpc;
+use crate::proto::coordinator_server::Coordinator as _;
+use crate::server::CoordinatorService;
 use crate::visibility::{Delivered, FrontendView, SnapshotDecision};
 
 /// The gRPC endpoint URL of a coordinator given as `host:port` (or
@@ -96,12 +98,109 @@ type PipedCall = (
     oneshot::Sender<Result<pb::pipe_reply::Reply, Status>>,
 );
 
+/// The events of a subscription, as they arrive.
+type EventStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::Event, Status>> + Send>>;
+
+/// How a frontend reaches its coordinator.
+#[derive(Clone)]
+enum Link {
+    /// Over gRPC: a connection of its own.
+    Grpc(Grpc<Channel>),
+    /// The coordinator runs in this process ([`crate::server::in_process`]):
+    /// its service, called directly. The same requests and answers, and
+    /// the same failures when it stops (its calls fail as unavailable, its
+    /// event stream ends), without protobuf encoding, HTTP/2 and the
+    /// loopback connection, and the tasks on either side of them.
+    Local(CoordinatorService),
+}
+
+impl Link {
+    /// Connects to the coordinator at `endpoint`: directly when it runs in
+    /// this process, else over a new gRPC connection.
+    async fn connect(endpoint: &str) -> Result<Link, ClientError> {
+        match crate::server::in_process(endpoint) {
+            Some(service) => Ok(Link::Local(service)),
+            None => Ok(Link::Grpc(connect(endpoint).await?)),
+        }
+    }
+
+    async fn join(&self, req: pb::JoinRequest) -> Result<pb::JoinResponse, Status> {
+        match self {
+            Link::Grpc(grpc) => grpc.clone().join(req).await.map(|r| r.into_inner()),
+            Link::Local(service) => service.join(tonic::Request::new(req)).await.map(|r| r.into_inner()),
+        }
+    }
+
+    async fn heartbeat(&self, req: pb::HeartbeatRequest) -> Result<pb::HeartbeatResponse, Status> {
+        match self {
+            Link::Grpc(grpc) => grpc.clone().heartbeat(req).await.map(|r| r.into_inner()),
+            Link::Local(service) => service
+                .heartbeat(tonic::Request::new(req))
+                .await
+                .map(|r| r.into_inner()),
+        }
+    }
+
+    async fn subscribe(&self, req: pb::SubscribeRequest) -> Result<EventStream, Status> {
+        match self {
+            Link::Grpc(grpc) => {
+                let stream = grpc.clone().subscribe(req).await?.into_inner();
+                Ok(Box::pin(stream))
+            }
+            Link::Local(service) => {
+                let stream = service.subscribe(tonic::Request::new(req)).await?.into_inner();
+                Ok(Box::pin(stream))
+            }
+        }
+    }
+
+    async fn ack(&self, req: pb::AckRequest) -> Result<(), Status> {
+        match self {
+            Link::Grpc(grpc) => grpc.clone().ack(req).await.map(drop),
+            Link::Local(service) => service.do_ack(req).await.map(drop),
+        }
+    }
+
+    async fn leave(&self, req: pb::LeaveRequest) -> Result<(), Status> {
+        match self {
+            Link::Grpc(grpc) => grpc.clone().leave(req).await.map(drop),
+            Link::Local(service) => service.leave(tonic::Request::new(req)).await.map(drop),
+        }
+    }
+
+    async fn next_sequence_block(
+        &self,
+        req: pb::SequenceRequest,
+    ) -> Result<pb::SequenceResponse, Status> {
+        match self {
+            Link::Grpc(grpc) => grpc
+                .clone()
+                .next_sequence_block(req)
+                .await
+                .map(|r| r.into_inner()),
+            Link::Local(service) => service
+                .next_sequence_block(tonic::Request::new(req))
+                .await
+                .map(|r| r.into_inner()),
+        }
+    }
+
+    async fn status(&self) -> Result<pb::StatusResponse, Status> {
+        let req = pb::StatusRequest {};
+        match self {
+            Link::Grpc(grpc) => grpc.clone().status(req).await.map(|r| r.into_inner()),
+            Link::Local(service) => service.status(tonic::Request::new(req)).await.map(|r| r.into_inner()),
+        }
+    }
+}
+
 /// A joined frontend's connection to the coordinator.
 pub struct CoordinatorClient {
-    grpc: Grpc<Channel>,
-    /// Lock, commit and abort calls go out on one `Pipe` stream
-    /// ([`run_pipe`]).
-    pipe: mpsc::UnboundedSender<PipedCall>,
+    link: Link,
+    /// Over gRPC, lock, commit and abort calls go out on one `Pipe` stream
+    /// ([`run_pipe`]); in process they are calls of the service.
+    pipe: Option<mpsc::UnboundedSender<PipedCall>>,
     member: MemberId,
     shared: Arc<Shared>,
     visible: watch::Receiver<Lsn>,
@@ -144,16 +243,16 @@ impl CoordinatorClient {
         held_lsn: Lsn,
         follow_hooks: Follow,
     ) -> Result<CoordinatorClient, ClientError> {
-        let mut grpc = connect(endpoint).await?;
+        let link = Link::connect(endpoint).await?;
         // Heartbeats get a connection of their own: on the shared one they
         // queue behind a large commit's writes and the batch coming back on
         // the event stream (HTTP/2 flow control), and a statement writing a
         // few hundred thousand rows cost the frontend its lease.
-        let heartbeat_grpc = connect(endpoint).await?;
+        let heartbeat_link = Link::connect(endpoint).await?;
         // A coordinator that accepts connections but does not answer (a
         // spare still watching, a stopped process) must not hold a joining
         // frontend forever.
-        let join = grpc.join(pb::JoinRequest {
+        let join = link.join(pb::JoinRequest {
             frontend_id,
             address: address.to_string(),
             highest_lsn_held: held_lsn,
@@ -165,8 +264,7 @@ impl CoordinatorClient {
                     ErrorKind::Unavailable,
                     format!("the coordinator at {endpoint} did not answer the join"),
                 )
-            })??
-            .into_inner();
+            })??;
         let member = crate::core::member_id(joined.member.as_ref())?;
         let lease = Duration::from_millis(joined.lease_ms);
         let shared = Arc::new(Shared {
@@ -178,15 +276,14 @@ impl CoordinatorClient {
             lost: watch::Sender::new(None),
         });
         let (visible_tx, visible) = watch::channel(held_lsn);
-        let stream = grpc
+        let stream = link
             .subscribe(pb::SubscribeRequest {
                 member: Some(crate::core::member_pb(member)),
                 from_lsn: held_lsn,
             })
-            .await?
-            .into_inner();
+            .await?;
         let events = tokio::spawn(follow(
-            grpc.clone(),
+            link.clone(),
             member,
             stream,
             shared.clone(),
@@ -194,22 +291,29 @@ impl CoordinatorClient {
             follow_hooks.clone(),
         ));
         let heartbeats = tokio::spawn(heartbeat(
-            heartbeat_grpc,
+            heartbeat_link,
             member,
             lease,
             shared.clone(),
             follow_hooks.oldest_snapshot,
         ));
-        let (pipe, calls) = mpsc::unbounded_channel();
-        let piping = tokio::spawn(run_pipe(grpc.clone(), calls));
+        let mut tasks = vec![events, heartbeats];
+        let pipe = match &link {
+            Link::Grpc(grpc) => {
+                let (pipe, calls) = mpsc::unbounded_channel();
+                tasks.push(tokio::spawn(run_pipe(grpc.clone(), calls)));
+                Some(pipe)
+            }
+            Link::Local(_) => None,
+        };
         let client = CoordinatorClient {
-            grpc,
+            link,
             pipe,
             member,
             shared,
             visible,
             joined_manifest: joined.manifest_version,
-            tasks: vec![events, heartbeats, piping],
+            tasks,
         };
         // Serve nothing before the first lease arrives and the catch-up
         // events up to the visible LSN at join time have been applied.
@@ -235,6 +339,12 @@ impl CoordinatorClient {
 
     pub fn member(&self) -> MemberId {
         self.member
+    }
+
+    /// Whether this member calls a coordinator of this process directly
+    /// (not over gRPC).
+    pub fn is_in_process(&self) -> bool {
+        matches!(self.link, Link::Local(_))
     }
 
     /// The manifest version current when this member joined: a frontend
@@ -284,7 +394,7 @@ impl CoordinatorClient {
         let req = pb::LeaveRequest {
             member: Some(crate::core::member_pb(self.member)),
         };
-        self.grpc.clone().leave(req).await?;
+        self.link.leave(req).await?;
         Ok(())
     }
 
@@ -423,22 +533,23 @@ impl CoordinatorClient {
         }
     }
 
-    /// Sends `call` on the `Pipe` stream; its reply, or the status the
-    /// unary RPC would have failed with.
-    fn piped(
-        &self,
-        call: pb::pipe_call::Call,
-    ) -> impl std::future::Future<Output = Result<pb::pipe_reply::Reply, Status>> {
+    /// Sends `call` on the `Pipe` stream (or to the service in this
+    /// process); its reply, or the status the unary RPC would have failed
+    /// with.
+    async fn piped(&self, call: pb::pipe_call::Call) -> Result<pb::pipe_reply::Reply, Status> {
+        let Some(pipe) = &self.pipe else {
+            return match &self.link {
+                Link::Local(service) => service.call(call).await,
+                Link::Grpc(_) => Err(Status::internal("a gRPC link without its pipe")),
+            };
+        };
         let (reply, answer) = oneshot::channel();
-        let sent = self.pipe.send((call, reply));
-        async move {
-            if sent.is_err() {
-                return Err(Status::unavailable("the coordinator stream is closed"));
-            }
-            answer
-                .await
-                .unwrap_or_else(|_| Err(Status::unavailable("the coordinator stream ended")))
+        if pipe.send((call, reply)).is_err() {
+            return Err(Status::unavailable("the coordinator stream is closed"));
         }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(Status::unavailable("the coordinator stream ended")))
     }
 
     /// The error for a request cut short by the loss of the membership.
@@ -476,25 +587,19 @@ impl CoordinatorClient {
             sequence_id: seq,
             block_size: n,
         };
-        let mut grpc = self.grpc.clone();
         let reply = self
-            .while_member(async move { grpc.next_sequence_block(req).await })
+            .while_member(self.link.next_sequence_block(req))
             .await;
         let Some(reply) = reply else {
             return Err(self.gave_up("allocating sequence values").await);
         };
-        let r = reply?.into_inner();
+        let r = reply?;
         Ok((r.first, r.last))
     }
 
     /// The coordinator's status.
     pub async fn status(&self) -> Result<pb::StatusResponse, ClientError> {
-        Ok(self
-            .grpc
-            .clone()
-            .status(pb::StatusRequest {})
-            .await?
-            .into_inner())
+        Ok(self.link.status().await?)
     }
 }
 
@@ -612,40 +717,49 @@ fn lose(shared: &Shared, why: String) {
 /// Follows the event stream: holds delivered batches as pending and acks
 /// them; applies and publishes what becomes visible.
 async fn follow(
-    grpc: Grpc<Channel>,
+    link: Link,
     member: MemberId,
-    mut stream: tonic::Streaming<pb::Event>,
+    mut stream: EventStream,
     shared: Arc<Shared>,
     visible: watch::Sender<Lsn>,
     hooks: Follow,
 ) {
-    // Acks go out from their own task, many batches per request: awaiting
-    // each ack's round trip here would cap the batches this frontend can
-    // take (and so every commit of the cluster) at one per round trip.
+    use futures::StreamExt;
+    // Over gRPC, acks go out from their own task, many batches per
+    // request: awaiting each ack's round trip here would cap the batches
+    // this frontend can take (and so every commit of the cluster) at one
+    // per round trip. In process an ack is a send on the core's queue,
+    // made here.
     let (acks, mut to_ack) = tokio::sync::mpsc::unbounded_channel::<u64>();
-    let ack_shared = shared.clone();
-    let acker = tokio::spawn(async move {
-        let mut grpc = grpc;
-        while let Some(first) = to_ack.recv().await {
-            let mut batch_ids = vec![first];
-            while let Ok(id) = to_ack.try_recv() {
-                batch_ids.push(id);
-            }
-            let ack = pb::AckRequest {
-                member: Some(crate::core::member_pb(member)),
-                batch_ids,
-            };
-            if let Err(s) = grpc.ack(ack).await {
-                return lose(&ack_shared, format!("ack failed: {}", s.message()));
-            }
+    let mut _stop_acker = None;
+    let local = match link {
+        Link::Local(service) => Some(service),
+        grpc @ Link::Grpc(_) => {
+            let ack_shared = shared.clone();
+            let acker = tokio::spawn(async move {
+                while let Some(first) = to_ack.recv().await {
+                    let mut batch_ids = vec![first];
+                    while let Ok(id) = to_ack.try_recv() {
+                        batch_ids.push(id);
+                    }
+                    let ack = pb::AckRequest {
+                        member: Some(crate::core::member_pb(member)),
+                        batch_ids,
+                    };
+                    if let Err(s) = grpc.ack(ack).await {
+                        return lose(&ack_shared, format!("ack failed: {}", s.message()));
+                    }
+                }
+            });
+            _stop_acker = Some(AbortOnDrop(acker));
+            None
         }
-    });
-    let _stop_acker = AbortOnDrop(acker);
+    };
     loop {
-        let event = match stream.message().await {
-            Ok(Some(e)) => e,
-            Ok(None) => return lose(&shared, "the coordinator closed the event stream".into()),
-            Err(s) => return lose(&shared, format!("event stream failed: {}", s.message())),
+        let event = match stream.next().await {
+            Some(Ok(e)) => e,
+            None => return lose(&shared, "the coordinator closed the event stream".into()),
+            Some(Err(s)) => return lose(&shared, format!("event stream failed: {}", s.message())),
         };
         match event.kind {
             Some(pb::event::Kind::Batch(batch)) => {
@@ -663,7 +777,15 @@ async fn follow(
                         .expect("pending lock")
                         .push((batch.batch_id, last, txns));
                 }
-                if acks.send(batch.batch_id).is_err() {
+                if let Some(service) = &local {
+                    let ack = pb::AckRequest {
+                        member: Some(crate::core::member_pb(member)),
+                        batch_ids: vec![batch.batch_id],
+                    };
+                    if let Err(s) = service.do_ack(ack).await {
+                        return lose(&shared, format!("ack failed: {}", s.message()));
+                    }
+                } else if acks.send(batch.batch_id).is_err() {
                     return; // the ack task failed and said why
                 }
             }
@@ -729,7 +851,7 @@ impl Drop for AbortOnDrop {
 /// Renews the lease every quarter lease; the lease counts from each
 /// request's send time, as DESIGN.md asks.
 async fn heartbeat(
-    mut grpc: Grpc<Channel>,
+    link: Link,
     member: MemberId,
     lease: Duration,
     shared: Arc<Shared>,
@@ -753,9 +875,9 @@ async fn heartbeat(
             received_lsn: received,
             visible_lsn: visible,
         };
-        match tokio::time::timeout(lease, grpc.heartbeat(req)).await {
+        match tokio::time::timeout(lease, link.heartbeat(req)).await {
             Ok(Ok(resp)) => {
-                let granted = Duration::from_millis(resp.into_inner().lease_ms);
+                let granted = Duration::from_millis(resp.lease_ms);
                 let mut until = shared.lease_until.lock().expect("lease lock");
                 let new = sent + granted;
                 if until.is_none_or(|u| new > u) {

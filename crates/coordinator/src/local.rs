@@ -1,6 +1,9 @@
 //! A coordinator inside this process, for `shoal dev` and for tests: the
-//! real gRPC service on a loopback port, so frontends use the same client
-//! path as in a multi-process cluster.
+//! real gRPC service on a loopback port. Frontends of other processes (and
+//! of this one, by default) reach it over gRPC as in a multi-process
+//! cluster; with [`CoordinatorOptions::in_process`] the frontends of this
+//! process call the service directly instead (the same calls, the same
+//! replies, without the encoding, the connection and the tasks between).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

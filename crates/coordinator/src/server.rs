@@ -135,12 +135,9 @@ impl CoordinatorService {
     }
 
     async fn pipe_call(self, call: pb::PipeCall) -> pb::PipeReply {
-        use pb::pipe_call::Call;
         use pb::pipe_reply::Reply;
         let reply = match call.call {
-            Some(Call::Lock(req)) => self.do_lock(req).await.map(Reply::Lock),
-            Some(Call::Commit(req)) => self.do_commit(req).await.map(Reply::Commit),
-            Some(Call::Abort(req)) => self.do_abort(req).await.map(Reply::Abort),
+            Some(call) => self.call(call).await,
             None => Err(status(
                 ErrorKind::InvalidArgument,
                 "a pipe call names no request",
@@ -150,6 +147,30 @@ impl CoordinatorService {
             id: call.id,
             reply: Some(reply.unwrap_or_else(|s| Reply::Error(crate::error::pipe_error(&s)))),
         }
+    }
+
+    /// Runs one lock, commit or abort call as its unary RPC would.
+    pub(crate) async fn call(
+        &self,
+        call: pb::pipe_call::Call,
+    ) -> Result<pb::pipe_reply::Reply, Status> {
+        use pb::pipe_call::Call;
+        use pb::pipe_reply::Reply;
+        match call {
+            Call::Lock(req) => self.do_lock(req).await.map(Reply::Lock),
+            Call::Commit(req) => self.do_commit(req).await.map(Reply::Commit),
+            Call::Abort(req) => self.do_abort(req).await.map(Reply::Abort),
+        }
+    }
+
+    /// Records acked batches (the body of the `Ack` RPC).
+    pub(crate) async fn do_ack(&self, req: pb::AckRequest) -> Result<pb::AckResponse, Status> {
+        let member = member_id(req.member.as_ref())?;
+        self.tx
+            .send(Command::Ack(member, req.batch_ids))
+            .await
+            .map_err(|_| status(ErrorKind::Unavailable, "the coordinator is stopping"))?;
+        Ok(pb::AckResponse {})
     }
 
     async fn ask<T>(
@@ -254,13 +275,7 @@ impl Coordinator for CoordinatorService {
     }
 
     async fn ack(&self, req: Request<pb::AckRequest>) -> Result<Response<pb::AckResponse>, Status> {
-        let req = req.into_inner();
-        let member = member_id(req.member.as_ref())?;
-        self.tx
-            .send(Command::Ack(member, req.batch_ids))
-            .await
-            .map_err(|_| status(ErrorKind::Unavailable, "the coordinator is stopping"))?;
-        Ok(Response::new(pb::AckResponse {}))
+        self.do_ack(req.into_inner()).await.map(Response::new)
     }
 
     async fn lock(
@@ -338,6 +353,10 @@ pub struct CoordinatorOptions {
     pub takeover_after: Duration,
     /// Where to serve HTTP `/metrics` (Prometheus) and `/health`.
     pub http: Option<TcpListener>,
+    /// Frontends of this process that join at this coordinator's address
+    /// call its service directly instead of over gRPC (see
+    /// [`in_process`]). For `shoal dev`, where both run in one process.
+    pub in_process: bool,
 }
 
 impl Default for CoordinatorOptions {
@@ -349,6 +368,58 @@ impl Default for CoordinatorOptions {
             watch: None,
             takeover_after: Duration::from_secs(1),
             http: None,
+            in_process: false,
+        }
+    }
+}
+
+/// The coordinators of this process that frontends of this process may
+/// call directly, by the addresses they serve at, each with a
+/// registration number (so a stopping one removes only its own entry).
+static IN_PROCESS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, (u64, CoordinatorService)>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The coordinator serving at `addr` (`host:port`) in this process, if
+/// one runs here with [`CoordinatorOptions::in_process`] and is active.
+/// A frontend calls it directly: the same requests and answers as over
+/// gRPC, without the encoding, the loopback connection and the tasks on
+/// either side of it.
+pub(crate) fn in_process(addr: &str) -> Option<CoordinatorService> {
+    let addr = addr
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    let registry = IN_PROCESS.lock().expect("in-process registry");
+    registry.get(addr).map(|(_, service)| service.clone())
+}
+
+/// An active coordinator's entries in [`IN_PROCESS`], removed when it
+/// stops (or its task is dropped).
+struct Registered {
+    id: u64,
+    addrs: Vec<String>,
+}
+
+impl Registered {
+    fn new(addrs: Vec<String>, service: &CoordinatorService) -> Registered {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut registry = IN_PROCESS.lock().expect("in-process registry");
+        for addr in &addrs {
+            registry.insert(addr.clone(), (id, service.clone()));
+        }
+        Registered { id, addrs }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut registry = IN_PROCESS.lock().expect("in-process registry");
+        for addr in &self.addrs {
+            if registry.get(addr).is_some_and(|(id, _)| *id == self.id) {
+                registry.remove(addr);
+            }
         }
     }
 }
@@ -476,13 +547,19 @@ pub async fn run(
         tx,
         subscriber_queue: opts.core.subscriber_queue,
     };
+    let local: Option<SocketAddr> = listener.local_addr().ok();
+    let registered = opts.in_process.then(|| {
+        let mut addrs = vec![opts.advertise.clone()];
+        addrs.extend(local.map(|a| a.to_string()));
+        addrs.dedup();
+        Registered::new(addrs, &service)
+    });
     let (core_stop, core_stopped) = oneshot::channel::<()>();
     let core_task = tokio::spawn(core.run(rx, core_stopped));
     tokio::spawn(async move {
         shutdown.await;
         let _ = core_stop.send(());
     });
-    let local: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?local, "serving gRPC");
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
@@ -500,6 +577,9 @@ pub async fn run(
         Ok(Err(why)) => Err(why),
         Err(e) => Err(format!("coordinator core panicked: {e}")),
     };
+    // A stopped core takes no calls: frontends of this process that join
+    // again go through gRPC to whoever leads now.
+    drop(registered);
     let _ = stop_tx.send(());
     let _ = server_task.await;
     outcome

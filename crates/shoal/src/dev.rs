@@ -85,6 +85,8 @@ pub async fn run(cfg: DevConfig) -> Result<()> {
                 ..StoreOptions::default()
             },
             http: coordinator_http,
+            // The frontends below call it directly, not over loopback gRPC.
+            in_process: true,
             ..CoordinatorOptions::default()
         },
     )

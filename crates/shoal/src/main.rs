@@ -427,6 +427,7 @@ async fn run_coordinator(url: &str, listen: &str, args: CoordinatorArgs) -> Resu
         takeover_after: lease / 2,
         watch,
         http,
+        in_process: false,
     };
     let shutdown = dev::wait_for_signal();
     shoal_coordinator::server::run(listener, objects, root, opts, shutdown)

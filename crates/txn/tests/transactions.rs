@@ -29,6 +29,18 @@ async fn cluster() -> Cluster {
     cluster_with(CoordinatorOptions::default()).await
 }
 
+/// A cluster whose frontends call the coordinator directly, as in `shoal
+/// dev` (no gRPC between them).
+async fn cluster_in_process() -> Cluster {
+    let c = cluster_with(CoordinatorOptions {
+        in_process: true,
+        ..CoordinatorOptions::default()
+    })
+    .await;
+    assert!(c.a.client().is_in_process() && c.b.client().is_in_process());
+    c
+}
+
 async fn cluster_with(opts: CoordinatorOptions) -> Cluster {
     let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let root = Path::from("db");
@@ -163,7 +175,15 @@ async fn savepoints_undo_later_writes() {
 
 #[tokio::test]
 async fn row_locks_conflict_across_frontends_and_recheck_sees_the_winner() {
-    let c = cluster().await;
+    row_locks_conflict(cluster().await).await;
+}
+
+#[tokio::test]
+async fn row_locks_conflict_across_frontends_in_process() {
+    row_locks_conflict(cluster_in_process().await).await;
+}
+
+async fn row_locks_conflict(c: Cluster) {
     let key: &[u8] = b"row";
     let mut setup = c.a.begin(Isolation::ReadCommitted).await.unwrap();
     setup.begin_statement().await.unwrap();
@@ -262,7 +282,15 @@ async fn repeatable_read_fails_on_a_concurrent_update() {
 
 #[tokio::test]
 async fn sequence_values_never_repeat_across_frontends() {
-    let c = cluster().await;
+    sequences_never_repeat(cluster().await).await;
+}
+
+#[tokio::test]
+async fn sequence_values_never_repeat_across_frontends_in_process() {
+    sequences_never_repeat(cluster_in_process().await).await;
+}
+
+async fn sequences_never_repeat(c: Cluster) {
     let mut seen = std::collections::HashSet::new();
     for i in 0..50 {
         let db = if i % 2 == 0 { &c.a } else { &c.b };
@@ -313,6 +341,16 @@ async fn frontends_follow_flushes_and_keep_reading_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_returned_commit_is_seen_at_once_on_the_other_frontend() {
     let c = cluster().await;
+    assert!(!c.a.client().is_in_process());
+    returned_commits_are_seen_at_once(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returned_commit_is_seen_at_once_on_the_other_frontend_in_process() {
+    returned_commits_are_seen_at_once(cluster_in_process().await).await;
+}
+
+async fn returned_commits_are_seen_at_once(c: Cluster) {
     for round in 0..300u32 {
         let (writer, reader) = if round % 2 == 0 {
             (&c.a, &c.b)
@@ -352,7 +390,18 @@ async fn wait_serving(db: &Database) {
 /// nothing committed before is lost and the frontends agree afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frontends_rejoin_a_new_coordinator_and_catch_up() {
-    let c = cluster().await;
+    rejoin_a_new_coordinator(cluster().await, false).await;
+}
+
+/// The same with the coordinators in the frontends' process: the stopped
+/// one's direct calls fail and its event stream ends, the frontends join
+/// the new one, directly too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frontends_rejoin_a_new_coordinator_in_process() {
+    rejoin_a_new_coordinator(cluster_in_process().await, true).await;
+}
+
+async fn rejoin_a_new_coordinator(c: Cluster, in_process: bool) {
     let mut t = c.a.begin(Isolation::ReadCommitted).await.unwrap();
     t.begin_statement().await.unwrap();
     t.put(&b"before"[..], &b"1"[..]);
@@ -364,7 +413,10 @@ async fn frontends_rejoin_a_new_coordinator_and_catch_up() {
 
     c.coordinator.stop().await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let mut opts = CoordinatorOptions::default();
+    let mut opts = CoordinatorOptions {
+        in_process,
+        ..CoordinatorOptions::default()
+    };
     opts.core.membership.lease = Duration::from_millis(500);
     opts.core.leader_lease = Duration::from_millis(500);
     let next = LocalCoordinator::start(listener, c.objects.clone(), c.root.clone(), opts)
@@ -373,6 +425,8 @@ async fn frontends_rejoin_a_new_coordinator_and_catch_up() {
     wait_serving(&c.a).await;
     wait_serving(&c.b).await;
     assert!(c.a.rejoins() >= 1 && c.b.rejoins() >= 1);
+    assert_eq!(c.a.client().is_in_process(), in_process);
+    assert_eq!(c.b.client().is_in_process(), in_process);
 
     let err = spanning.commit().await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
@@ -395,7 +449,15 @@ async fn frontends_rejoin_a_new_coordinator_and_catch_up() {
 /// held are free for the other frontend without waiting out a lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frontend_that_leaves_frees_its_locks_at_once() {
-    let c = cluster().await;
+    a_leaver_frees_its_locks(cluster().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frontend_that_leaves_frees_its_locks_at_once_in_process() {
+    a_leaver_frees_its_locks(cluster_in_process().await).await;
+}
+
+async fn a_leaver_frees_its_locks(c: Cluster) {
     let mut holder = c.a.begin(Isolation::ReadCommitted).await.unwrap();
     holder.begin_statement().await.unwrap();
     holder

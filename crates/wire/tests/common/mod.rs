@@ -63,7 +63,11 @@ impl Server {
             listener,
             objects.clone(),
             root.clone(),
-            CoordinatorOptions::default(),
+            // As in `shoal dev`: the frontend calls the coordinator directly.
+            CoordinatorOptions {
+                in_process: true,
+                ..CoordinatorOptions::default()
+            },
         )
         .await
         .expect("coordinator");

@@ -354,8 +354,9 @@ pub struct CoordinatorOptions {
     /// Where to serve HTTP `/metrics` (Prometheus) and `/health`.
     pub http: Option<TcpListener>,
     /// Frontends of this process that join at this coordinator's address
-    /// call its service directly instead of over gRPC (see
-    /// [`in_process`]). For `shoal dev`, where both run in one process.
+    /// call its service directly instead of over gRPC: the same requests
+    /// and answers, without the encoding, the loopback connection and the
+    /// tasks between. For `shoal dev`, where both run in one process.
     pub in_process: bool,
 }
 

@@ -99,8 +99,7 @@ type PipedCall = (
 );
 
 /// The events of a subscription, as they arrive.
-type EventStream =
-    std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::Event, Status>> + Send>>;
+type EventStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::Event, Status>> + Send>>;
 
 /// How a frontend reaches its coordinator.
 #[derive(Clone)]
@@ -128,7 +127,10 @@ impl Link {
     async fn join(&self, req: pb::JoinRequest) -> Result<pb::JoinResponse, Status> {
         match self {
             Link::Grpc(grpc) => grpc.clone().join(req).await.map(|r| r.into_inner()),
-            Link::Local(service) => service.join(tonic::Request::new(req)).await.map(|r| r.into_inner()),
+            Link::Local(service) => service
+                .join(tonic::Request::new(req))
+                .await
+                .map(|r| r.into_inner()),
         }
     }
 
@@ -149,7 +151,10 @@ impl Link {
                 Ok(Box::pin(stream))
             }
             Link::Local(service) => {
-                let stream = service.subscribe(tonic::Request::new(req)).await?.into_inner();
+                let stream = service
+                    .subscribe(tonic::Request::new(req))
+                    .await?
+                    .into_inner();
                 Ok(Box::pin(stream))
             }
         }
@@ -190,7 +195,10 @@ impl Link {
         let req = pb::StatusRequest {};
         match self {
             Link::Grpc(grpc) => grpc.clone().status(req).await.map(|r| r.into_inner()),
-            Link::Local(service) => service.status(tonic::Request::new(req)).await.map(|r| r.into_inner()),
+            Link::Local(service) => service
+                .status(tonic::Request::new(req))
+                .await
+                .map(|r| r.into_inner()),
         }
     }
 }
@@ -587,9 +595,7 @@ impl CoordinatorClient {
             sequence_id: seq,
             block_size: n,
         };
-        let reply = self
-            .while_member(self.link.next_sequence_block(req))
-            .await;
+        let reply = self.while_member(self.link.next_sequence_block(req)).await;
         let Some(reply) = reply else {
             return Err(self.gave_up("allocating sequence values").await);
         };

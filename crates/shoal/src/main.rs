@@ -20,6 +20,11 @@ use shoal_coordinator::proto::coordinator_client::CoordinatorClient;
 use shoal_coordinator::server::CoordinatorOptions;
 use shoal_storage::db::{Store, StoreOptions};
 
+/// mimalloc keeps freed memory for reuse in its per-thread heaps, where
+/// glibc's allocator hands it back and faults it in again.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "shoal",

@@ -7,11 +7,15 @@
 //! that is the fence), `fsync`s the directory and unlinks the staging name.
 //! Creating the inode is what makes the `fsync` slow: it commits the file
 //! system's journal with the new inode in it (about 1.5 ms on ext4 against
-//! 0.2 ms for an append and `fdatasync`). [`LocalStore`] keeps a few empty
-//! files per directory, created and synced off the commit path; a
-//! create-if-absent write fills one, `fdatasync`s it, links it to its name
-//! with the same `link(2)` fence, `fsync`s the directory and unlinks the
-//! spare name. Every other request goes to `LocalFileSystem` unchanged.
+//! 0.2 ms for an append and `fdatasync`). [`LocalStore`] keeps empty files
+//! per directory, made off the commit path: a refill creates several and
+//! `fsync`s the directory once, which commits their inodes in one journal
+//! transaction. A create-if-absent write fills one and `fdatasync`s it
+//! (its data and size, and the inode with them where the journal has not
+//! committed it yet), renames it to its name with `RENAME_NOREPLACE` (which
+//! fails if the name exists: the same fence; `link(2)` and `unlink(2)`
+//! where the file system lacks it) and `fsync`s the directory. Every other
+//! request goes to `LocalFileSystem` unchanged.
 //!
 //! Spare files are named `spare-<pid>-<nonce>#<n>`: `LocalFileSystem` never
 //! lists a name ending in `#` and digits (its own staging files look like
@@ -37,8 +41,10 @@ use object_store::{
     PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
 
-/// Spare files kept ready per directory.
-const SPARES: usize = 4;
+/// Spare files kept ready per directory; a refill starts below half of it.
+/// Each refill costs one directory `fsync` whatever it makes, so it makes
+/// several.
+const SPARES: usize = 16;
 
 /// A local directory as an object store; see the module documentation.
 #[derive(Debug)]
@@ -138,7 +144,10 @@ impl Spares {
         }
     }
 
-    /// Creates `want` spares in `dir`, each synced, then the directory.
+    /// Creates `want` spares in `dir`, then `fsync`s the directory once.
+    /// The spares' own names never need to be durable (a spare is renamed
+    /// before its object counts); the directory `fsync` takes their inodes'
+    /// journal commit off the commit path.
     fn refill(&self, dir: &FsPath, want: usize, sweep: bool) {
         if sweep {
             self.sweep(dir);
@@ -148,12 +157,11 @@ impl Spares {
             for _ in 0..want {
                 let n = self.next.fetch_add(1, Ordering::Relaxed);
                 let path = dir.join(format!("{}#{n}", self.tag));
-                let file = OpenOptions::new()
+                OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .open(&path)?;
                 made.push(path);
-                file.sync_all()?;
             }
             fsync_dir(dir)
         })();
@@ -236,12 +244,14 @@ enum Filled {
 /// Writes `payload` into the empty `spare` and publishes it as `dest` if
 /// no object of that name exists. The spare name is gone afterwards.
 fn fill_spare(spare: &FsPath, dest: &FsPath, payload: &PutPayload) -> Result<Filled> {
-    let result = fill_and_link(spare, dest, payload);
-    let _ = std::fs::remove_file(spare);
+    let result = fill_and_publish(spare, dest, payload);
+    if !matches!(result, Ok(Filled::Put(_))) {
+        let _ = std::fs::remove_file(spare);
+    }
     result
 }
 
-fn fill_and_link(spare: &FsPath, dest: &FsPath, payload: &PutPayload) -> Result<Filled> {
+fn fill_and_publish(spare: &FsPath, dest: &FsPath, payload: &PutPayload) -> Result<Filled> {
     let generic = |err: std::io::Error| object_store::Error::Generic {
         store: "LocalStore",
         source: format!("{}: {err}", dest.display()).into(),
@@ -254,12 +264,12 @@ fn fill_and_link(spare: &FsPath, dest: &FsPath, payload: &PutPayload) -> Result<
     for chunk in payload.iter() {
         file.write_all(chunk).map_err(generic)?;
     }
-    // The inode and its directory entry were synced when the spare was
-    // made: only the data and the new size need to reach the disk.
+    // The data and the new size; the inode too where the journal has not
+    // committed it already.
     file.sync_data().map_err(generic)?;
     let metadata = file.metadata().map_err(generic)?;
     drop(file);
-    match std::fs::hard_link(spare, dest) {
+    match rename_noreplace(spare, dest) {
         Ok(()) => {}
         Err(err) if err.kind() == ErrorKind::AlreadyExists => {
             return Err(object_store::Error::AlreadyExists {
@@ -278,6 +288,26 @@ fn fill_and_link(spare: &FsPath, dest: &FsPath, payload: &PutPayload) -> Result<
         version: None,
         extensions: Default::default(),
     }))
+}
+
+/// Renames `from` to `to` unless `to` exists (`AlreadyExists` then): one
+/// `renameat2(RENAME_NOREPLACE)` where the system has it, else `link(2)`
+/// (which fails on an existing name just the same) and `unlink(2)`.
+fn rename_noreplace(from: &FsPath, to: &FsPath) -> std::io::Result<()> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::errno::Errno;
+        use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+        match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+            Ok(()) => return Ok(()),
+            // The file system has no such rename: link and unlink.
+            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    std::fs::hard_link(from, to)?;
+    let _ = std::fs::remove_file(from);
+    Ok(())
 }
 
 /// The entity tag `LocalFileSystem` gives the same file on reads.

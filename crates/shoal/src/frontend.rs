@@ -174,6 +174,11 @@ fn metrics_text(db: &Database) -> String {
         stats.misses,
     );
     gauge(
+        "shoal_page_cache_warmed",
+        "pages read into the page cache ahead of any lookup (new SSTs, when all fit)",
+        stats.warmed,
+    );
+    gauge(
         "shoal_page_cache_bytes",
         "bytes held by the page cache in memory",
         stats.weighted_bytes,

@@ -60,6 +60,16 @@ pub struct StoreOptions {
     /// coordinator taking the lead does, to seed its memory of batches;
     /// anybody else would only hold a second copy of the unflushed log.
     pub keep_replayed: bool,
+    /// Whether the page cache is kept warm: when every SST of the manifest
+    /// fits in it, the pages of each SST that joins the manifest (and, at
+    /// open, of all of them) are read in the background ahead of any
+    /// lookup, so that a flush or a compaction, which replace SSTs whose
+    /// pages were cached with new ones, does not leave readers to fetch
+    /// the whole table again one page at a time. Frontends do; the writer
+    /// only reads for compaction. Not with a disk tier (`disk_cache`): that
+    /// one is filled by lookups and is what a restart reads back, so pages
+    /// keep coming on demand through it.
+    pub warm_cache: bool,
     /// Number of L0 files that makes [`Store::compact`] run.
     pub l0_compaction_trigger: usize,
     /// Compaction cuts its output files at about this size.
@@ -83,6 +93,7 @@ impl Default for StoreOptions {
             flush_segments: 1024,
             replay_wal: true,
             keep_replayed: false,
+            warm_cache: false,
             l0_compaction_trigger: 4,
             target_sst_bytes: 64 << 20,
             gc_grace: Duration::from_secs(300),
@@ -292,7 +303,7 @@ impl Store {
             fenced,
             "opened store"
         );
-        Ok(Store {
+        let store = Store {
             layout,
             wal,
             manifests,
@@ -319,7 +330,9 @@ impl Store {
             compaction_lock: Mutex::new(()),
             publish_lock: Mutex::new(()),
             opts,
-        })
+        };
+        store.warm_all();
+        Ok(store)
     }
 
     /// For followers (frontends) that lost track of the writer: reads the
@@ -335,6 +348,8 @@ impl Store {
             manifest: Arc::new(manifest),
             memtables: vec![Arc::new(replayed.memtable)],
         });
+        drop(guard);
+        self.warm_all();
         self.last_lsn.store(replayed.last_lsn, Ordering::Release);
         tracing::info!(last_lsn = replayed.last_lsn, "reloaded store");
         Ok(replayed.last_lsn)
@@ -664,21 +679,58 @@ impl Store {
         if memtables.is_empty() {
             memtables.push(Arc::new(Memtable::new()));
         }
-        // The files of SSTs that left the manifest (compacted away) would
-        // only take disk room from live ones. Memory keeps their pages for
-        // the snapshots still reading the old manifest; they age out there.
-        if let Some(disk) = self.ssts.cache().disk() {
-            for old in guard.manifest.ssts() {
-                if !manifest.ssts().any(|s| s.id == old.id) {
-                    disk.invalidate_sst(old.id);
-                }
-            }
-        }
+        let left: Vec<u64> = guard
+            .manifest
+            .ssts()
+            .filter(|old| !manifest.ssts().any(|s| s.id == old.id))
+            .map(|old| old.id)
+            .collect();
+        let joined = manifest
+            .ssts()
+            .filter(|new| !guard.manifest.ssts().any(|old| old.id == new.id))
+            .cloned()
+            .collect();
+        let manifest = Arc::new(manifest);
         *guard = Arc::new(State {
-            manifest: Arc::new(manifest),
+            manifest: manifest.clone(),
             memtables,
         });
+        drop(guard);
+        if self.warms(&manifest) {
+            // The pages of SSTs that left the manifest (compacted away)
+            // make room for the new ones; a snapshot still reading the old
+            // manifest fetches what it needs of them again.
+            for &id in &left {
+                self.ssts.cache().invalidate_sst(id);
+            }
+            self.ssts.warm(joined);
+        } else if let Some(disk) = self.ssts.cache().disk() {
+            // Their files would only take disk room from live ones. Memory
+            // keeps their pages for the snapshots still reading the old
+            // manifest; they age out there.
+            for &id in &left {
+                disk.invalidate_sst(id);
+            }
+        }
         Ok(true)
+    }
+
+    /// Whether the page cache is to be kept warm with `manifest`'s SSTs:
+    /// the store keeps it warm, it has no disk tier and they all fit (see
+    /// [`StoreOptions::warm_cache`]).
+    fn warms(&self, manifest: &Manifest) -> bool {
+        let live: u64 = manifest.ssts().map(|s| s.size).sum();
+        let cache = self.ssts.cache();
+        self.opts.warm_cache && cache.disk().is_none() && live <= cache.capacity()
+    }
+
+    /// Warms the page cache with every SST of the installed manifest, if
+    /// [`Store::warms`] says so.
+    fn warm_all(&self) {
+        let manifest = self.manifest();
+        if self.warms(&manifest) {
+            self.ssts.warm(manifest.ssts().cloned().collect());
+        }
     }
 
     /// The object store under this store (for its other objects: epochs).

@@ -105,6 +105,7 @@ impl Database {
                 disk_cache: opts.disk_cache.clone(),
                 // Caught up by the coordinator's stream, not the WAL.
                 replay_wal: false,
+                warm_cache: true,
                 ..StoreOptions::default()
             },
         )
@@ -128,6 +129,7 @@ impl Database {
                 disk_cache: opts.disk_cache.clone(),
                 // Caught up by the coordinator's stream, not the WAL.
                 replay_wal: false,
+                warm_cache: true,
                 ..StoreOptions::default()
             },
         )

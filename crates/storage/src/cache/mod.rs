@@ -45,6 +45,7 @@ pub struct PageCache {
 struct Counters {
     hits: AtomicU64,
     misses: AtomicU64,
+    warmed: AtomicU64,
 }
 
 /// A snapshot of the cache's metrics.
@@ -61,6 +62,8 @@ pub struct CacheStats {
     pub entries: u64,
     /// Bytes held, as approximate as `entries`.
     pub weighted_bytes: u64,
+    /// Pages put in ahead of any lookup by [`PageCache::warm`].
+    pub warmed: u64,
     /// The disk tier's counters (all zero without one).
     pub disk: DiskStats,
 }
@@ -132,6 +135,27 @@ impl PageCache {
         result.map_err(unshare_error)
     }
 
+    /// Puts `page`, which must be exactly what belongs at `key` and already
+    /// verified, in memory unless a page is there: a warm-up ahead of the
+    /// lookups. Returns whether it was put in.
+    pub async fn warm(&self, key: PageKey, page: Bytes) -> bool {
+        let fresh = self.pages.entry(key).or_insert(page).await.is_fresh();
+        if fresh {
+            self.counters.warmed.fetch_add(1, Ordering::Relaxed);
+        }
+        fresh
+    }
+
+    /// Whether the page at `key` is held in memory.
+    pub fn contains(&self, key: PageKey) -> bool {
+        self.pages.contains_key(&key)
+    }
+
+    /// At most how many bytes of pages this cache holds in memory.
+    pub fn capacity(&self) -> u64 {
+        self.pages.policy().max_capacity().unwrap_or(0)
+    }
+
     /// Drops every cached page of SST `id`, in memory and on disk (after it
     /// was deleted, so its pages stop taking room from live ones). Takes
     /// effect lazily, as moka runs its pending tasks; lookups stop seeing
@@ -156,6 +180,7 @@ impl PageCache {
             misses: self.counters.misses.load(Ordering::Relaxed),
             entries: self.pages.entry_count(),
             weighted_bytes: self.pages.weighted_size(),
+            warmed: self.counters.warmed.load(Ordering::Relaxed),
             disk: self.disk.as_ref().map(DiskCache::stats).unwrap_or_default(),
         }
     }
@@ -271,6 +296,7 @@ mod tests {
                 misses: 1,
                 entries: 1,
                 weighted_bytes: 1000,
+                warmed: 0,
                 disk: DiskStats::default(),
             }
         );

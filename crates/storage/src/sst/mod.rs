@@ -94,6 +94,8 @@ struct Inner {
     /// Open readers by SST id, so that opening an SST again costs no
     /// request; concurrent first opens share one.
     readers: Cache<u64, Arc<SstReader>>,
+    /// Held by the warm-up running ([`SstStore::warm`]): one at a time.
+    warming: tokio::sync::Mutex<()>,
 }
 
 impl SstStore {
@@ -110,8 +112,33 @@ impl SstStore {
                 layout,
                 cache,
                 readers,
+                warming: tokio::sync::Mutex::new(()),
             }),
         }
+    }
+
+    /// Starts putting the pages of `ssts` in the page cache, in the
+    /// background, after any warm-up already running ([`SstReader::warm`]).
+    /// An SST that cannot be read (deleted by garbage collection meanwhile,
+    /// say) is skipped: its pages load on demand as always.
+    pub fn warm(&self, ssts: Vec<SstInfo>) {
+        if ssts.is_empty() {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            let _one = store.inner.warming.lock().await;
+            for info in ssts {
+                let warmed = match store.open(&info).await {
+                    Ok(reader) => reader.warm().await,
+                    Err(e) => Err(e),
+                };
+                match warmed {
+                    Ok(pages) => tracing::debug!(sst = info.id, pages, "page cache warmed"),
+                    Err(e) => tracing::debug!(sst = info.id, error = %e, "page cache not warmed"),
+                }
+            }
+        });
     }
 
     /// Encodes `writer` as SST `id` and uploads it with create-if-absent: if

@@ -29,6 +29,9 @@ pub(super) const OPEN_READ_LEN: u64 = 64 * 1024;
 /// counts pages in a u32, so the last one is at most `u32::MAX - 1`.
 const TAIL_PAGE: u32 = u32::MAX;
 
+/// About how much one GET of [`SstReader::warm`] reads: a run of pages.
+const WARM_READ_BYTES: u64 = 4 << 20;
+
 /// An open SST: its index and filter in memory, its pages fetched on demand.
 pub struct SstReader {
     info: SstInfo,
@@ -284,15 +287,66 @@ impl SstReader {
         &self.pages
     }
 
+    /// Puts every data page that the page cache does not hold yet in it,
+    /// reading runs of adjacent missing pages with one ranged GET of about
+    /// [`WARM_READ_BYTES`] each, every page checked like [`Self::page`]'s.
+    /// Returns how many pages it put in.
+    pub(super) async fn warm(&self) -> Result<usize> {
+        let mut warmed = 0;
+        let mut start = 0;
+        while start < self.pages.len() {
+            if self.cache.contains((self.info.id, page_no(start))) {
+                start += 1;
+                continue;
+            }
+            let first = self.pages[start].offset;
+            let mut end = start + 1;
+            while end < self.pages.len() {
+                let (prev, next) = (&self.pages[end - 1], &self.pages[end]);
+                let adjacent = next.offset == prev.offset + u64::from(prev.len);
+                let fits = next.offset + u64::from(next.len) - first <= WARM_READ_BYTES;
+                if !adjacent || !fits || self.cache.contains((self.info.id, page_no(end))) {
+                    break;
+                }
+                end += 1;
+            }
+            let last = &self.pages[end - 1];
+            let range = first..last.offset + u64::from(last.len);
+            let run = self
+                .store
+                .get_range(&self.path, range.clone())
+                .await
+                .map_err(|e| Error::store("get", &self.object, e))?;
+            if run.len() as u64 != range.end - range.start {
+                return Err(Error::corrupt(
+                    &self.object,
+                    format!("pages {start}..{end}: short read"),
+                ));
+            }
+            for no in start..end {
+                let handle = &self.pages[no];
+                let at = (handle.offset - first) as usize;
+                // A copy: a slice would keep the whole run alive for as
+                // long as any one of its pages stays cached.
+                let raw = Bytes::copy_from_slice(&run[at..at + handle.len as usize]);
+                Decoder::checked(&self.object, &format!("page {no}"), raw.clone())?;
+                if self.cache.warm((self.info.id, page_no(no)), raw).await {
+                    warmed += 1;
+                }
+            }
+            start = end;
+        }
+        Ok(warmed)
+    }
+
     /// Data page `no` (which must be `< page_handles().len()`), from the
     /// cache or with one ranged GET. Its CRC is checked before it is cached,
     /// so cached pages are trusted.
     pub(super) async fn page(&self, no: usize) -> Result<Page> {
         let handle = &self.pages[no];
-        let page_no = u32::try_from(no).expect("page count is a u32 in the index");
         let raw = self
             .cache
-            .get_or_load((self.info.id, page_no), || async {
+            .get_or_load((self.info.id, page_no(no)), || async {
                 let range = handle.offset..handle.offset + u64::from(handle.len);
                 let raw = self
                     .store
@@ -311,6 +365,10 @@ impl SstReader {
             .await?;
         Page::parse(&self.object, no, raw)
     }
+}
+
+fn page_no(no: usize) -> u32 {
+    u32::try_from(no).expect("page count is a u32 in the index")
 }
 
 impl std::fmt::Debug for SstReader {

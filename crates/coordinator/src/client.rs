@@ -284,12 +284,20 @@ impl CoordinatorClient {
             lost: watch::Sender::new(None),
         });
         let (visible_tx, visible) = watch::channel(held_lsn);
-        let stream = link
-            .subscribe(pb::SubscribeRequest {
-                member: Some(crate::core::member_pb(member)),
-                from_lsn: held_lsn,
-            })
-            .await?;
+        // The same bound for the stream: an attempt stuck here would never
+        // heartbeat, be evicted, and never be retried.
+        let subscribe = link.subscribe(pb::SubscribeRequest {
+            member: Some(crate::core::member_pb(member)),
+            from_lsn: held_lsn,
+        });
+        let stream = tokio::time::timeout(Duration::from_secs(5), subscribe)
+            .await
+            .map_err(|_| {
+                ClientError::new(
+                    ErrorKind::Unavailable,
+                    format!("the coordinator at {endpoint} did not answer the subscription"),
+                )
+            })??;
         let events = tokio::spawn(follow(
             link.clone(),
             member,

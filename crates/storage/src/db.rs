@@ -124,9 +124,12 @@ struct Replayed {
     batches: Vec<Vec<CommittedTxn>>,
 }
 
-/// Reads every WAL segment from `manifest`'s first unflushed one on.
-/// The replayed transactions are kept per segment in `batches` only when
-/// `keep` says so.
+/// How many WAL segments [`replay`] asks for at a time.
+const REPLAY_READ: usize = 64;
+
+/// Reads every WAL segment from `manifest`'s first unflushed one on, to
+/// the end of the log as it stands while it reads. The replayed
+/// transactions are kept per segment in `batches` only when `keep` says so.
 async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64, keep: bool) -> Result<Replayed> {
     let mem = Memtable::new();
     let mut fenced = false;
@@ -136,10 +139,14 @@ async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64, keep: bool) -> Resul
     let mut newest_epoch = 0;
     let mut batches = Vec::new();
     loop {
-        let read = wal.read_from(next_segment, 64).await?;
-        if read.segments.is_empty() {
-            break;
-        }
+        let read = wal.read_from(next_segment, REPLAY_READ).await?;
+        // A short read stopped at the first segment that did not exist:
+        // the end of the log as it stood. A log still being written (a
+        // follower reloading while the coordinator commits) would
+        // otherwise be chased segment by segment for as long as commits
+        // come faster than the reads; what is written after that point
+        // reaches a follower from the coordinator's stream.
+        let at_end = read.segments.len() < REPLAY_READ;
         for (n, seg) in read.segments {
             if seg.epoch < newest_epoch {
                 // Epoch-change records jump past every PUT the fenced leader
@@ -170,6 +177,9 @@ async fn replay(wal: &Wal, manifest: &Manifest, epoch: u64, keep: bool) -> Resul
             }
         }
         next_segment = read.next;
+        if at_end {
+            break;
+        }
     }
     Ok(Replayed {
         memtable: mem,

@@ -265,14 +265,7 @@ impl CoordinatorClient {
             address: address.to_string(),
             highest_lsn_held: held_lsn,
         });
-        let joined = tokio::time::timeout(Duration::from_secs(5), join)
-            .await
-            .map_err(|_| {
-                ClientError::new(
-                    ErrorKind::Unavailable,
-                    format!("the coordinator at {endpoint} did not answer the join"),
-                )
-            })??;
+        let joined = answered(endpoint, "the join", join).await??;
         let member = crate::core::member_id(joined.member.as_ref())?;
         let lease = Duration::from_millis(joined.lease_ms);
         let shared = Arc::new(Shared {
@@ -290,14 +283,7 @@ impl CoordinatorClient {
             member: Some(crate::core::member_pb(member)),
             from_lsn: held_lsn,
         });
-        let stream = tokio::time::timeout(Duration::from_secs(5), subscribe)
-            .await
-            .map_err(|_| {
-                ClientError::new(
-                    ErrorKind::Unavailable,
-                    format!("the coordinator at {endpoint} did not answer the subscription"),
-                )
-            })??;
+        let stream = answered(endpoint, "the subscription", subscribe).await??;
         let events = tokio::spawn(follow(
             link.clone(),
             member,
@@ -692,6 +678,23 @@ async fn run_pipe(mut grpc: Grpc<Channel>, mut calls: mpsc::UnboundedReceiver<Pi
 }
 
 /// A gRPC client on a new connection to the coordinator at `endpoint`.
+/// `call` to the coordinator at `endpoint`, or Unavailable naming `what`
+/// if it has not answered within 5 s.
+async fn answered<T>(
+    endpoint: &str,
+    what: &str,
+    call: impl std::future::Future<Output = T>,
+) -> Result<T, ClientError> {
+    tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .map_err(|_| {
+            ClientError::new(
+                ErrorKind::Unavailable,
+                format!("the coordinator at {endpoint} did not answer {what}"),
+            )
+        })
+}
+
 async fn connect(endpoint: &str) -> Result<Grpc<Channel>, ClientError> {
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
         .map_err(|e| {

@@ -19,7 +19,7 @@ use shoal_storage::cache::DiskCacheOptions;
 use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::object::{FailFilter, FaultConfig, FaultyStore, MetricsStore, Op};
 use shoal_storage::sst::SstOptions;
-use shoal_storage::{CommittedTxn, ErrorKind, Lsn, Write};
+use shoal_storage::{ErrorKind, Lsn};
 
 /// An in-memory store whose GETs can be made to fail, with its requests
 /// counted on top.
@@ -68,19 +68,7 @@ async fn fill(objects: &Objects, tag: &str) -> Lsn {
         .await
         .expect("open the writer");
     for lsn in 1..=3u64 {
-        let writes = (0..200)
-            .map(|i| {
-                Write::put(
-                    format!("k{i:04}"),
-                    format!("{tag}-{lsn}-{i}-{}", "x".repeat(40)),
-                )
-            })
-            .collect();
-        writer
-            .append(vec![CommittedTxn { lsn, writes }], vec![])
-            .await
-            .expect("append");
-        assert!(writer.flush().await.expect("flush"));
+        common::append_and_flush(&writer, lsn, &format!("{tag}-{lsn}")).await;
     }
     assert_eq!(writer.manifest().level(0).len(), 3);
     3

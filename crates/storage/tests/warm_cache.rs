@@ -16,7 +16,7 @@ use object_store::ObjectStore;
 use shoal_storage::db::{Store, StoreOptions};
 use shoal_storage::object::{FailFilter, FaultConfig, FaultyStore};
 use shoal_storage::sst::SstOptions;
-use shoal_storage::{CommittedTxn, Lsn, Write};
+use shoal_storage::Lsn;
 
 fn options(warm_cache: bool, cache_bytes: u64) -> StoreOptions {
     StoreOptions {
@@ -34,14 +34,20 @@ fn options(warm_cache: bool, cache_bytes: u64) -> StoreOptions {
 
 /// Appends one transaction writing 200 keys tagged `lsn` and flushes it.
 async fn write_and_flush(writer: &Store, lsn: Lsn) {
-    let writes = (0..200)
-        .map(|i| Write::put(format!("k{i:04}"), format!("{lsn}-{i}-{}", "x".repeat(40))))
-        .collect();
-    writer
-        .append(vec![CommittedTxn { lsn, writes }], vec![])
+    common::append_and_flush(writer, lsn, &lsn.to_string()).await;
+}
+
+/// A store whose GETs can be made to fail, its faults, and a writer on it
+/// that has flushed one SST (LSN 1).
+async fn written_once() -> (Arc<dyn ObjectStore>, Arc<FaultConfig>, Store) {
+    let faulty = FaultyStore::new(Arc::new(InMemory::new()));
+    let faults = faulty.faults();
+    let objects: Arc<dyn ObjectStore> = Arc::new(faulty);
+    let writer = Store::open(objects.clone(), Path::from("db"), options(false, 0))
         .await
-        .expect("append");
-    assert!(writer.flush().await.expect("flush"));
+        .expect("open the writer");
+    write_and_flush(&writer, 1).await;
+    (objects, faults, writer)
 }
 
 /// The bytes of the SSTs in `store`'s manifest.
@@ -82,13 +88,7 @@ async fn read_without_gets(
 
 #[tokio::test]
 async fn a_follower_warms_what_open_flush_and_compaction_publish() {
-    let faulty = FaultyStore::new(Arc::new(InMemory::new()));
-    let faults = faulty.faults();
-    let objects: Arc<dyn ObjectStore> = Arc::new(faulty);
-    let writer = Store::open(objects.clone(), Path::from("db"), options(false, 0))
-        .await
-        .expect("open the writer");
-    write_and_flush(&writer, 1).await;
+    let (objects, faults, writer) = written_once().await;
 
     // At open: the SST already published.
     let follower = Store::open(objects.clone(), Path::from("db"), options(true, 1 << 20))
@@ -133,13 +133,7 @@ async fn a_follower_warms_what_open_flush_and_compaction_publish() {
 
 #[tokio::test]
 async fn a_follower_whose_cache_is_too_small_reads_nothing_ahead() {
-    let faulty = FaultyStore::new(Arc::new(InMemory::new()));
-    let faults = faulty.faults();
-    let objects: Arc<dyn ObjectStore> = Arc::new(faulty);
-    let writer = Store::open(objects.clone(), Path::from("db"), options(false, 0))
-        .await
-        .expect("open the writer");
-    write_and_flush(&writer, 1).await;
+    let (objects, faults, writer) = written_once().await;
     let small = live_bytes(&writer) / 2;
     let follower = Store::open(objects.clone(), Path::from("db"), options(true, small))
         .await

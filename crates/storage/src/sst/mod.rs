@@ -129,11 +129,8 @@ impl SstStore {
         tokio::spawn(async move {
             let _one = store.inner.warming.lock().await;
             for info in ssts {
-                let warmed = match store.open(&info).await {
-                    Ok(reader) => reader.warm().await,
-                    Err(e) => Err(e),
-                };
-                match warmed {
+                let warmed = async { store.open(&info).await?.warm().await };
+                match warmed.await {
                     Ok(pages) => tracing::debug!(sst = info.id, pages, "page cache warmed"),
                     Err(e) => tracing::debug!(sst = info.id, error = %e, "page cache not warmed"),
                 }

@@ -125,3 +125,26 @@ pub async fn read_all(
     }
     Ok(rows)
 }
+
+/// Appends one transaction at `lsn` writing keys `k0000`..`k0199`, each
+/// value `<prefix>-<i>-` and 40 `x`s, and flushes it into an SST.
+#[allow(dead_code)]
+pub async fn append_and_flush(
+    writer: &shoal_storage::db::Store,
+    lsn: shoal_storage::Lsn,
+    prefix: &str,
+) {
+    let writes = (0..200)
+        .map(|i| {
+            shoal_storage::Write::put(
+                format!("k{i:04}"),
+                format!("{prefix}-{i}-{}", "x".repeat(40)),
+            )
+        })
+        .collect();
+    writer
+        .append(vec![shoal_storage::CommittedTxn { lsn, writes }], vec![])
+        .await
+        .expect("append");
+    assert!(writer.flush().await.expect("flush"));
+}

@@ -18,33 +18,33 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     // Statements sqlparser does not know, accepted as no-ops.
     let bare = sql.trim().trim_end_matches(';').trim();
     if bare.eq_ignore_ascii_case("checkpoint") {
-        return Ok(vec![Parsed {
-            text: bare.to_string(),
+        return Ok(vec![Parsed::new(
+            bare.to_string(),
             // Stands for CHECKPOINT (the dispatcher answers its tag).
-            statement: Some(Statement::UnlockTables),
-        }]);
+            Some(Statement::UnlockTables),
+        )]);
     }
     let first = bare.split_whitespace().next().unwrap_or("").to_lowercase();
     if let Some(stmt) = alter_sequence(bare)? {
-        return Ok(vec![Parsed {
-            text: bare.to_string(),
-            statement: Some(stmt),
-        }]);
+        return Ok(vec![Parsed::new(
+            bare.to_string(),
+            Some(stmt),
+        )]);
     }
     if let Some(stmt) = set_constraints(bare)? {
-        return Ok(vec![Parsed {
-            text: bare.to_string(),
-            statement: Some(stmt),
-        }]);
+        return Ok(vec![Parsed::new(
+            bare.to_string(),
+            Some(stmt),
+        )]);
     }
     if (first == "vacuum" || first == "analyze") && !bare.contains(';') {
         // VACUUM/ANALYZE with any options: accepted as no-ops.
         if let Ok(mut v) = Parser::parse_sql(&PostgreSqlDialect {}, &first) {
             if let Some(stmt) = v.pop() {
-                return Ok(vec![Parsed {
-                    text: bare.to_string(),
-                    statement: Some(stmt),
-                }]);
+                return Ok(vec![Parsed::new(
+                    bare.to_string(),
+                    Some(stmt),
+                )]);
             }
         }
     }
@@ -74,21 +74,21 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         },
     };
     if stmts.is_empty() {
-        return Ok(vec![Parsed {
-            text: sql.to_string(),
-            statement: None,
-        }]);
+        return Ok(vec![Parsed::new(
+            sql.to_string(),
+            None,
+        )]);
     }
     let single = stmts.len() == 1;
     Ok(stmts
         .into_iter()
-        .map(|s| Parsed {
-            text: if single {
+        .map(|s| {
+            let text = if single {
                 sql.trim().trim_end_matches(';').to_string()
             } else {
                 s.to_string()
-            },
-            statement: Some(s),
+            };
+            Parsed::new(text, Some(s))
         })
         .collect())
 }

@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub(crate) mod dispatch;
+mod plan_cache;
 pub mod state;
 mod txn;
 
@@ -36,9 +37,20 @@ pub struct Parsed {
     /// The statement's own text (for logs and `pg_stat_activity`).
     pub text: String,
     pub(crate) statement: Option<sqlparser::ast::Statement>,
+    /// The plan of its last execution, run again while it stays valid
+    /// (a clone starts without one).
+    plan: plan_cache::PlanCache,
 }
 
 impl Parsed {
+    pub(crate) fn new(text: String, statement: Option<sqlparser::ast::Statement>) -> Parsed {
+        Parsed {
+            text,
+            statement,
+            plan: Default::default(),
+        }
+    }
+
     /// Whether this is the empty query (`;` or only comments).
     pub fn is_empty(&self) -> bool {
         self.statement.is_none()
@@ -456,7 +468,7 @@ impl Session {
         if let Some(out) = dispatch::without_transaction(self, s).await? {
             return Ok(out);
         }
-        self.run_in_transaction(txn::Work::Statement(s, params))
+        self.run_in_transaction(txn::Work::Statement(s, params, &stmt.plan))
             .await
     }
 

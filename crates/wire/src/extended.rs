@@ -2,6 +2,7 @@
 //! limits: a portal runs once and its rows are handed out in batches),
 //! Close and Sync.
 
+use std::sync::Arc;
 use std::vec;
 
 use bytes::Bytes;
@@ -20,13 +21,14 @@ use crate::values::{decode_params, result_formats, row_description};
 /// A prepared statement: the parsed statement (`None` for the empty
 /// query) and what Parse learned about it.
 pub struct Prepared {
-    pub parsed: Option<Parsed>,
+    /// Shared with the portals bound from it (and so is its plan).
+    pub parsed: Option<Arc<Parsed>>,
     pub description: Description,
 }
 
 /// A bound statement, ready to run or part-way through its rows.
 pub struct Portal {
-    parsed: Option<Parsed>,
+    parsed: Option<Arc<Parsed>>,
     params: Vec<Value>,
     /// The result format of each column.
     formats: Vec<i16>,
@@ -113,7 +115,7 @@ impl Connection {
                 }),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let parsed = parsed.pop();
+        let parsed = parsed.pop().map(Arc::new);
         let description = match &parsed {
             Some(stmt) => {
                 let described = self.session.describe(stmt, &types).await;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use sqlparser::ast::{self, Statement};
 
+use super::plan_cache::{self, BoundStatement, CachedPlan, PlanCache};
 use super::state::{display_name, now_micros};
 use super::{Column, CopyFormat, CopyIn, Description, Output, Session};
 use crate::binder::{ident, object_name, Binder, Scope, ScopeCol};
@@ -375,10 +376,10 @@ fn copy_from_plan(
 }
 
 /// The output of INSERT/UPDATE/DELETE: their RETURNING rows, or the tag.
-fn modified(tag: String, returning: crate::exec::dml::Returning, rows: Vec<Row>) -> Result<Output> {
+fn modified(tag: String, returning: &crate::exec::dml::Returning, rows: Vec<Row>) -> Result<Output> {
     Ok(match returning {
         Some((_, cols)) => Output::Rows {
-            columns: columns(&cols),
+            columns: columns(cols),
             rows,
             tag,
         },
@@ -413,6 +414,38 @@ macro_rules! with_ctx {
 pub(crate) async fn check_deferred(s: &mut Session, catalog: &Catalog) -> Result<Output> {
     with_ctx!(s, catalog, &[], &[], |ctx| ctx.check_deferred().await?);
     Ok(command("SET CONSTRAINTS".to_string()))
+}
+
+/// Runs a bound query or INSERT/UPDATE/DELETE.
+async fn run_planned(
+    s: &mut Session,
+    catalog: &Catalog,
+    planned: &CachedPlan,
+    params: &[Value],
+) -> Result<Output> {
+    let slots = &planned.slots;
+    match &planned.bound {
+        BoundStatement::Query { plan, cols } => {
+            let rows = with_ctx!(s, catalog, params, slots, |ctx| ctx.run(plan, &[]).await?);
+            Ok(Output::Rows {
+                columns: columns(cols),
+                tag: format!("SELECT {}", rows.len()),
+                rows,
+            })
+        }
+        BoundStatement::Insert(p) => {
+            let (n, rows) = with_ctx!(s, catalog, params, slots, |ctx| ctx.insert(p).await?);
+            modified(format!("INSERT 0 {n}"), &p.returning, rows)
+        }
+        BoundStatement::Update(p) => {
+            let (n, rows) = with_ctx!(s, catalog, params, slots, |ctx| ctx.modify(p).await?);
+            modified(format!("UPDATE {n}"), &p.returning, rows)
+        }
+        BoundStatement::Delete(p) => {
+            let (n, rows) = with_ctx!(s, catalog, params, slots, |ctx| ctx.modify(p).await?);
+            modified(format!("DELETE {n}"), &p.returning, rows)
+        }
+    }
 }
 
 /// Runs the INSERT/UPDATE/DELETE queries of a WITH list, in order, and
@@ -495,9 +528,10 @@ fn write_verb(stmt: &Statement) -> Option<&'static str> {
 /// Runs one statement in the session's transaction.
 pub(crate) async fn execute(
     s: &mut Session,
-    catalog: &Catalog,
+    catalog: &Arc<Catalog>,
     stmt: &Statement,
     params: &[Value],
+    cache: &PlanCache,
 ) -> Result<Output> {
     let path = s.state.settings.search_path();
     let fmt = s.state.settings.format.clone();
@@ -508,6 +542,10 @@ pub(crate) async fn execute(
                 format!("cannot execute {verb} in a read-only transaction"),
             ));
         }
+    }
+    if plan_cache::cacheable(stmt) {
+        let planned = plan_cache::plan(cache, catalog, path, fmt, stmt, params)?;
+        return run_planned(s, catalog, &planned, params).await;
     }
     // Data-modifying CTEs run first, each once; the statement reads their
     // RETURNING rows.
@@ -567,7 +605,7 @@ pub(crate) async fn execute(
                     let slots = b.slots;
                     let (n, rows) =
                         with_ctx!(s, catalog, params, &slots, |ctx| ctx.insert(&p).await?);
-                    modified(format!("INSERT 0 {n}"), p.returning, rows)
+                    modified(format!("INSERT 0 {n}"), &p.returning, rows)
                 }
                 ast::SetExpr::Update(Statement::Update(u)) => {
                     let (ctes, mut p) = b.with_ctes(with, |b| b.bind_update(u))?;
@@ -575,7 +613,7 @@ pub(crate) async fn execute(
                     let slots = b.slots;
                     let (n, rows) =
                         with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
-                    modified(format!("UPDATE {n}"), p.returning, rows)
+                    modified(format!("UPDATE {n}"), &p.returning, rows)
                 }
                 ast::SetExpr::Delete(Statement::Delete(d)) => {
                     let (ctes, mut p) = b.with_ctes(with, |b| b.bind_delete(d))?;
@@ -583,11 +621,12 @@ pub(crate) async fn execute(
                     let slots = b.slots;
                     let (n, rows) =
                         with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
-                    modified(format!("DELETE {n}"), p.returning, rows)
+                    modified(format!("DELETE {n}"), &p.returning, rows)
                 }
                 _ => Err(Error::unsupported("this WITH statement")),
             }
         }
+        // A query over data-modifying CTEs (other queries are planned above).
         Statement::Query(q) => {
             let mut b = binder(catalog, &path, &fmt, params);
             b.dml_ctes = dml;
@@ -608,51 +647,6 @@ pub(crate) async fn execute(
                 columns: columns(&cols),
                 rows,
                 tag: format!("SELECT {n}"),
-            })
-        }
-        Statement::Insert(ins) => {
-            let mut b = binder(catalog, &path, &fmt, params);
-            let p = b.bind_insert(ins)?;
-            let slots = b.slots;
-            let (n, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.insert(&p).await?);
-            let tag = format!("INSERT 0 {n}");
-            Ok(match p.returning {
-                Some((_, cols)) => Output::Rows {
-                    columns: columns(&cols),
-                    rows,
-                    tag,
-                },
-                None => command(tag),
-            })
-        }
-        Statement::Update(u) => {
-            let mut b = binder(catalog, &path, &fmt, params);
-            let p = b.bind_update(u)?;
-            let slots = b.slots;
-            let (n, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
-            let tag = format!("UPDATE {n}");
-            Ok(match p.returning {
-                Some((_, cols)) => Output::Rows {
-                    columns: columns(&cols),
-                    rows,
-                    tag,
-                },
-                None => command(tag),
-            })
-        }
-        Statement::Delete(d) => {
-            let mut b = binder(catalog, &path, &fmt, params);
-            let p = b.bind_delete(d)?;
-            let slots = b.slots;
-            let (n, rows) = with_ctx!(s, catalog, params, &slots, |ctx| ctx.modify(&p).await?);
-            let tag = format!("DELETE {n}");
-            Ok(match p.returning {
-                Some((_, cols)) => Output::Rows {
-                    columns: columns(&cols),
-                    rows,
-                    tag,
-                },
-                None => command(tag),
             })
         }
         Statement::Explain { statement, .. } => {

@@ -12,7 +12,8 @@ use crate::types::Value;
 
 /// What runs inside the session's transaction.
 pub(crate) enum Work<'a> {
-    Statement(&'a Statement, &'a [Value]),
+    /// A statement, its parameters, and where its plan is kept.
+    Statement(&'a Statement, &'a [Value], &'a super::plan_cache::PlanCache),
     CopyIn(Arc<dyn std::any::Any + Send + Sync>, Vec<u8>),
     /// The foreign key checks deferred to COMMIT.
     DeferredChecks,
@@ -416,7 +417,7 @@ impl Session {
             None => self.catalog().await?,
         };
         match work {
-            Work::Statement(s, params) => {
+            Work::Statement(s, params, cache) => {
                 // DDL that commits while the statement waits for its first
                 // table lock makes the plan stale: undo the statement's
                 // writes, bind it again against the new catalog, rerun.
@@ -424,7 +425,7 @@ impl Session {
                 loop {
                     let before = self.txn.as_ref().map(|t| t.savepoint());
                     self.state.stale_plan = false;
-                    let result = dispatch::execute(self, &catalog, s, params).await;
+                    let result = dispatch::execute(self, &catalog, s, params, cache).await;
                     let retry = result.is_err() && self.state.stale_plan && tries < 3;
                     self.state.stale_plan = false;
                     if !retry {

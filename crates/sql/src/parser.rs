@@ -26,25 +26,16 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     }
     let first = bare.split_whitespace().next().unwrap_or("").to_lowercase();
     if let Some(stmt) = alter_sequence(bare)? {
-        return Ok(vec![Parsed::new(
-            bare.to_string(),
-            Some(stmt),
-        )]);
+        return Ok(vec![Parsed::new(bare.to_string(), Some(stmt))]);
     }
     if let Some(stmt) = set_constraints(bare)? {
-        return Ok(vec![Parsed::new(
-            bare.to_string(),
-            Some(stmt),
-        )]);
+        return Ok(vec![Parsed::new(bare.to_string(), Some(stmt))]);
     }
     if (first == "vacuum" || first == "analyze") && !bare.contains(';') {
         // VACUUM/ANALYZE with any options: accepted as no-ops.
         if let Ok(mut v) = Parser::parse_sql(&PostgreSqlDialect {}, &first) {
             if let Some(stmt) = v.pop() {
-                return Ok(vec![Parsed::new(
-                    bare.to_string(),
-                    Some(stmt),
-                )]);
+                return Ok(vec![Parsed::new(bare.to_string(), Some(stmt))]);
             }
         }
     }
@@ -74,10 +65,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         },
     };
     if stmts.is_empty() {
-        return Ok(vec![Parsed::new(
-            sql.to_string(),
-            None,
-        )]);
+        return Ok(vec![Parsed::new(sql.to_string(), None)]);
     }
     let single = stmts.len() == 1;
     Ok(stmts

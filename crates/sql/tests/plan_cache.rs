@@ -58,7 +58,9 @@ async fn ddl_by_another_session_or_frontend_binds_the_statement_again() {
     run(&mut s, "create table t (id int primary key, v text)")
         .await
         .unwrap();
-    run(&mut s, "insert into t values (1, 'old')").await.unwrap();
+    run(&mut s, "insert into t values (1, 'old')")
+        .await
+        .unwrap();
     let select = prepare("select v from t where id = 1");
     let insert = prepare("insert into t (id) values ($1)");
     assert_eq!(exec(&mut s, &select, &[]).await, ["old"]);
@@ -87,10 +89,7 @@ async fn ddl_by_another_session_or_frontend_binds_the_statement_again() {
         .await
         .unwrap();
     exec(&mut s, &insert, &[Value::Int4(3)]).await;
-    assert_eq!(
-        query(&mut s, "select v from t where id = 3").await,
-        ["far"]
-    );
+    assert_eq!(query(&mut s, "select v from t where id = 3").await, ["far"]);
 }
 
 #[tokio::test]

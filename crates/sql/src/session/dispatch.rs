@@ -376,7 +376,11 @@ fn copy_from_plan(
 }
 
 /// The output of INSERT/UPDATE/DELETE: their RETURNING rows, or the tag.
-fn modified(tag: String, returning: &crate::exec::dml::Returning, rows: Vec<Row>) -> Result<Output> {
+fn modified(
+    tag: String,
+    returning: &crate::exec::dml::Returning,
+    rows: Vec<Row>,
+) -> Result<Output> {
     Ok(match returning {
         Some((_, cols)) => Output::Rows {
             columns: columns(cols),

@@ -82,11 +82,8 @@ impl CachedPlan {
 /// statement over the CTEs' rows, so each execution binds anew).
 pub(crate) fn cacheable(stmt: &Statement) -> bool {
     let dml_ctes = |with: &Option<ast::With>| {
-        with.as_ref().is_some_and(|w| {
-            w.cte_tables
-                .iter()
-                .any(|c| crate::binder::is_dml(&c.query))
-        })
+        with.as_ref()
+            .is_some_and(|w| w.cte_tables.iter().any(|c| crate::binder::is_dml(&c.query)))
     };
     match stmt {
         // WITH ... INSERT/UPDATE/DELETE binds its CTEs around the row source.
